@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * /etc/vfio-bind.conf: one rule per line, documented in vfio-bind.conf(5).
+ *
+ *   bind    KEY=VALUE [KEY=VALUE...]   select devices (all terms must match)
+ *   exclude KEY=VALUE [KEY=VALUE...]   remove devices that bind rules selected
+ *
+ * The parser never stops at the first problem: it collects diagnostics with
+ * file:line:column, a message and a hint, and a config is valid when it has
+ * no diagnostic of error severity.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pci.h"
+
+#define VB_CONFIG_MAX_SIZE (1024 * 1024) /* bytes; larger files are refused (-EFBIG) */
+#define VB_CONFIG_MAX_LINE 4096          /* bytes per line, without the line end */
+#define VB_CONFIG_MAX_RULES 4096
+#define VB_CONFIG_MAX_TERMS 32           /* KEY=VALUE tokens per rule, options included */
+#define VB_DIAGS_MAX 100                 /* diagnostics kept; later ones are only counted */
+
+enum vb_term_kind {
+	VB_TERM_ADDRESS,   /* path= / address=: dddd:bb:ss.f, bb:ss.f, bb:ss, bb:ss.* */
+	VB_TERM_ID,        /* id=vvvv:dddd, device may be * */
+	VB_TERM_SUBSYS,    /* subsystem-id=vvvv:dddd, device may be * */
+	VB_TERM_CLASS,     /* class=cc | ccss | ccsspp (prefix match) */
+	VB_TERM_TOPOLOGY,  /* topology=pci0000:00/0000:00:03.1/0000:0a:00.0 */
+	VB_TERM_GROUP,     /* iommugroup=N */
+	VB_TERM_BOOT_VGA,  /* boot-vga=yes|no */
+	_VB_TERM_MAX,
+};
+
+struct vb_term {
+	enum vb_term_kind kind;
+	unsigned column; /* 1-based column of the key */
+	union {
+		struct {
+			struct vb_pci_addr addr;
+			bool any_func; /* slot form: all functions */
+		} address;
+		struct {
+			uint16_t vendor, device;
+			bool any_device;
+		} id; /* ID and SUBSYS */
+		struct {
+			/* The digits left-aligned in 24 bits: class=03 is 0x030000,
+			 * class=0403 is 0x040300. A device matches when
+			 * (dev->class & vb_class_mask(digits)) == value. */
+			uint32_t value;
+			unsigned digits; /* 2, 4 or 6 */
+		} class;
+		char *topology; /* normalised, no leading/trailing '/' */
+		unsigned group;
+		bool boot_vga;
+	};
+};
+
+enum {
+	VB_EXPAND_SLOT = 1u << 0,  /* expand=slot: every function of the slot */
+	VB_EXPAND_GROUP = 1u << 1, /* expand=group: every endpoint of the IOMMU group */
+};
+
+struct vb_rule {
+	bool exclude;
+	struct vb_term *terms;
+	size_t n_terms;
+	unsigned expand;        /* VB_EXPAND_* */
+	bool allow_storage;     /* allow-storage=yes (see vfio-bind.conf(5)) */
+	unsigned line;          /* 1-based */
+};
+
+struct vb_config {
+	char *file; /* as given, used in every message */
+	struct vb_rule *rules;
+	size_t n_rules;
+};
+
+enum vb_severity { VB_SEV_ERROR, VB_SEV_WARNING };
+
+struct vb_diag {
+	enum vb_severity severity;
+	unsigned line, column; /* 1-based; column 0: whole line */
+	char *message;
+	char *hint; /* may be NULL */
+};
+
+struct vb_diags {
+	char *file;
+	struct vb_diag *v; /* at most VB_DIAGS_MAX */
+	size_t n;
+	size_t n_errors;  /* every error, the dropped ones included */
+	size_t n_dropped; /* diagnostics past VB_DIAGS_MAX: counted, not kept */
+};
+
+/* Mask of the class bits a class= term of `digits` hex digits compares. */
+static inline uint32_t vb_class_mask(unsigned digits)
+{
+	return digits >= 6 ? 0xffffffu : (0xffffffu << (24 - 4 * digits)) & 0xffffffu;
+}
+
+/* Parses buf (any bytes, need not be NUL-terminated; never read past
+ * buf+len). cfg and diags are outputs: both are initialised here (do not
+ * vb_diags_init() them first) and must be freed whatever the return value.
+ * Returns 0 when the config has no errors, -EINVAL when diags holds errors,
+ * -EFBIG when len > VB_CONFIG_MAX_SIZE, -ENOMEM. cfg holds the rules that
+ * parsed without error either way. */
+int vb_config_parse(const char *file, const char *buf, size_t len, struct vb_config *cfg,
+		    struct vb_diags *diags);
+/* Reads `relpath` under root (and refuses files larger than 1 MiB) then
+ * parses; file is the name printed in messages. -ENOENT when missing,
+ * -EFBIG when too large, other -errno from reading (no diagnostic is added
+ * for those: the caller logs). cfg and diags are initialised as above. */
+int vb_config_load(const struct vb_root *root, const char *relpath, const char *file,
+		   struct vb_config *cfg, struct vb_diags *diags);
+void vb_config_free(struct vb_config *cfg);
+
+void vb_diags_init(struct vb_diags *d, const char *file);
+void vb_diags_free(struct vb_diags *d);
+/* line 0: about the whole file; column 0: about the whole line. Past
+ * VB_DIAGS_MAX only counts (n_dropped, n_errors). 0 or -ENOMEM. */
+int vb_diags_add(struct vb_diags *d, enum vb_severity sev, unsigned line, unsigned column,
+		 const char *hint, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Logs each diagnostic as one record "FILE:LINE:COL: error: MESSAGE" (or
+ * "warning:"; ":COL" left out for column 0, ":LINE:COL" for line 0), with
+ * "\n  hint: HINT" appended when there is a hint; errors at VB_LOG_ERR,
+ * warnings at VB_LOG_WARNING. Ends with a count of dropped diagnostics. */
+void vb_diags_log(const struct vb_diags *d);
+
+/* Canonical text of a term, for messages and JSON: "path=0000:01:00.0",
+ * "path=0000:01:00.*" (slot), "id=10de:*", "class=0403", "iommugroup=12",
+ * "boot-vga=yes", "topology=pci0000:00/0000:00:03.1/0000:0a:00.0".
+ * Parsing the output gives the same term. Returns the length, -ENOBUFS when
+ * it does not fit (buf then holds a truncated string), -EINVAL. */
+int vb_term_format(const struct vb_term *t, char *buf, size_t size);
+/* The whole rule: "bind path=0000:01:00.* id=10de:* expand=slot,group
+ * allow-storage=yes" (options only when set). Same returns. */
+int vb_rule_format(const struct vb_rule *r, char *buf, size_t size);
+/* Canonical key: "path", "id", "subsystem-id", "class", "topology",
+ * "iommugroup", "boot-vga"; NULL for an unknown kind. */
+const char *vb_term_key(enum vb_term_kind kind);

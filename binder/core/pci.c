@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pci.h"
+
+#define DEVICES_DIR "sys/bus/pci/devices"
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Exactly `min..max` hex digits from s, stopping at a non-hex byte. Returns the
+ * number of digits consumed or -EINVAL. */
+static int parse_hex(const char *s, int min, int max, uint32_t *ret)
+{
+	uint32_t v = 0;
+	int n = 0;
+
+	while (n < max && hexval(s[n]) >= 0) {
+		v = v * 16 + hexval(s[n]);
+		n++;
+	}
+	if (n < min || hexval(s[n]) >= 0)
+		return -EINVAL;
+	*ret = v;
+	return n;
+}
+
+static int parse_bus_slot_func(const char *s, struct vb_pci_addr *a)
+{
+	uint32_t bus, slot, func;
+	int n;
+
+	n = parse_hex(s, 2, 2, &bus);
+	if (n < 0 || s[n] != ':')
+		return -EINVAL;
+	s += n + 1;
+	n = parse_hex(s, 2, 2, &slot);
+	if (n < 0 || s[n] != '.' || slot > 0x1f)
+		return -EINVAL;
+	s += n + 1;
+	n = parse_hex(s, 1, 1, &func);
+	if (n < 0 || s[n] != 0 || func > 7)
+		return -EINVAL;
+	a->bus = bus;
+	a->slot = slot;
+	a->func = func;
+	return 0;
+}
+
+int vb_pci_addr_parse(const char *s, struct vb_pci_addr *a)
+{
+	struct vb_pci_addr t;
+	uint32_t dom;
+	int n;
+
+	/* The kernel prints %04x, so VMD domains (0x10000 and up) have more digits. */
+	n = parse_hex(s, 4, 8, &dom);
+	if (n < 0 || s[n] != ':')
+		return -EINVAL;
+	if (parse_bus_slot_func(s + n + 1, &t) < 0)
+		return -EINVAL;
+	t.domain = dom;
+	*a = t;
+	return 0;
+}
+
+int vb_pci_addr_parse_short(const char *s, struct vb_pci_addr *a)
+{
+	struct vb_pci_addr t = {0};
+
+	if (vb_pci_addr_parse(s, a) == 0)
+		return 0;
+	if (parse_bus_slot_func(s, &t) < 0)
+		return -EINVAL;
+	*a = t;
+	return 0;
+}
+
+void vb_pci_addr_format(const struct vb_pci_addr *a, char buf[VB_PCI_NAME_MAX])
+{
+	snprintf(buf, VB_PCI_NAME_MAX, "%04x:%02x:%02x.%x", (unsigned)a->domain, a->bus, a->slot,
+		 a->func);
+}
+
+int vb_pci_addr_cmp(const struct vb_pci_addr *a, const struct vb_pci_addr *b)
+{
+	if (a->domain != b->domain)
+		return a->domain < b->domain ? -1 : 1;
+	if (a->bus != b->bus)
+		return a->bus < b->bus ? -1 : 1;
+	if (a->slot != b->slot)
+		return a->slot < b->slot ? -1 : 1;
+	if (a->func != b->func)
+		return a->func < b->func ? -1 : 1;
+	return 0;
+}
+
+/* "10DE:2204" */
+static int parse_id_pair(const char *s, uint16_t *v, uint16_t *d)
+{
+	uint32_t a, b;
+	int n;
+
+	n = parse_hex(s, 4, 4, &a);
+	if (n < 0 || s[n] != ':')
+		return -EINVAL;
+	s += n + 1;
+	n = parse_hex(s, 4, 4, &b);
+	if (n < 0 || s[n] != 0)
+		return -EINVAL;
+	*v = a;
+	*d = b;
+	return 0;
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+/*
+ * Fills identity and driver from a uevent buffer (NUL-terminated, modified).
+ * Returns -EINVAL unless PCI_ID and PCI_CLASS were present.
+ */
+static int parse_uevent(char *buf, struct vb_pci_dev *d)
+{
+	bool have_id = false, have_class = false;
+	char *line = buf;
+
+	d->driver[0] = 0;
+	while (line && *line) {
+		char *nl = strchr(line, '\n');
+		uint32_t v;
+
+		if (nl)
+			*nl = 0;
+		if (strncmp(line, "DRIVER=", 7) == 0) {
+			copy_str(d->driver, sizeof(d->driver), line + 7);
+		} else if (strncmp(line, "PCI_ID=", 7) == 0) {
+			have_id = parse_id_pair(line + 7, &d->vendor, &d->device) == 0;
+		} else if (strncmp(line, "PCI_SUBSYS_ID=", 14) == 0) {
+			if (parse_id_pair(line + 14, &d->subsys_vendor, &d->subsys_device) < 0)
+				d->subsys_vendor = d->subsys_device = 0;
+		} else if (strncmp(line, "PCI_CLASS=", 10) == 0) {
+			int n = parse_hex(line + 10, 1, 6, &v);
+			if (n > 0 && line[10 + n] == 0) {
+				d->class = v;
+				have_class = true;
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return have_id && have_class ? 0 : -EINVAL;
+}
+
+/* openat + one read + close: the whole budget of the scan for one device.
+ * sysfs returns an attribute in one read; a uevent larger than the buffer
+ * (never seen for PCI) is truncated, which loses only trailing keys. */
+static int read_small_at(int dirfd, const char *relpath, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd, r;
+
+	fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	r = n < 0 ? -errno : (int)n;
+	close(fd);
+	if (r >= 0)
+		buf[r] = 0;
+	return r;
+}
+
+static int read_attr_u32(const struct vb_root *root, const char *name, const char *attr, int base,
+			 uint32_t *ret)
+{
+	char path[128], buf[64], *end;
+	unsigned long v;
+	int r;
+
+	snprintf(path, sizeof(path), DEVICES_DIR "/%s/%s", name, attr);
+	r = vb_read_file(root, path, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	errno = 0;
+	if (!buf[0] || buf[0] == '-' || buf[0] == '+' || buf[0] == ' ')
+		return -EINVAL;
+	v = strtoul(buf, &end, base);
+	if (errno || *end || v > 0xffffffffUL)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* A device whose uevent is unreadable: fall back to the single-value files. */
+static int read_identity_files(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	uint32_t v;
+
+	if (read_attr_u32(root, d->name, "vendor", 16, &v) < 0 || v > 0xffff)
+		return -EINVAL;
+	d->vendor = v;
+	if (read_attr_u32(root, d->name, "device", 16, &v) < 0 || v > 0xffff)
+		return -EINVAL;
+	d->device = v;
+	if (read_attr_u32(root, d->name, "class", 16, &v) < 0 || v > 0xffffff)
+		return -EINVAL;
+	d->class = v;
+	if (read_attr_u32(root, d->name, "subsystem_vendor", 16, &v) == 0 && v <= 0xffff)
+		d->subsys_vendor = v;
+	if (read_attr_u32(root, d->name, "subsystem_device", 16, &v) == 0 && v <= 0xffff)
+		d->subsys_device = v;
+	{
+		char path[128], link[256];
+		snprintf(path, sizeof(path), DEVICES_DIR "/%s/driver", d->name);
+		if (vb_read_link(root, path, link, sizeof(link)) > 0) {
+			const char *b = strrchr(link, '/');
+			copy_str(d->driver, sizeof(d->driver), b ? b + 1 : link);
+		}
+	}
+	return 0;
+}
+
+static void dev_init(struct vb_pci_dev *d, const struct vb_pci_addr *a)
+{
+	memset(d, 0, sizeof(*d));
+	d->addr = *a;
+	vb_pci_addr_format(a, d->name);
+	d->iommu_group = -1;
+	d->boot_vga = -1;
+	d->header_type = -1;
+	d->sriov_numvfs = -1;
+}
+
+static int cmp_dev(const void *a, const void *b)
+{
+	return vb_pci_addr_cmp(&((const struct vb_pci_dev *)a)->addr,
+			       &((const struct vb_pci_dev *)b)->addr);
+}
+
+int vb_pci_scan(const struct vb_root *root, struct vb_pci_list *ret)
+{
+	struct vb_pci_dev *devs = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir;
+	int dfd;
+
+	dfd = openat(root->fd, DEVICES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	dir = fdopendir(dfd);
+	if (!dir) {
+		int r = -errno;
+		close(dfd);
+		return r;
+	}
+
+	while ((de = readdir(dir))) {
+		struct vb_pci_addr a;
+		struct vb_pci_dev *d;
+		char path[VB_PCI_NAME_MAX + 8], buf[1024];
+		int r;
+
+		if (de->d_name[0] == '.' || vb_pci_addr_parse(de->d_name, &a) < 0)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct vb_pci_dev *nd = realloc(devs, ncap * sizeof(*devs));
+			if (!nd) {
+				closedir(dir);
+				ret->devs = devs;
+				ret->n = n;
+				vb_pci_list_free(ret);
+				return -ENOMEM;
+			}
+			devs = nd;
+			cap = ncap;
+		}
+		d = &devs[n];
+		dev_init(d, &a);
+		/* The directory entry is authoritative; a name sysfs never prints
+		 * (e.g. upper-case hex) is skipped rather than misread. */
+		if (strcmp(d->name, de->d_name) != 0)
+			continue;
+
+		snprintf(path, sizeof(path), "%s/uevent", d->name);
+		r = read_small_at(dfd, path, buf, sizeof(buf));
+		if (r < 0 || parse_uevent(buf, d) < 0) {
+			/* unreadable uevent: slow path, still a device */
+			if (read_identity_files(root, d) < 0) {
+				log_debug("%s: no readable identity, skipped", d->name);
+				continue;
+			}
+		}
+		n++;
+	}
+	closedir(dir);
+
+	if (n > 1)
+		qsort(devs, n, sizeof(*devs), cmp_dev);
+	ret->devs = devs;
+	ret->n = n;
+	return 0;
+}
+
+void vb_pci_list_free(struct vb_pci_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->n; i++)
+		free(list->devs[i].physpath);
+	free(list->devs);
+	list->devs = NULL;
+	list->n = 0;
+}
+
+struct vb_pci_dev *vb_pci_find(const struct vb_pci_list *list, const struct vb_pci_addr *a)
+{
+	size_t lo = 0, hi = list->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = vb_pci_addr_cmp(&list->devs[mid].addr, a);
+		if (c == 0)
+			return &list->devs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void dev_path(const struct vb_pci_dev *d, const char *attr, char *buf, size_t size)
+{
+	snprintf(buf, size, DEVICES_DIR "/%s%s%s", d->name, attr ? "/" : "", attr ? attr : "");
+}
+
+/* -ENODEV when the device directory itself is gone, 0 when only attr is. */
+static int missing_attr(const struct vb_root *root, const struct vb_pci_dev *d)
+{
+	char path[128];
+
+	dev_path(d, NULL, path, sizeof(path));
+	return vb_exists(root, path) ? 0 : -ENODEV;
+}
+
+static int parse_uint_strict(const char *s, unsigned long max, unsigned long *ret)
+{
+	unsigned long v = 0;
+	const char *p = s;
+
+	if (!*p)
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		if (v > (max - (unsigned)(*p - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (*p - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int vb_pci_load_group(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	char path[128], link[256];
+	unsigned long g;
+	const char *base;
+	int r;
+
+	if (d->have & VB_PCI_HAVE_GROUP)
+		return 0;
+	dev_path(d, "iommu_group", path, sizeof(path));
+	r = vb_read_link(root, path, link, sizeof(link));
+	if (r == -ENOENT) {
+		r = missing_attr(root, d);
+		if (r < 0)
+			return r;
+		d->iommu_group = -1;
+	} else if (r < 0) {
+		return r;
+	} else {
+		base = strrchr(link, '/');
+		base = base ? base + 1 : link;
+		if (parse_uint_strict(base, 0x7fffffff, &g) < 0)
+			return -EINVAL;
+		d->iommu_group = (int)g;
+	}
+	d->have |= VB_PCI_HAVE_GROUP;
+	return 0;
+}
+
+int vb_pci_load_boot_vga(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	char path[128], buf[16];
+	int r;
+
+	if (d->have & VB_PCI_HAVE_BOOT_VGA)
+		return 0;
+	dev_path(d, "boot_vga", path, sizeof(path));
+	r = vb_read_file(root, path, buf, sizeof(buf));
+	if (r == -ENOENT) {
+		r = missing_attr(root, d);
+		if (r < 0)
+			return r;
+		d->boot_vga = -1;
+	} else if (r < 0) {
+		return r;
+	} else if (strcmp(buf, "1") == 0) {
+		d->boot_vga = 1;
+	} else if (strcmp(buf, "0") == 0) {
+		d->boot_vga = 0;
+	} else {
+		return -EINVAL;
+	}
+	d->have |= VB_PCI_HAVE_BOOT_VGA;
+	return 0;
+}
+
+int vb_pci_load_override(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	char path[128], buf[VB_DRIVER_MAX];
+	int r;
+
+	if (d->have & VB_PCI_HAVE_OVERRIDE)
+		return 0;
+	dev_path(d, "driver_override", path, sizeof(path));
+	r = vb_read_file(root, path, buf, sizeof(buf));
+	if (r == -ENOENT) {
+		/* kernels before 3.16 have no driver_override */
+		r = missing_attr(root, d);
+		if (r < 0)
+			return r;
+		buf[0] = 0;
+	} else if (r < 0) {
+		return r;
+	}
+	if (strcmp(buf, "(null)") == 0)
+		buf[0] = 0;
+	copy_str(d->override, sizeof(d->override), buf);
+	d->have |= VB_PCI_HAVE_OVERRIDE;
+	return 0;
+}
+
+int vb_pci_load_physpath(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	char path[128], link[1024];
+	const char *p;
+	int r;
+
+	if (d->have & VB_PCI_HAVE_PHYSPATH)
+		return 0;
+	dev_path(d, NULL, path, sizeof(path));
+	r = vb_read_link(root, path, link, sizeof(link));
+	if (r == -ENOENT)
+		return -ENODEV;
+	if (r < 0)
+		return r;
+	/* "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0" */
+	p = strstr(link, "devices/");
+	if (!p)
+		return -EINVAL;
+	p += 8;
+	free(d->physpath);
+	d->physpath = strdup(p);
+	if (!d->physpath)
+		return -ENOMEM;
+	d->have |= VB_PCI_HAVE_PHYSPATH;
+	return 0;
+}
+
+int vb_pci_load_header(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	unsigned char cfg[0x10];
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	if (d->have & VB_PCI_HAVE_HEADER)
+		return 0;
+	dev_path(d, "config", path, sizeof(path));
+	fd = openat(root->fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int r = missing_attr(root, d);
+		if (r < 0)
+			return r;
+		n = -1;
+	} else {
+		n = read(fd, cfg, sizeof(cfg));
+		close(fd);
+	}
+	if (n == (ssize_t)sizeof(cfg)) {
+		d->header_type = cfg[0x0e] & 0x7f;
+	} else {
+		/* config space unreadable: the class code tells bridges apart */
+		uint32_t base_sub = d->class >> 8;
+		d->header_type = base_sub == 0x0604 || base_sub == 0x0609 ? 1
+				 : base_sub == 0x0607			  ? 2
+									  : 0;
+	}
+	d->have |= VB_PCI_HAVE_HEADER;
+	return 0;
+}
+
+int vb_pci_load_sriov(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	char path[128], buf[32];
+	unsigned long v;
+	int r;
+
+	if (d->have & VB_PCI_HAVE_SRIOV)
+		return 0;
+	dev_path(d, "sriov_numvfs", path, sizeof(path));
+	r = vb_read_file(root, path, buf, sizeof(buf));
+	if (r == -ENOENT) {
+		r = missing_attr(root, d);
+		if (r < 0)
+			return r;
+		d->sriov_numvfs = -1;
+	} else if (r < 0) {
+		return r;
+	} else {
+		r = parse_uint_strict(buf, 0xffff, &v);
+		if (r < 0)
+			return -EINVAL;
+		d->sriov_numvfs = (int)v;
+	}
+	d->have |= VB_PCI_HAVE_SRIOV;
+	return 0;
+}
+
+int vb_pci_load_all(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	int r;
+
+	if ((r = vb_pci_load_group(root, d)) < 0 || (r = vb_pci_load_boot_vga(root, d)) < 0 ||
+	    (r = vb_pci_load_override(root, d)) < 0 || (r = vb_pci_load_physpath(root, d)) < 0 ||
+	    (r = vb_pci_load_header(root, d)) < 0 || (r = vb_pci_load_sriov(root, d)) < 0)
+		return r;
+	return 0;
+}
+
+int vb_pci_refresh(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	struct vb_pci_dev t;
+	char path[128], buf[1024];
+	int r;
+
+	dev_path(d, "uevent", path, sizeof(path));
+	r = read_small_at(root->fd, path, buf, sizeof(buf));
+	if (r == -ENOENT)
+		return -ENODEV;
+	if (r < 0)
+		return r;
+	dev_init(&t, &d->addr);
+	if (parse_uevent(buf, &t) < 0)
+		return -EINVAL;
+	free(d->physpath);
+	*d = t;
+	return 0;
+}
+
+bool vb_pci_is_endpoint(const struct vb_pci_dev *d)
+{
+	uint32_t base_sub = d->class >> 8;
+
+	if (d->have & VB_PCI_HAVE_HEADER)
+		return d->header_type == 0;
+	return !(base_sub == 0x0604 || base_sub == 0x0607 || base_sub == 0x0609);
+}

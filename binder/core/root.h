@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The root context (util-linux path_cxt style). Every path vfio-bind reads or
+ * writes is relative to one directory fd, so the same code runs on "/" and on
+ * a fake sysfs tree. Writes that the kernel interprets (driver_override,
+ * bind, unbind, drivers_probe, sriov_*) and module loading go through a
+ * replaceable set of kernel operations: the real ones, or the simulated
+ * kernel used by the tests.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vb_root;
+
+struct vb_kernel_ops {
+	/* One write(2) of buf to relpath; 0 or -errno. A short write is -EIO. */
+	int (*write)(const struct vb_root *root, const char *relpath, const char *buf, size_t len);
+	/* Make module `name` (e.g. "vfio-pci") loaded; 0 or -errno. */
+	int (*load_module)(const struct vb_root *root, const char *name);
+	void *userdata;
+};
+
+struct vb_root {
+	int fd;            /* O_PATH directory fd of the root */
+	char path[4096];   /* as given, for messages */
+	bool is_host;      /* root is "/": the running kernel may be touched */
+	const struct vb_kernel_ops *ops;
+	unsigned unbind_timeout_ms; /* 0: no timeout */
+};
+
+/* Opens `dir` ("/" when NULL). ops default to vb_kernel_ops_real. */
+int vb_root_open(struct vb_root *root, const char *dir);
+void vb_root_close(struct vb_root *root);
+
+/* The real operations: openat()+write() under the root. load_module is the
+ * "cannot load" stub unless the program installs its own (libkmod on the
+ * host, modprobe in early boot); under a fake root it only reports whether
+ * sys/module/<name> exists, it never reaches the running kernel. */
+extern const struct vb_kernel_ops vb_kernel_ops_real;
+int vb_write_real(const struct vb_root *root, const char *relpath, const char *buf, size_t len);
+/* Fake-root module "loading": 0 when sys/module/<name with _> exists, else -ENOENT. */
+int vb_load_module_fake_root(const struct vb_root *root, const char *name);
+
+/* Reads up to size-1 bytes of relpath, NUL-terminates, strips one trailing
+ * newline. Returns the length or -errno. */
+int vb_read_file(const struct vb_root *root, const char *relpath, char *buf, size_t size);
+/* readlinkat() under the root, NUL-terminated. Returns length or -errno. */
+int vb_read_link(const struct vb_root *root, const char *relpath, char *buf, size_t size);
+/* Whole file into a malloc'ed buffer (NUL-terminated); max bytes limit. */
+int vb_read_all(const struct vb_root *root, const char *relpath, size_t max, char **ret, size_t *ret_len);
+bool vb_exists(const struct vb_root *root, const char *relpath);
+
+/* Kernel write through root->ops, bounded by timeout_ms (0: unbounded).
+ * A write that does not return in time is abandoned in a child process and
+ * reported as -ETIMEDOUT. */
+int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
+		    unsigned timeout_ms);
+static inline int vb_kernel_write_str(const struct vb_root *root, const char *relpath, const char *s,
+				      unsigned timeout_ms)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return vb_kernel_write(root, relpath, s, n, timeout_ms);
+}

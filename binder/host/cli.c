@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host command. util-linux conventions: usage() on --help only, a short
+ * "Try --help" otherwise; exit codes are documented in vfio-bind(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "job.h"
+#include "json.h"
+#include "kmod.h"
+#include "log.h"
+
+struct opts {
+	const char *root;
+	const char *config;
+	const struct vb_kernel_ops *ops;
+	struct vb_root r;
+};
+
+static void errtryhelp(void)
+{
+	fprintf(stderr, "Try 'vfio-bind --help' for more information.\n");
+}
+
+static void usage(void)
+{
+	fputs("Usage:\n"
+	      " vfio-bind [options] <command> [<args>]\n"
+	      "\n"
+	      "Bind PCI devices declared in /etc/vfio-bind.conf to vfio-pci.\n"
+	      "\n"
+	      "Commands:\n"
+	      " status [--json]          every PCI device, its driver and the rule selecting it\n"
+	      " plan [--json]            what apply would do to each selected device, and why\n"
+	      " apply [--dry-run]        bind the selected devices to vfio-pci\n"
+	      " release [<address>...]   give devices back to their native drivers\n"
+	      " check [--kernel <ver>]   validate the configuration (and the target kernel)\n"
+	      " modules [--kernel <ver>] print the modules vfio-pci needs in that kernel\n"
+	      "\n"
+	      "Options:\n"
+	      " -r, --root <dir>         use <dir> as the root of every path (default /)\n"
+	      " -c, --config <file>      configuration file (default <root>/etc/vfio-bind.conf)\n"
+	      " -t, --timeout <ms>       give up on an unbind after <ms> (default 10000)\n"
+	      " -v, --verbose            more messages (repeat for debug)\n"
+	      " -q, --quiet              errors only\n"
+	      "\n"
+	      " -h, --help               display this help\n"
+	      " -V, --version            display version\n"
+	      "\n"
+	      "For more details see vfio-bind(8) and vfio-bind.conf(5).\n",
+	      stdout);
+}
+
+static const char *rule_location(const struct vb_job *job, int rule, char *buf, size_t size)
+{
+	if (rule < 0 || (size_t)rule >= job->cfg.n_rules)
+		return NULL;
+	snprintf(buf, size, "%s:%u", job->cfg.file, job->cfg.rules[rule].line);
+	return buf;
+}
+
+static const char *via_name(enum vb_via via)
+{
+	switch (via) {
+	case VB_VIA_RULE: return "rule";
+	case VB_VIA_SLOT: return "expand=slot";
+	case VB_VIA_GROUP: return "expand=group";
+	default: return NULL;
+	}
+}
+
+/*
+ * Loads the config (a missing default config is an empty one) and scans.
+ * Returns EXIT_* code on failure, 0 on success; *config_bad says whether the
+ * config had errors (diagnostics were printed).
+ */
+static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *config_bad)
+{
+	int r;
+
+	*config_bad = false;
+	r = vb_job_load_config(job, &o->r, o->config);
+	if (r == -ENOENT && !o->config && !need_config) {
+		vb_config_free(&job->cfg);
+		job->cfg.file = strdup("/etc/vfio-bind.conf");
+	} else if (r == -EINVAL) {
+		*config_bad = true;
+	} else if (r < 0) {
+		log_error("cannot read %s: %s", o->config ? o->config : "/etc/vfio-bind.conf",
+			  vb_strerror(r));
+		return VB_EXIT_CONFIG;
+	}
+	r = vb_job_select(job, &o->r);
+	vb_diags_log(&job->diags);
+	if (r < 0) {
+		log_error("cannot scan PCI devices under %s: %s", o->r.path, vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	return 0;
+}
+
+static int cmd_status(struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	bool json = false, bad;
+	struct vb_job job;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else
+			return errtryhelp(), VB_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		log_error("status: unexpected argument '%s'", argv[optind]);
+		return errtryhelp(), VB_EXIT_USAGE;
+	}
+
+	vb_job_init(&job);
+	r = prepare(o, &job, false, &bad);
+	if (r) {
+		vb_job_free(&job);
+		return r;
+	}
+
+	struct json j;
+	if (json) {
+		json_begin(&j, stdout);
+		json_object_open(&j, NULL);
+		json_str(&j, "config", job.cfg.file);
+		json_bool(&j, "config_valid", !bad);
+		json_array_open(&j, "devices");
+	} else {
+		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %s\n", "ADDRESS", "ID", "SUBSYSTEM",
+		       "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", "SELECTED-BY");
+	}
+	for (size_t i = 0; i < job.list.n; i++) {
+		struct vb_pci_dev *d = &job.list.devs[i];
+		const struct vb_sel *s = &job.sel[i];
+		char loc[4200], buf[16], grp[16];
+		const char *where;
+
+		/* a device that vanished mid-listing keeps what the scan saw */
+		(void)vb_pci_load_group(&o->r, d);
+		(void)vb_pci_load_boot_vga(&o->r, d);
+		(void)vb_pci_load_override(&o->r, d);
+		where = s->via != VB_VIA_NONE ? rule_location(&job, s->rule, loc, sizeof(loc)) : NULL;
+
+		if (json) {
+			json_object_open(&j, NULL);
+			json_str(&j, "address", d->name);
+			snprintf(buf, sizeof(buf), "%04x", d->vendor);
+			json_str(&j, "vendor", buf);
+			snprintf(buf, sizeof(buf), "%04x", d->device);
+			json_str(&j, "device", buf);
+			snprintf(buf, sizeof(buf), "%04x", d->subsys_vendor);
+			json_str(&j, "subsystem_vendor", buf);
+			snprintf(buf, sizeof(buf), "%04x", d->subsys_device);
+			json_str(&j, "subsystem_device", buf);
+			snprintf(buf, sizeof(buf), "%06x", (unsigned)d->class);
+			json_str(&j, "class", buf);
+			json_str(&j, "driver", d->driver[0] ? d->driver : NULL);
+			json_str(&j, "driver_override", d->override[0] ? d->override : NULL);
+			if (d->iommu_group >= 0)
+				json_int(&j, "iommu_group", d->iommu_group);
+			else
+				json_null(&j, "iommu_group");
+			if (d->boot_vga >= 0)
+				json_bool(&j, "boot_vga", d->boot_vga == 1);
+			else
+				json_null(&j, "boot_vga");
+			json_str(&j, "selected_by", where);
+			json_str(&j, "selected_via", via_name(s->via));
+			if (s->excluded_by >= 0)
+				json_str(&j, "excluded_by",
+					 rule_location(&job, s->excluded_by, loc, sizeof(loc)));
+			else
+				json_null(&j, "excluded_by");
+			json_object_close(&j);
+		} else {
+			char id[16], sub[16];
+
+			snprintf(id, sizeof(id), "%04x:%04x", d->vendor, d->device);
+			snprintf(sub, sizeof(sub), "%04x:%04x", d->subsys_vendor, d->subsys_device);
+			if (d->iommu_group >= 0)
+				snprintf(grp, sizeof(grp), "%d", d->iommu_group);
+			else
+				strcpy(grp, "-");
+			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %s\n", d->name, id, sub,
+			       (unsigned)d->class, d->driver[0] ? d->driver : "-",
+			       d->override[0] ? d->override : "-", grp,
+			       d->boot_vga < 0 ? "-" : d->boot_vga ? "yes" : "no",
+			       where ? where : s->excluded_by >= 0 ? "(excluded)" : "-");
+		}
+	}
+	if (json) {
+		json_array_close(&j);
+		json_object_close(&j);
+		json_end(&j);
+	}
+	vb_job_free(&job);
+	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+}
+
+static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad)
+{
+	int r = prepare(o, job, false, bad);
+
+	if (r)
+		return r;
+	r = vb_job_plan(job, &o->r);
+	if (r < 0) {
+		log_error("cannot plan: %s", vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	return 0;
+}
+
+static int cmd_plan(struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	bool json = false, bad;
+	struct vb_job job;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
+		if (c == 'j')
+			json = true;
+		else
+			return errtryhelp(), VB_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		log_error("plan: unexpected argument '%s'", argv[optind]);
+		return errtryhelp(), VB_EXIT_USAGE;
+	}
+	vb_job_init(&job);
+	r = plan_prepare(o, &job, &bad);
+	if (r) {
+		vb_job_free(&job);
+		return r;
+	}
+
+	struct json j;
+	if (json) {
+		json_begin(&j, stdout);
+		json_object_open(&j, NULL);
+		json_str(&j, "config", job.cfg.file);
+		json_bool(&j, "config_valid", !bad);
+		json_array_open(&j, "devices");
+	} else if (job.plan.n == 0) {
+		printf("No device selected by %s.\n", job.cfg.file);
+	} else {
+		printf("%-12s %-8s %-14s %-24s %s\n", "ADDRESS", "ACTION", "DRIVER", "RULE", "REASON");
+	}
+	for (size_t i = 0; i < job.plan.n; i++) {
+		const struct vb_plan_item *it = &job.plan.items[i];
+		char loc[4200];
+		const char *where = rule_location(&job, it->rule, loc, sizeof(loc));
+
+		if (json) {
+			json_object_open(&j, NULL);
+			json_str(&j, "address", it->dev->name);
+			json_str(&j, "action", vb_action_name(it->action));
+			json_str(&j, "reason", it->reason);
+			json_str(&j, "rule", where);
+			json_str(&j, "via", via_name(it->via));
+			json_str(&j, "driver", it->dev->driver[0] ? it->dev->driver : NULL);
+			json_object_close(&j);
+		} else {
+			printf("%-12s %-8s %-14s %-24s %s\n", it->dev->name, vb_action_name(it->action),
+			       it->dev->driver[0] ? it->dev->driver : "-", where ? where : "-",
+			       it->reason);
+		}
+	}
+	if (json) {
+		json_array_close(&j);
+		json_object_close(&j);
+		json_end(&j);
+	}
+	vb_job_free(&job);
+	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+}
+
+static unsigned timeout_ms = 10000;
+
+static int cmd_apply(struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"dry-run", no_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
+	struct vb_outcome *out;
+	struct vb_job job;
+	size_t todo = 0;
+	bool bad;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "n", longopts, NULL)) != -1) {
+		if (c == 'n')
+			ao.dry_run = true;
+		else
+			return errtryhelp(), VB_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		log_error("apply: unexpected argument '%s'", argv[optind]);
+		return errtryhelp(), VB_EXIT_USAGE;
+	}
+	vb_job_init(&job);
+	r = plan_prepare(o, &job, &bad);
+	if (r || bad) {
+		if (bad)
+			log_error("%s has errors: nothing applied", job.cfg.file);
+		vb_job_free(&job);
+		return r ? r : VB_EXIT_CONFIG;
+	}
+	for (size_t i = 0; i < job.plan.n; i++)
+		if (job.plan.items[i].action == VB_ACT_BIND || job.plan.items[i].action == VB_ACT_REBIND)
+			todo++;
+
+	out = calloc(job.plan.n ? job.plan.n : 1, sizeof(*out));
+	if (!out) {
+		vb_job_free(&job);
+		return VB_EXIT_FAILURE;
+	}
+	r = vb_apply(&o->r, &job.cfg, &job.plan, &ao, out);
+	if (r < 0) {
+		log_error("apply failed: %s", vb_strerror(r));
+		r = VB_EXIT_FAILURE;
+	} else {
+		size_t ok = 0, refused = 0;
+
+		for (size_t i = 0; i < job.plan.n; i++) {
+			if (out[i].result == VB_RES_OK)
+				ok++;
+			if (job.plan.items[i].action == VB_ACT_REFUSE)
+				refused++;
+		}
+		if (job.plan.n == 0)
+			log_notice("no device selected by %s", job.cfg.file);
+		else if (todo == 0 && r == 0 && refused == 0)
+			log_notice("nothing to do: %zu device(s) already on vfio-pci", ok);
+		else if (ao.dry_run)
+			log_notice("dry run: %zu device(s) would change, nothing written", todo);
+		else
+			log_notice("%zu device(s) on vfio-pci, %d failed, %zu refused", ok, r, refused);
+		r = r > 0 ? VB_EXIT_DEVICE : refused ? VB_EXIT_REFUSED : VB_EXIT_SUCCESS;
+	}
+	free(out);
+	vb_job_free(&job);
+	return r;
+}
+
+static int cmd_release(struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{NULL, 0, NULL, 0},
+	};
+	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
+	struct vb_pci_dev **devs = NULL;
+	struct vb_outcome *out = NULL;
+	struct vb_job job;
+	size_t n = 0;
+	bool bad;
+	int c, r, ret = VB_EXIT_SUCCESS;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+		return errtryhelp(), VB_EXIT_USAGE;
+
+	vb_job_init(&job);
+	r = prepare(o, &job, false, &bad);
+	if (r)
+		goto out;
+	devs = calloc(job.list.n + (argc - optind) + 1, sizeof(*devs));
+	if (!devs) {
+		r = VB_EXIT_FAILURE;
+		goto out;
+	}
+	if (optind < argc) {
+		for (int i = optind; i < argc; i++) {
+			struct vb_pci_addr a;
+			struct vb_pci_dev *d;
+
+			if (vb_pci_addr_parse_short(argv[i], &a) < 0) {
+				log_error("release: '%s' is not a PCI address (expected "
+					  "DDDD:BB:SS.F or BB:SS.F)",
+					  argv[i]);
+				r = VB_EXIT_USAGE;
+				goto out;
+			}
+			d = vb_pci_find(&job.list, &a);
+			if (!d) {
+				log_error("release: no PCI device %s under %s", argv[i], o->r.path);
+				ret = VB_EXIT_DEVICE;
+				continue;
+			}
+			devs[n++] = d;
+		}
+	} else {
+		if (bad) {
+			log_error("%s has errors: name the devices to release", job.cfg.file);
+			r = VB_EXIT_CONFIG;
+			goto out;
+		}
+		for (size_t i = 0; i < job.list.n; i++)
+			if (job.sel[i].via != VB_VIA_NONE)
+				devs[n++] = &job.list.devs[i];
+	}
+	out = calloc(n ? n : 1, sizeof(*out));
+	if (!out) {
+		r = VB_EXIT_FAILURE;
+		goto out;
+	}
+	r = vb_release(&o->r, devs, n, &ao, out);
+	if (r < 0) {
+		log_error("release failed: %s", vb_strerror(r));
+		r = VB_EXIT_FAILURE;
+	} else {
+		r = r > 0 ? VB_EXIT_DEVICE : ret;
+	}
+out:
+	free(out);
+	free(devs);
+	vb_job_free(&job);
+	return r;
+}
+
+static int kernel_option(int argc, char **argv, const char *cmd, const char **kver)
+{
+	static const struct option longopts[] = {
+		{"kernel", required_argument, NULL, 'k'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*kver = NULL;
+	while ((c = getopt_long(argc, argv, "k:", longopts, NULL)) != -1) {
+		if (c == 'k')
+			*kver = optarg;
+		else
+			return errtryhelp(), VB_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
+		return errtryhelp(), VB_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The vfio-pci module set of a kernel; logs and returns an exit code. */
+static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *set, char **kver)
+{
+	int err, r;
+
+	*kver = vb_kernel_release(&o->r, kver_arg, &err);
+	if (!*kver) {
+		if (err == -EADDRNOTAVAIL)
+			log_error("several kernels in %s/lib/modules: say which with --kernel",
+				  o->r.path);
+		else
+			log_error("cannot tell the kernel release: %s", vb_strerror(err));
+		return VB_EXIT_ENV;
+	}
+	r = vb_modset_resolve(&o->r, *kver, VB_TARGET_DRIVER, set);
+	if (r == -ENOENT) {
+		log_error("kernel %s has no vfio-pci (neither a module in lib/modules/%s nor built "
+			  "in): vfio-bind cannot work with it",
+			  *kver, *kver);
+		return VB_EXIT_ENV;
+	}
+	if (r < 0) {
+		log_error("cannot resolve vfio-pci in kernel %s: %s", *kver, vb_strerror(r));
+		return VB_EXIT_ENV;
+	}
+	return 0;
+}
+
+static int cmd_modules(struct opts *o, int argc, char **argv)
+{
+	struct vb_modset set;
+	const char *kver_arg;
+	char *kver = NULL;
+	int r;
+
+	r = kernel_option(argc, argv, "modules", &kver_arg);
+	if (r)
+		return r;
+	r = resolve_vfio(o, kver_arg, &set, &kver);
+	if (r == 0) {
+		for (size_t i = 0; i < set.n; i++)
+			printf("%s\n", set.names[i]);
+		if (set.builtin)
+			log_info("vfio-pci is built into %s", kver);
+		vb_modset_free(&set);
+	}
+	free(kver);
+	return r;
+}
+
+static int cmd_check(struct opts *o, int argc, char **argv)
+{
+	const char *kver_arg;
+	struct vb_job job;
+	bool bad;
+	int r;
+
+	r = kernel_option(argc, argv, "check", &kver_arg);
+	if (r)
+		return r;
+	vb_job_init(&job);
+	r = prepare(o, &job, true, &bad);
+	if (r == 0 && bad)
+		r = VB_EXIT_CONFIG;
+	if (r == 0 && kver_arg) {
+		struct vb_modset set;
+		char *kver = NULL;
+
+		r = resolve_vfio(o, kver_arg, &set, &kver);
+		if (r == 0)
+			vb_modset_free(&set);
+		free(kver);
+	}
+	if (r == 0)
+		log_info("%s: %zu rule(s), valid", job.cfg.file, job.cfg.n_rules);
+	vb_job_free(&job);
+	return r;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct opts *o, int argc, char **argv);
+} commands[] = {
+	{"status", cmd_status}, {"plan", cmd_plan},	  {"apply", cmd_apply},
+	{"release", cmd_release}, {"check", cmd_check}, {"modules", cmd_modules},
+};
+
+int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
+{
+	static const struct option longopts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"config", required_argument, NULL, 'c'},
+		{"timeout", required_argument, NULL, 't'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct vb_kernel_ops host_ops;
+	struct opts o = {0};
+	int c, r, verbosity = 0;
+
+	while ((c = getopt_long(argc, argv, "+r:c:t:vqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o.root = optarg;
+			break;
+		case 'c':
+			o.config = optarg;
+			break;
+		case 't': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v == 0 || v > 3600000) {
+				log_error("invalid --timeout '%s': milliseconds, 1 to 3600000", optarg);
+				return errtryhelp(), VB_EXIT_USAGE;
+			}
+			timeout_ms = v;
+			break;
+		}
+		case 'v':
+			verbosity++;
+			break;
+		case 'q':
+			verbosity = -1;
+			break;
+		case 'h':
+			usage();
+			return VB_EXIT_SUCCESS;
+		case 'V':
+			printf("vfio-bind %s\n", VB_VERSION);
+			return VB_EXIT_SUCCESS;
+		default:
+			errtryhelp();
+			return VB_EXIT_USAGE;
+		}
+	}
+	vb_log_set_max_priority(verbosity < 0   ? VB_LOG_ERR
+				: verbosity == 0 ? VB_LOG_NOTICE
+				: verbosity == 1 ? VB_LOG_INFO
+						 : VB_LOG_DEBUG);
+	if (optind >= argc) {
+		log_error("no command given");
+		errtryhelp();
+		return VB_EXIT_USAGE;
+	}
+
+	r = vb_root_open(&o.r, o.root);
+	if (r < 0) {
+		log_error("cannot open root directory %s: %s", o.root ? o.root : "/", vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	if (ops) {
+		o.r.ops = ops;
+	} else {
+		host_ops = vb_kernel_ops_real;
+		host_ops.load_module = vb_kmod_load_module;
+		o.r.ops = &host_ops;
+	}
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+
+			optind = 1; /* getopt again over the command's own arguments */
+			r = commands[i].fn(&o, sub_argc, sub_argv);
+			vb_root_close(&o.r);
+			return r;
+		}
+	}
+	log_error("unknown command '%s'", argv[optind]);
+	errtryhelp();
+	vb_root_close(&o.r);
+	return VB_EXIT_USAGE;
+}

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libkmod.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "kmod.h"
+#include "log.h"
+
+char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
+{
+	struct dirent *de;
+	char *found = NULL;
+	DIR *dir;
+	int fd, n = 0;
+
+	*err = 0;
+	if (kver) {
+		/* a release is a single path component */
+		if (!*kver || strchr(kver, '/') || strcmp(kver, ".") == 0 || strcmp(kver, "..") == 0) {
+			*err = -EINVAL;
+			return NULL;
+		}
+		found = strdup(kver);
+		if (!found)
+			*err = -ENOMEM;
+		return found;
+	}
+	if (root->is_host) {
+		struct utsname u;
+		if (uname(&u) < 0) {
+			*err = -errno;
+			return NULL;
+		}
+		found = strdup(u.release);
+		if (!found)
+			*err = -ENOMEM;
+		return found;
+	}
+	fd = openat(root->fd, "lib/modules", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	dir = fdopendir(fd);
+	if (!dir) {
+		*err = -errno;
+		close(fd);
+		return NULL;
+	}
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		free(found);
+		found = strdup(de->d_name);
+	}
+	closedir(dir);
+	if (n != 1) {
+		/* none or several kernels: the caller must say which (--kernel) */
+		free(found);
+		*err = n == 0 ? -ENOENT : -EADDRNOTAVAIL;
+		return NULL;
+	}
+	if (!found)
+		*err = -ENOMEM;
+	return found;
+}
+
+static struct kmod_ctx *ctx_new(const struct vb_root *root, const char *kver)
+{
+	char dirname[4200], c1[4200], c2[4200], c3[4200];
+	const char *config_paths[4];
+	struct kmod_ctx *ctx;
+	const char *sep = root->path[strlen(root->path) - 1] == '/' ? "" : "/";
+
+	snprintf(dirname, sizeof(dirname), "%s%slib/modules/%s", root->path, sep, kver);
+	/* modprobe.d of the root, so softdeps and blacklists of that system apply */
+	snprintf(c1, sizeof(c1), "%s%setc/modprobe.d", root->path, sep);
+	snprintf(c2, sizeof(c2), "%s%srun/modprobe.d", root->path, sep);
+	snprintf(c3, sizeof(c3), "%s%slib/modprobe.d", root->path, sep);
+	config_paths[0] = c1;
+	config_paths[1] = c2;
+	config_paths[2] = c3;
+	config_paths[3] = NULL;
+	ctx = kmod_new(dirname, config_paths);
+	if (!ctx)
+		return NULL;
+	kmod_set_log_priority(ctx, 0); /* we report errors ourselves */
+	if (kmod_load_resources(ctx) < 0) {
+		/* no modules.dep.bin: kmod falls back to the text files */
+	}
+	return ctx;
+}
+
+static bool modset_has(const struct vb_modset *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->names[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int modset_add(struct vb_modset *set, const char *name)
+{
+	char **nv;
+
+	if (modset_has(set, name))
+		return 0;
+	nv = realloc(set->names, (set->n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	set->names = nv;
+	set->names[set->n] = strdup(name);
+	if (!set->names[set->n])
+		return -ENOMEM;
+	set->n++;
+	return 0;
+}
+
+static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct vb_modset *set,
+			   int depth);
+
+static int add_list(struct kmod_ctx *ctx, struct kmod_list *list, struct vb_modset *set, int depth)
+{
+	struct kmod_list *l;
+	int r = 0;
+
+	kmod_list_foreach(l, list)
+	{
+		struct kmod_module *m = kmod_module_get_module(l);
+		if (r == 0)
+			r = add_module_tree(ctx, m, set, depth + 1);
+		kmod_module_unref(m);
+	}
+	return r;
+}
+
+/* Dependencies and pre-softdeps first, the module, then post-softdeps: the
+ * order modprobe would load them in. */
+static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct vb_modset *set,
+			   int depth)
+{
+	struct kmod_list *deps, *pre = NULL, *post = NULL, *l;
+	const char *name = kmod_module_get_name(mod);
+	int r;
+
+	if (depth > 32 || modset_has(set, name))
+		return 0;
+	if (!kmod_module_get_path(mod))
+		return 0; /* built in: nothing to copy */
+
+	kmod_module_get_softdeps(mod, &pre, &post);
+	/* soft dependencies name modules or aliases: resolve each */
+	kmod_list_foreach(l, pre)
+	{
+		struct kmod_module *m = kmod_module_get_module(l);
+		r = add_module_tree(ctx, m, set, depth + 1);
+		kmod_module_unref(m);
+		if (r < 0)
+			goto out;
+	}
+	deps = kmod_module_get_dependencies(mod);
+	r = add_list(ctx, deps, set, depth);
+	kmod_module_unref_list(deps);
+	if (r < 0)
+		goto out;
+	r = modset_add(set, name);
+	if (r < 0)
+		goto out;
+	kmod_list_foreach(l, post)
+	{
+		struct kmod_module *m = kmod_module_get_module(l);
+		r = add_module_tree(ctx, m, set, depth + 1);
+		kmod_module_unref(m);
+		if (r < 0)
+			goto out;
+	}
+out:
+	kmod_module_unref_list(pre);
+	kmod_module_unref_list(post);
+	return r;
+}
+
+int vb_modset_resolve(const struct vb_root *root, const char *kver, const char *module,
+		      struct vb_modset *set)
+{
+	struct kmod_list *list = NULL, *l;
+	struct kmod_ctx *ctx;
+	char path[4200];
+	int r;
+
+	memset(set, 0, sizeof(*set));
+	snprintf(path, sizeof(path), "lib/modules/%s", kver);
+	if (!vb_exists(root, path))
+		return -ENOENT;
+	ctx = ctx_new(root, kver);
+	if (!ctx)
+		return -ENOMEM;
+	r = kmod_module_new_from_lookup(ctx, module, &list);
+	if (r < 0 || !list) {
+		kmod_unref(ctx);
+		return r < 0 ? r : -ENOENT;
+	}
+	kmod_list_foreach(l, list)
+	{
+		struct kmod_module *m = kmod_module_get_module(l);
+		if (!kmod_module_get_path(m))
+			set->builtin = true;
+		else if (r >= 0)
+			r = add_module_tree(ctx, m, set, 0);
+		kmod_module_unref(m);
+	}
+	kmod_module_unref_list(list);
+	kmod_unref(ctx);
+	if (r < 0)
+		vb_modset_free(set);
+	return r < 0 ? r : 0;
+}
+
+void vb_modset_free(struct vb_modset *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		free(set->names[i]);
+	free(set->names);
+	memset(set, 0, sizeof(*set));
+}
+
+int vb_kmod_driver_for_alias(const struct vb_root *root, const char *kver, const char *modalias,
+			     char *buf, size_t size, bool *builtin)
+{
+	struct kmod_list *list = NULL;
+	struct kmod_module *m;
+	struct kmod_ctx *ctx;
+	int r;
+
+	ctx = ctx_new(root, kver);
+	if (!ctx)
+		return -ENOMEM;
+	r = kmod_module_new_from_lookup(ctx, modalias, &list);
+	if (r < 0 || !list) {
+		kmod_unref(ctx);
+		return r < 0 ? r : -ENOENT;
+	}
+	/* The first match is the one udev would load first. */
+	m = kmod_module_get_module(list);
+	snprintf(buf, size, "%s", kmod_module_get_name(m));
+	*builtin = kmod_module_get_path(m) == NULL;
+	kmod_module_unref(m);
+	kmod_module_unref_list(list);
+	kmod_unref(ctx);
+	return 0;
+}
+
+int vb_kmod_load_module(const struct vb_root *root, const char *name)
+{
+	struct kmod_list *list = NULL, *l;
+	struct kmod_ctx *ctx;
+	int r;
+
+	if (!root->is_host)
+		return vb_load_module_fake_root(root, name);
+
+	ctx = kmod_new(NULL, NULL);
+	if (!ctx)
+		return -ENOMEM;
+	kmod_set_log_priority(ctx, 0);
+	r = kmod_module_new_from_lookup(ctx, name, &list);
+	if (r < 0 || !list) {
+		kmod_unref(ctx);
+		return r < 0 ? r : -ENOENT;
+	}
+	kmod_list_foreach(l, list)
+	{
+		struct kmod_module *m = kmod_module_get_module(l);
+		r = kmod_module_probe_insert_module(m, 0, NULL, NULL, NULL, NULL);
+		kmod_module_unref(m);
+		if (r >= 0)
+			break;
+	}
+	kmod_module_unref_list(list);
+	kmod_unref(ctx);
+	return r < 0 ? r : 0;
+}
