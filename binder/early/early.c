@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vfio-bind-early: the binder that runs from the initramfs (init-top, before
+ * udev's coldplug). Static, klibc. It does only what boot needs: read the
+ * config, select, override, unbind, get vfio-pci loaded, bind, verify, and
+ * log each decision to /dev/kmsg. It never stops the boot: every failure is
+ * logged and the program returns.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "early.h"
+#include "job.h"
+#include "log.h"
+
+/* Exit codes (the boot script logs any non-zero one). */
+enum {
+	EARLY_OK = 0,
+	EARLY_CANNOT_RUN = 1, /* bad arguments, no root */
+	EARLY_CONFIG = 3,     /* config invalid: nothing was bound */
+	EARLY_DEVICE = 4,     /* some device failed */
+};
+
+#define MODPROBE_TIMEOUT_MS 30000
+
+static const char *const modprobe_paths[] = {
+	"/sbin/modprobe",
+	"/usr/sbin/modprobe",
+	"/bin/modprobe",
+	"/usr/bin/modprobe",
+};
+
+/*
+ * Loading through the image's modprobe resolves dependencies and softdeps
+ * from the image's own modules.dep, exactly as the hook resolved them.
+ * Only ever on the real root: under a fake root nothing reaches the kernel.
+ */
+static int load_module_modprobe(const struct vb_root *root, const char *name)
+{
+	char *argv[] = {(char *)"modprobe", (char *)"-q", (char *)name, NULL};
+	char *envp[] = {(char *)"PATH=/sbin:/usr/sbin:/bin:/usr/bin", NULL};
+	const char *path = NULL;
+	int status, waited = 0;
+	pid_t pid;
+
+	if (!root->is_host)
+		return vb_load_module_fake_root(root, name);
+	for (size_t i = 0; i < sizeof(modprobe_paths) / sizeof(modprobe_paths[0]); i++) {
+		if (access(modprobe_paths[i], X_OK) == 0) {
+			path = modprobe_paths[i];
+			break;
+		}
+	}
+	if (!path)
+		return -ENOENT;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	/* modprobe is bounded like any other step: the boot must go on */
+	for (;;) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		if (waited >= MODPROBE_TIMEOUT_MS) {
+			kill(pid, SIGKILL);
+			(void)waitpid(pid, &status, 0);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&ts, NULL);
+		waited += 10;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOEXEC : -EIO;
+}
+
+static const struct vb_kernel_ops early_ops = {
+	.write = vb_write_real,
+	.load_module = load_module_modprobe,
+};
+
+static void usage(void)
+{
+	fputs("Usage: vfio-bind-early [--root DIR] [--config FILE] [--dry-run] [--debug]\n"
+	      "Binds the devices of /etc/vfio-bind.conf to vfio-pci at early boot.\n",
+	      stdout);
+}
+
+int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
+{
+	static const struct option longopts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"config", required_argument, NULL, 'c'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"debug", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *root_dir = NULL, *config = NULL;
+	struct vb_apply_opts ao = {.unbind_timeout_ms = 5000};
+	struct vb_outcome *out = NULL;
+	struct vb_root root;
+	struct vb_job job;
+	bool debug = false;
+	char unknown[64];
+	unsigned flags;
+	int c, r, kmsg, ret = EARLY_OK;
+
+	while ((c = getopt_long(argc, argv, "r:c:ndhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			root_dir = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'n':
+			ao.dry_run = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'h':
+			usage();
+			return EARLY_OK;
+		case 'V':
+			printf("vfio-bind-early %s\n", VB_VERSION);
+			return EARLY_OK;
+		default:
+			fputs("Try 'vfio-bind-early --help' for more information.\n", stderr);
+			return EARLY_CANNOT_RUN;
+		}
+	}
+
+	r = vb_root_open(&root, root_dir);
+	if (r < 0) {
+		log_error("cannot open root %s: %s", root_dir ? root_dir : "/", vb_strerror(r));
+		return EARLY_CANNOT_RUN;
+	}
+	root.ops = ops ? ops : &early_ops;
+
+	kmsg = openat(root.fd, "dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (kmsg >= 0)
+		vb_log_set_kmsg_fd(kmsg);
+
+	flags = vb_cmdline_read(&root, unknown, sizeof(unknown));
+	if (flags & VB_CMDLINE_DEBUG)
+		debug = true;
+	vb_log_set_max_priority(debug ? VB_LOG_DEBUG : VB_LOG_INFO);
+	if (unknown[0])
+		log_warning("ignoring unknown kernel parameter %s (known: vfio-bind=off, "
+			    "vfio-bind=dry-run, vfio-bind.debug)",
+			    unknown);
+	if (flags & VB_CMDLINE_OFF) {
+		log_notice("disabled by vfio-bind=off on the kernel command line");
+		goto done;
+	}
+	if (flags & VB_CMDLINE_DRY_RUN)
+		ao.dry_run = true;
+
+	vb_job_init(&job);
+	r = vb_job_load_config(&job, &root, config);
+	if (r == -ENOENT) {
+		log_info("no %s: nothing to bind", config ? config : "/" VB_DEFAULT_CONFIG);
+		goto free_job;
+	}
+	if (r < 0) {
+		vb_diags_log(&job.diags);
+		if (r == -EINVAL)
+			log_error("configuration has errors: no device bound (boot continues)");
+		else
+			log_error("cannot read %s: %s (boot continues)",
+				  config ? config : "/" VB_DEFAULT_CONFIG, vb_strerror(r));
+		ret = EARLY_CONFIG;
+		goto free_job;
+	}
+	r = vb_job_select(&job, &root);
+	vb_diags_log(&job.diags);
+	if (r < 0) {
+		log_error("cannot scan PCI devices: %s", vb_strerror(r));
+		ret = EARLY_CANNOT_RUN;
+		goto free_job;
+	}
+	r = vb_job_plan(&job, &root);
+	if (r < 0) {
+		log_error("cannot plan: %s", vb_strerror(r));
+		ret = EARLY_CANNOT_RUN;
+		goto free_job;
+	}
+	if (job.plan.n == 0) {
+		log_info("%zu rule(s) select no device on this machine", job.cfg.n_rules);
+		goto free_job;
+	}
+	out = calloc(job.plan.n, sizeof(*out));
+	if (!out) {
+		log_error("out of memory");
+		ret = EARLY_CANNOT_RUN;
+		goto free_job;
+	}
+	r = vb_apply(&root, &job.cfg, &job.plan, &ao, out);
+	if (r < 0) {
+		log_error("apply failed: %s", vb_strerror(r));
+		ret = EARLY_DEVICE;
+	} else {
+		size_t ok = 0, refused = 0;
+
+		for (size_t i = 0; i < job.plan.n; i++) {
+			ok += out[i].result == VB_RES_OK;
+			refused += job.plan.items[i].action == VB_ACT_REFUSE;
+		}
+		log_notice("%s%zu device(s) on vfio-pci, %d failed, %zu refused",
+			   ao.dry_run ? "dry run: " : "", ok, r, refused);
+		if (r > 0)
+			ret = EARLY_DEVICE;
+	}
+	free(out);
+free_job:
+	vb_job_free(&job);
+done:
+	if (kmsg >= 0)
+		close(kmsg);
+	vb_root_close(&root);
+	return ret;
+}

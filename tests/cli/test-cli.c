@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * CLI tests: run the real binaries against fake sysfs trees and compare their
+ * output and exit codes. `vfio-bind-sim` and `vfio-bind-early-sim` are the
+ * same programs with the simulated kernel behind the kernel-operations
+ * boundary, so apply and release are seen end to end.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+struct run {
+	int status; /* exit code, or 128+signal */
+	char *out;
+	char *err;
+};
+
+static const char *bin(const char *var)
+{
+	const char *p = getenv(var);
+
+	ck_assert_msg(p && *p, "%s is not set (run under meson test)", var);
+	return p;
+}
+
+static char *slurp_fd(int fd)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(buf);
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf + len, cap - len)) > 0) {
+		len += n;
+		if (len == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+			ck_assert_ptr_nonnull(buf);
+		}
+	}
+	buf[len] = 0;
+	return buf;
+}
+
+/* Runs argv (argv[0] is the program path) with stdin from `input` (NULL: empty). */
+static struct run run_argv(char *const argv[], const char *input)
+{
+	char of[] = "/tmp/vbcli-out-XXXXXX", ef[] = "/tmp/vbcli-err-XXXXXX",
+	     inf[] = "/tmp/vbcli-in-XXXXXX";
+	int ofd = mkstemp(of), efd = mkstemp(ef), ifd = mkstemp(inf), st;
+	struct run r;
+	pid_t pid;
+
+	ck_assert(ofd >= 0 && efd >= 0 && ifd >= 0);
+	unlink(of);
+	unlink(ef);
+	unlink(inf);
+	if (input)
+		ck_assert_int_eq(write(ifd, input, strlen(input)), (ssize_t)strlen(input));
+	lseek(ifd, 0, SEEK_SET);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(ifd, 0);
+		dup2(ofd, 1);
+		dup2(efd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = slurp_fd(ofd);
+	r.err = slurp_fd(efd);
+	close(ofd);
+	close(efd);
+	close(ifd);
+	return r;
+}
+
+/* run(&r, "VB_BIN", arg, ..., NULL) */
+static struct run run(const char *binvar, ...)
+{
+	char *argv[32];
+	va_list ap;
+	int n = 0;
+	const char *a;
+
+	argv[n++] = (char *)bin(binvar);
+	va_start(ap, binvar);
+	while ((a = va_arg(ap, const char *)) && n < 31)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	return run_argv(argv, NULL);
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* Check caps a message at a few KiB: print the haystack on stderr instead. */
+#define assert_contains(hay, needle)                                                              \
+	do {                                                                                      \
+		if (!strstr((hay), (needle)))                                                     \
+			fprintf(stderr, "--- output ---\n%s\n---\n", (hay));                     \
+		ck_assert_msg(strstr((hay), (needle)) != NULL, "expected \"%s\"", (needle));       \
+	} while (0)
+#define assert_not_contains(hay, needle)                                                          \
+	ck_assert_msg(strstr((hay), (needle)) == NULL, "did not expect \"%s\" in:\n%s", (needle),   \
+		      (hay))
+
+static char *tree_with_config(const char *tree, const char *config)
+{
+	char *root = fixture_tree(tree);
+
+	if (config) {
+		fixture_write(root, "etc/vfio-bind.conf", config);
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/etc/vfio-bind.conf", root);
+		chmod(path, 0644);
+	}
+	return root;
+}
+
+/* The name of the driver bound to a device in the tree ("" for none). */
+static char *driver_of(const char *root, const char *bdf)
+{
+	char rel[128], *link, *base, *res;
+
+	snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/driver", bdf);
+	link = fixture_readlink(root, rel);
+	if (!link)
+		return strdup("");
+	base = strrchr(link, '/');
+	res = strdup(base ? base + 1 : link);
+	free(link);
+	return res;
+}
+
+#define assert_driver(root, bdf, expected)                                                        \
+	do {                                                                                      \
+		char *_d = driver_of((root), (bdf));                                              \
+		ck_assert_msg(strcmp(_d, (expected)) == 0, "%s: driver '%s', expected '%s'", (bdf), \
+			      _d, (expected));                                                    \
+		free(_d);                                                                         \
+	} while (0)
+
+/* ---- conventions ---- */
+
+START_TEST(help_and_version)
+{
+	struct run r = run("VB_BIN", "--help", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.out, "Usage:");
+	assert_contains(r.out, "vfio-bind.conf(5)");
+	ck_assert_str_eq(r.err, "");
+	run_free(&r);
+
+	r = run("VB_BIN", "--version", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.out, "vfio-bind ");
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(usage_errors_point_at_help)
+{
+	static const char *const cases[][3] = {
+		{"--bogus", NULL, NULL},
+		{"frobnicate", NULL, NULL},
+		{"status", "--bogus", NULL},
+		{"plan", "extra", NULL},
+		{"--timeout", "abc", "status"},
+		{"--timeout", "-5", "status"},
+		{"check", "--kernel", NULL},
+	};
+	char *root = fixture_tree("desktop");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r = run("VB_BIN", "--root", root, cases[i][0], cases[i][1], cases[i][2],
+				   NULL);
+		ck_assert_msg(r.status == 2, "case %zu: exit %d, stderr:\n%s", i, r.status, r.err);
+		assert_contains(r.err, "Try 'vfio-bind --help'");
+		assert_not_contains(r.out, "Usage:");
+		run_free(&r);
+	}
+	{
+		struct run r = run("VB_BIN", NULL);
+		ck_assert_int_eq(r.status, 2);
+		assert_contains(r.err, "no command given");
+		run_free(&r);
+	}
+	{
+		/* an unknown command is a usage error even when the root is bad */
+		struct run r = run("VB_BIN", "--root", "/nonexistent", "frobnicate", NULL);
+		ck_assert_int_eq(r.status, 2);
+		run_free(&r);
+	}
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(bad_root_is_exit_1)
+{
+	struct run r = run("VB_BIN", "--root", "/nonexistent/vfio-bind-root", "status", NULL);
+
+	ck_assert_int_eq(r.status, 1);
+	assert_contains(r.err, "cannot open root directory /nonexistent/vfio-bind-root");
+	run_free(&r);
+}
+END_TEST
+
+/* ---- status ---- */
+
+START_TEST(status_table_matches_dump)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\n");
+	char *expected_path, *expected;
+	struct run r;
+
+	r = run("VB_BIN", "--root", root, "status", NULL);
+	ck_assert_int_eq(r.status, 0);
+
+	/* config file names in output depend on the temp root: normalise */
+	{
+		char *p;
+		size_t rl = strlen(root);
+		while ((p = strstr(r.out, root))) {
+			memmove(p + 5, p + rl, strlen(p + rl) + 1);
+			memcpy(p, "ROOT/", 5);
+			if (p[5] == '/')
+				memmove(p + 5, p + 6, strlen(p + 6) + 1);
+		}
+	}
+	ck_assert_int_ge(asprintf(&expected_path, "%s/tests/cli/expected/status-desktop.txt",
+				  getenv("VB_SRCDIR") ? getenv("VB_SRCDIR") : "."),
+			 0);
+	{
+		char *dir = strdup(expected_path), *slash = strrchr(dir, '/');
+		*slash = 0;
+		expected = fixture_read(dir, slash + 1);
+		free(dir);
+	}
+	ck_assert_msg(expected, "missing %s", expected_path);
+	if (strcmp(r.out, expected) != 0)
+		fprintf(stderr, "--- got ---\n%s---\n", r.out);
+	ck_assert_msg(strcmp(r.out, expected) == 0, "status output differs from %s", expected_path);
+	free(expected);
+	free(expected_path);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+static void check_json(const char *json)
+{
+	char *argv[] = {(char *)"/usr/bin/python3", (char *)"-c",
+			(char *)"import json,sys; d=json.load(sys.stdin); "
+				"assert isinstance(d['devices'], list)",
+			NULL};
+	struct run r = run_argv(argv, json);
+
+	if (r.status != 0)
+		fprintf(stderr, "--- JSON ---\n%s\n---\n", json);
+	ck_assert_msg(r.status == 0, "invalid JSON: %s", r.err);
+	run_free(&r);
+}
+
+START_TEST(status_json_fields)
+{
+	char *root = tree_with_config("twin-gpu", "# the second card only\nbind path=43:00\n");
+	struct run r = run("VB_BIN", "--root", root, "status", "--json", NULL);
+	static const char *const fields[] = {
+		"\"address\"",	    "\"vendor\"", "\"device\"",		 "\"subsystem_vendor\"",
+		"\"subsystem_device\"", "\"class\"",  "\"driver\"",		 "\"driver_override\"",
+		"\"iommu_group\"",	    "\"boot_vga\"", "\"selected_by\"",
+	};
+	char sel[4300];
+
+	ck_assert_int_eq(r.status, 0);
+	check_json(r.out);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		assert_contains(r.out, fields[i]);
+	assert_contains(r.out, "\"address\": \"0000:43:00.0\"");
+	snprintf(sel, sizeof(sel), "\"selected_by\": \"%s/etc/vfio-bind.conf:2\"", root);
+	assert_contains(r.out, sel);
+	/* the identical first card is not selected */
+	{
+		const char *first = strstr(r.out, "\"address\": \"0000:0a:00.0\"");
+		ck_assert_ptr_nonnull(first);
+		const char *end = strchr(first, '}');
+		ck_assert_ptr_nonnull(end);
+		char *obj = strndup(first, end - first);
+		assert_contains(obj, "\"selected_by\": null");
+		free(obj);
+	}
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* ---- plan ---- */
+
+START_TEST(plan_json_actions)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\nbind path=00:01.0\n");
+	struct run r = run("VB_BIN", "--root", root, "plan", "--json", NULL);
+
+	ck_assert_int_eq(r.status, 0);
+	check_json(r.out);
+	assert_contains(r.out, "\"action\": \"rebind\"");
+	assert_contains(r.out, "\"action\": \"refuse\"");
+	assert_contains(r.out, "\"reason\"");
+	assert_contains(r.out, "\"rule\"");
+	assert_contains(r.out, "vfio-bind.conf:2\"");
+	run_free(&r);
+
+	r = run("VB_BIN", "--root", root, "plan", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.out, "0000:01:00.0 rebind");
+	assert_contains(r.out, "0000:00:01.0 refuse");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* ---- check ---- */
+
+START_TEST(check_reports_file_line_column)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\nbind id=10de:22zz\n");
+	struct run r = run("VB_BIN", "--root", root, "check", NULL);
+	char loc[4300];
+
+	ck_assert_int_eq(r.status, 3);
+	snprintf(loc, sizeof(loc), "%s/etc/vfio-bind.conf:2:", root);
+	assert_contains(r.err, loc);
+	assert_contains(r.err, "error");
+	run_free(&r);
+
+	/* a rule matching nothing is a warning, not an error */
+	fixture_write(root, "etc/vfio-bind.conf", "bind id=dead:beef\n");
+	r = run("VB_BIN", "--root", root, "check", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.err, "warning");
+	run_free(&r);
+
+	/* --config is a path on the running system */
+	fixture_write(root, "other.conf", "bind path=01:00.1\n");
+	{
+		char cfg[4300];
+		snprintf(cfg, sizeof(cfg), "%s/other.conf", root);
+		r = run("VB_BIN", "--root", root, "--config", cfg, "check", NULL);
+		ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+		run_free(&r);
+	}
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(check_missing_config)
+{
+	char *root = tree_with_config("desktop", NULL);
+	struct run r = run("VB_BIN", "--root", root, "check", NULL);
+
+	ck_assert_int_eq(r.status, 3);
+	assert_contains(r.err, "vfio-bind.conf");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* ---- apply / release with the simulated kernel ---- */
+
+START_TEST(apply_then_release_roundtrip)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\n");
+	struct run r;
+
+	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:01:00.0", "vfio-pci");
+	assert_driver(root, "0000:01:00.1", "vfio-pci");
+	assert_driver(root, "0000:00:02.0", "i915"); /* untouched */
+	run_free(&r);
+
+	r = run("VB_SIM_BIN", "--root", root, "status", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.out, "vfio-pci       vfio-pci");
+	run_free(&r);
+
+	/* second apply: a no-op that says so */
+	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.err, "nothing to do");
+	run_free(&r);
+
+	r = run("VB_SIM_BIN", "--root", root, "release", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	assert_driver(root, "0000:01:00.1", "snd_hda_intel");
+	{
+		char *ov = fixture_read(root, "sys/bus/pci/devices/0000:01:00.0/driver_override");
+		ck_assert_str_eq(ov, "(null)\n");
+		free(ov);
+	}
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(release_by_address)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\n");
+	struct run r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "release", "01:00.1", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:01:00.0", "vfio-pci");
+	assert_driver(root, "0000:01:00.1", "snd_hda_intel");
+	run_free(&r);
+
+	r = run("VB_SIM_BIN", "--root", root, "release", "not-an-address", NULL);
+	ck_assert_int_eq(r.status, 2);
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "release", "0000:7f:00.0", NULL);
+	ck_assert_int_eq(r.status, 4);
+	assert_contains(r.err, "no PCI device 0000:7f:00.0");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(apply_dry_run_writes_nothing)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\n");
+	struct run r = run("VB_SIM_BIN", "--root", root, "apply", "--dry-run", NULL);
+	char *log;
+
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.err, "dry run");
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	log = fixture_read(root, ".simkernel/writes");
+	ck_assert_msg(!log || !*log, "dry run wrote:\n%s", log ? log : "");
+	free(log);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(apply_refuses_invalid_config)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\nbind nonsense\n");
+	struct run r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+
+	ck_assert_int_eq(r.status, 3);
+	assert_contains(r.err, "nothing applied");
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(apply_twin_gpus_takes_only_the_named_one)
+{
+	/* same ids, same subsystem: only the topology tells them apart */
+	char *root = tree_with_config(
+		"twin-gpu",
+		"bind topology=pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0\n"
+		"bind path=43:00.1\n");
+	struct run r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:43:00.0", "vfio-pci");
+	assert_driver(root, "0000:43:00.1", "vfio-pci");
+	assert_driver(root, "0000:0a:00.0", "nvidia");
+	assert_driver(root, "0000:0a:00.1", "snd_hda_intel");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* ---- the early binder ---- */
+
+static void set_cmdline(const char *root, const char *cmdline)
+{
+	fixture_write(root, "proc/cmdline", cmdline);
+}
+
+START_TEST(early_binds_and_logs_to_kmsg)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\n");
+	struct run r;
+	char *kmsg;
+
+	set_cmdline(root, "root=/dev/nvme0n1p2 ro quiet\n");
+	fixture_write(root, "dev/kmsg", "");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:01:00.0", "vfio-pci");
+	assert_driver(root, "0000:01:00.1", "vfio-pci");
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "vfio-bind: ");
+	assert_contains(kmsg, "0000:01:00.0");
+	assert_contains(kmsg, "2 device(s) on vfio-pci, 0 failed");
+	/* records are "<prio>vfio-bind: ..." so the kernel files them right */
+	ck_assert_msg(kmsg[0] == '<', "kmsg record without priority: %s", kmsg);
+	free(kmsg);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(early_cmdline_off_and_dry_run)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\n");
+	struct run r;
+	char *kmsg, *log;
+
+	fixture_write(root, "dev/kmsg", "");
+	set_cmdline(root, "quiet vfio-bind=off\n");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 0);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "disabled by vfio-bind=off");
+	free(kmsg);
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	run_free(&r);
+
+	fixture_write(root, "dev/kmsg", "");
+	set_cmdline(root, "quiet vfio-bind=dry-run vfio-bind.debug\n");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 0);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "dry run");
+	free(kmsg);
+	log = fixture_read(root, ".simkernel/writes");
+	ck_assert_msg(!log || !*log, "dry run wrote:\n%s", log ? log : "");
+	free(log);
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(early_invalid_config_logs_and_binds_nothing)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\nbind id=10de\n");
+	struct run r;
+	char *kmsg, loc[4300];
+
+	fixture_write(root, "dev/kmsg", "");
+	set_cmdline(root, "quiet\n");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 3);
+	kmsg = fixture_read(root, "dev/kmsg");
+	snprintf(loc, sizeof(loc), "/etc/vfio-bind.conf:2:");
+	assert_contains(kmsg, loc);
+	assert_contains(kmsg, "no device bound (boot continues)");
+	free(kmsg);
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(early_static_binary_runs_on_fake_root)
+{
+	/* The klibc binary itself: no simulated kernel, so only paths that do
+	 * not need the kernel's reaction (off, no config, invalid config). */
+	char *root = tree_with_config("desktop", NULL);
+	struct run r;
+	char *kmsg;
+	const char *early = getenv("VB_EARLY_BIN");
+
+	if (!early || !*early) {
+		fixture_cleanup(root);
+		return; /* built without klibc: covered by the e2e suite's check */
+	}
+	fixture_write(root, "dev/kmsg", "");
+	set_cmdline(root, "quiet\n");
+	r = run("VB_EARLY_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 0);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "nothing to bind");
+	free(kmsg);
+	run_free(&r);
+
+	fixture_write(root, "etc/vfio-bind.conf", "bind frob=1\n");
+	fixture_write(root, "dev/kmsg", "");
+	r = run("VB_EARLY_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 3);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "/etc/vfio-bind.conf:1:");
+	free(kmsg);
+	run_free(&r);
+
+	fixture_write(root, "etc/vfio-bind.conf", "bind path=01:00\n");
+	fixture_write(root, "dev/kmsg", "");
+	set_cmdline(root, "vfio-bind=dry-run\n");
+	r = run("VB_EARLY_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 0);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "dry run");
+	free(kmsg);
+	{
+		char *ov = fixture_read(root, "sys/bus/pci/devices/0000:01:00.0/driver_override");
+		ck_assert_str_eq(ov, "(null)\n");
+		free(ov);
+	}
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("cli");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, help_and_version);
+	tcase_add_test(tc, usage_errors_point_at_help);
+	tcase_add_test(tc, bad_root_is_exit_1);
+	tcase_add_test(tc, status_table_matches_dump);
+	tcase_add_test(tc, status_json_fields);
+	tcase_add_test(tc, plan_json_actions);
+	tcase_add_test(tc, check_reports_file_line_column);
+	tcase_add_test(tc, check_missing_config);
+	tcase_add_test(tc, apply_then_release_roundtrip);
+	tcase_add_test(tc, release_by_address);
+	tcase_add_test(tc, apply_dry_run_writes_nothing);
+	tcase_add_test(tc, apply_refuses_invalid_config);
+	tcase_add_test(tc, apply_twin_gpus_takes_only_the_named_one);
+	tcase_add_test(tc, early_binds_and_logs_to_kmsg);
+	tcase_add_test(tc, early_cmdline_off_and_dry_run);
+	tcase_add_test(tc, early_invalid_config_logs_and_binds_nothing);
+	tcase_add_test(tc, early_static_binary_runs_on_fake_root);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(cli_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
