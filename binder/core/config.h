@@ -21,17 +21,17 @@
 #define VB_CONFIG_MAX_SIZE (1024 * 1024) /* bytes; larger files are refused (-EFBIG) */
 #define VB_CONFIG_MAX_LINE 4096          /* bytes per line, without the line end */
 #define VB_CONFIG_MAX_RULES 4096
-#define VB_CONFIG_MAX_TERMS 32           /* KEY=VALUE tokens per rule, options included */
-#define VB_DIAGS_MAX 100                 /* diagnostics kept; later ones are only counted */
+#define VB_CONFIG_MAX_TERMS 32 /* KEY=VALUE tokens per rule, options included */
+#define VB_DIAGS_MAX 100       /* diagnostics kept; later ones are only counted */
 
 enum vb_term_kind {
-	VB_TERM_ADDRESS,   /* path= / address=: dddd:bb:ss.f, bb:ss.f, bb:ss, bb:ss.* */
-	VB_TERM_ID,        /* id=vvvv:dddd, device may be * */
-	VB_TERM_SUBSYS,    /* subsystem-id=vvvv:dddd, device may be * */
-	VB_TERM_CLASS,     /* class=cc | ccss | ccsspp (prefix match) */
-	VB_TERM_TOPOLOGY,  /* topology=pci0000:00/0000:00:03.1/0000:0a:00.0 */
-	VB_TERM_GROUP,     /* iommugroup=N */
-	VB_TERM_BOOT_VGA,  /* boot-vga=yes|no */
+	VB_TERM_ADDRESS,  /* path= / address=: dddd:bb:ss.f, bb:ss.f, bb:ss, bb:ss.* */
+	VB_TERM_ID,       /* id=vvvv:dddd, device may be * */
+	VB_TERM_SUBSYS,   /* subsystem-id=vvvv:dddd, device may be * */
+	VB_TERM_CLASS,    /* class=cc | ccss | ccsspp (prefix match) */
+	VB_TERM_TOPOLOGY, /* topology=pci0000:00/0000:00:03.1/0000:0a:00.0 (last may be a slot) */
+	VB_TERM_GROUP,    /* iommugroup=N */
+	VB_TERM_BOOT_VGA, /* boot-vga=yes|no */
 	_VB_TERM_MAX,
 };
 
@@ -69,9 +69,9 @@ struct vb_rule {
 	bool exclude;
 	struct vb_term *terms;
 	size_t n_terms;
-	unsigned expand;        /* VB_EXPAND_* */
-	bool allow_storage;     /* allow-storage=yes (see vfio-bind.conf(5)) */
-	unsigned line;          /* 1-based */
+	unsigned expand;    /* VB_EXPAND_* */
+	bool allow_storage; /* allow-storage=yes (see vfio-bind.conf(5)) */
+	unsigned line;      /* 1-based */
 };
 
 struct vb_config {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,9 +27,11 @@ void vb_log_set_kmsg_fd(int fd)
 
 void vb_logv(int prio, const char *fmt, va_list ap)
 {
+	bool bare = prio & VB_LOG_BARE;
 	char buf[1024];
 	int n, off;
 
+	prio &= 7;
 	if (prio > max_priority)
 		return;
 
@@ -37,7 +40,10 @@ void vb_logv(int prio, const char *fmt, va_list ap)
 		off = snprintf(buf, sizeof(buf), "<%d>vfio-bind: ", prio);
 	} else {
 		off = snprintf(buf, sizeof(buf), "vfio-bind: %s",
-			       prio <= VB_LOG_ERR ? "error: " : prio == VB_LOG_WARNING ? "warning: " : "");
+			       bare		       ? ""
+			       : prio <= VB_LOG_ERR    ? "error: "
+			       : prio == VB_LOG_WARNING ? "warning: "
+						       : "");
 	}
 	if (off < 0)
 		return;
@@ -50,6 +56,11 @@ void vb_logv(int prio, const char *fmt, va_list ap)
 	buf[n++] = '\n';
 
 	if (kmsg_fd >= 0) {
+		/* a record is one line in dmesg: keep continuation lines (hints)
+		 * on it, so `dmesg | grep vfio-bind` shows them */
+		for (int i = off; i < n - 1; i++)
+			if (buf[i] == '\n')
+				buf[i] = ' ';
 		if (write(kmsg_fd, buf, n) >= 0)
 			return;
 		/* kmsg refused (rate limit, closed): fall through to stderr */

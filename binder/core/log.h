@@ -15,6 +15,10 @@
 #define VB_LOG_INFO 6
 #define VB_LOG_DEBUG 7
 
+/* Or'ed into a priority: the message carries its own severity word
+ * ("file:1:2: error: ..."), so stderr gets no "error: " prefix. */
+#define VB_LOG_BARE 0x100
+
 /* Messages with a priority numerically above this are dropped. */
 void vb_log_set_max_priority(int prio);
 int vb_log_get_max_priority(void);

@@ -1,0 +1,1318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The /etc/vfio-bind.conf parser. The language is documented in
+ * vfio-bind.conf(5); keep both in step.
+ *
+ * The parser runs in early boot (klibc) as well as on the host, so it uses
+ * nothing beyond malloc, string.h and snprintf. It treats its input as
+ * hostile: the buffer is not NUL-terminated, may hold any bytes and is only
+ * ever read inside [buf, buf+len). Every problem becomes a diagnostic with
+ * line, column, message and hint, and parsing goes on with the next line, so
+ * one run reports every mistake in the file.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "root.h"
+
+/* ------------------------------------------------------------------------ */
+/* Diagnostics */
+
+static char *xstrdup(const char *s)
+{
+	size_t n = strlen(s);
+	char *p = malloc(n + 1);
+
+	if (p)
+		memcpy(p, s, n + 1);
+	return p;
+}
+
+void vb_diags_init(struct vb_diags *d, const char *file)
+{
+	memset(d, 0, sizeof(*d));
+	d->file = file ? xstrdup(file) : NULL;
+}
+
+void vb_diags_free(struct vb_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		free(d->v[i].message);
+		free(d->v[i].hint);
+	}
+	free(d->v);
+	free(d->file);
+	memset(d, 0, sizeof(*d));
+}
+
+static int diags_addv(struct vb_diags *d, enum vb_severity sev, unsigned line, unsigned column,
+		      const char *hint, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
+static int diags_addv(struct vb_diags *d, enum vb_severity sev, unsigned line, unsigned column,
+		      const char *hint, const char *fmt, va_list ap)
+{
+	struct vb_diag *g;
+	char msg[512];
+
+	if (sev == VB_SEV_ERROR)
+		d->n_errors++;
+	/* A file of garbage has an error on every line; keeping a bounded
+	 * number keeps memory and output bounded, the count stays exact. */
+	if (d->n >= VB_DIAGS_MAX) {
+		d->n_dropped++;
+		return 0;
+	}
+	if (d->n == 0) {
+		d->v = malloc(VB_DIAGS_MAX * sizeof(*d->v));
+		if (!d->v)
+			return -ENOMEM;
+	}
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	g = &d->v[d->n];
+	memset(g, 0, sizeof(*g));
+	g->severity = sev;
+	g->line = line;
+	g->column = column;
+	g->message = xstrdup(msg);
+	g->hint = hint ? xstrdup(hint) : NULL;
+	if (!g->message || (hint && !g->hint)) {
+		free(g->message);
+		free(g->hint);
+		return -ENOMEM;
+	}
+	d->n++;
+	return 0;
+}
+
+int vb_diags_add(struct vb_diags *d, enum vb_severity sev, unsigned line, unsigned column,
+		 const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = diags_addv(d, sev, line, column, hint, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void vb_diags_log(const struct vb_diags *d)
+{
+	const char *file = d->file ? d->file : "<config>";
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		const struct vb_diag *g = &d->v[i];
+		int prio = (g->severity == VB_SEV_ERROR ? VB_LOG_ERR : VB_LOG_WARNING) | VB_LOG_BARE;
+		const char *sev = g->severity == VB_SEV_ERROR ? "error" : "warning";
+		char where[64];
+
+		if (g->line == 0)
+			where[0] = 0;
+		else if (g->column == 0)
+			snprintf(where, sizeof(where), ":%u", g->line);
+		else
+			snprintf(where, sizeof(where), ":%u:%u", g->line, g->column);
+		/* One record per diagnostic: in early boot each vb_log() is one
+		 * kmsg record, and the hint must stay with its message. */
+		vb_log(prio, "%s%s: %s: %s%s%s", file, where, sev, g->message,
+		       g->hint ? "\n  hint: " : "", g->hint ? g->hint : "");
+	}
+	if (d->n_dropped > 0)
+		vb_log(d->n_errors > d->n ? VB_LOG_ERR : VB_LOG_WARNING,
+		       "%s: %lu more diagnostics not shown", file, (unsigned long)d->n_dropped);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Keys */
+
+enum {
+	OPT_EXPAND = _VB_TERM_MAX, /* "slots" for the duplicate check */
+	OPT_ALLOW_STORAGE,
+	_SLOT_MAX,
+};
+
+static const struct key {
+	const char *name;
+	int slot; /* vb_term_kind or OPT_* */
+	const char *hint;
+} keys[] = {
+	{"path", VB_TERM_ADDRESS,
+	 "expected a PCI address [DOMAIN:]BUS:SLOT.FUNC in hex as lspci prints it (e.g. "
+	 "0000:01:00.0 or 01:00.0), or [DOMAIN:]BUS:SLOT or BUS:SLOT.* for every function of "
+	 "the slot (e.g. 01:00)"},
+	{"address", VB_TERM_ADDRESS,
+	 "expected a PCI address [DOMAIN:]BUS:SLOT.FUNC in hex as lspci prints it (e.g. "
+	 "0000:01:00.0 or 01:00.0), or [DOMAIN:]BUS:SLOT or BUS:SLOT.* for every function of "
+	 "the slot (e.g. 01:00)"},
+	{"id", VB_TERM_ID,
+	 "expected VENDOR:DEVICE, 4 hex digits each, as 'lspci -nn' shows them in brackets "
+	 "(e.g. id=10de:1b80); DEVICE may be *"},
+	{"subsystem-id", VB_TERM_SUBSYS,
+	 "expected VENDOR:DEVICE of the subsystem, 4 hex digits each, as 'lspci -vnn' shows "
+	 "after 'Subsystem:' (e.g. subsystem-id=1028:1fc1); DEVICE may be *"},
+	{"class", VB_TERM_CLASS,
+	 "expected 2, 4 or 6 hex digits without 0x: base class, base+subclass or "
+	 "base+subclass+prog-if (e.g. class=03 display, class=0300 VGA, class=0403 audio)"},
+	{"topology", VB_TERM_TOPOLOGY,
+	 "expected the device's directory under /sys/devices, e.g. "
+	 "pci0000:00/0000:00:03.1/0000:0a:00.0 (see 'readlink -f "
+	 "/sys/bus/pci/devices/0000:0a:00.0')"},
+	{"iommugroup", VB_TERM_GROUP,
+	 "expected a decimal group number from 0 to 2147483647, as in "
+	 "/sys/kernel/iommu_groups/N"},
+	{"boot-vga", VB_TERM_BOOT_VGA, "expected yes or no (or 1 or 0)"},
+	{"expand", OPT_EXPAND, "expected slot, group or slot,group"},
+	{"allow-storage", OPT_ALLOW_STORAGE,
+	 "expected yes or no (or 1 or 0); read ALLOW-STORAGE in vfio-bind.conf(5) first"},
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+#define KEY_LIST                                                                                   \
+	"path, address, id, subsystem-id, class, topology, iommugroup, boot-vga, expand, "         \
+	"allow-storage"
+
+/* Words people write for one of our keys, and keys we deliberately lack. */
+static const struct {
+	const char *word;
+	const char *key; /* suggest this key... */
+	const char *why; /* ...or explain */
+} synonyms[] = {
+	{"vendor", "id", NULL},
+	{"device", "id", NULL},
+	{"vendor-id", "id", NULL},
+	{"device-id", "id", NULL},
+	{"pci-id", "id", NULL},
+	{"ids", "id", NULL},
+	{"vid", "id", NULL},
+	{"slot", "path", NULL},
+	{"bdf", "path", NULL},
+	{"addr", "path", NULL},
+	{"pci", "path", NULL},
+	{"subsystem", "subsystem-id", NULL},
+	{"subsys", "subsystem-id", NULL},
+	{"subsys-id", "subsystem-id", NULL},
+	{"subvendor", "subsystem-id", NULL},
+	{"group", "iommugroup", NULL},
+	{"iommu", "iommugroup", NULL},
+	{"physpath", "topology", NULL},
+	{"devpath", "topology", NULL},
+	{"sysfs", "topology", NULL},
+	{"vga", "boot-vga", NULL},
+	{"bootvga", "boot-vga", NULL},
+	{"node", NULL, "node= is a Proxmox cluster key; this file only describes this machine"},
+	{"driver", NULL, "vfio-bind always binds to vfio-pci; there is no driver= key"},
+};
+
+static bool tok_eq(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+static const struct key *key_lookup(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEYS; i++)
+		if (tok_eq(s, n, keys[i].name))
+			return &keys[i];
+	return NULL;
+}
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Optimal string alignment distance, case-insensitive, '_' equal to '-'.
+ * Only for short words: longer ones are never near a key. */
+static unsigned edit_distance(const char *a, size_t na, const char *b)
+{
+	unsigned d[24][24];
+	size_t nb = strlen(b), i, j;
+
+	if (na >= 24 || nb >= 24)
+		return 100;
+	for (i = 0; i <= na; i++)
+		d[i][0] = i;
+	for (j = 0; j <= nb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= na; i++) {
+		for (j = 1; j <= nb; j++) {
+			char ca = lower(a[i - 1]) == '_' ? '-' : lower(a[i - 1]);
+			unsigned cost = ca != b[j - 1], v;
+
+			v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && lower(a[i - 1]) == b[j - 2] &&
+			    lower(a[i - 2]) == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[na][nb];
+}
+
+/* The known word nearest to s, if it is near enough to be a typo. */
+static const char *nearest(const char *s, size_t n, const char *const *words, size_t n_words)
+{
+	const char *best = NULL;
+	unsigned best_d = 3, i;
+
+	for (i = 0; i < n_words; i++) {
+		unsigned dist = edit_distance(s, n, words[i]);
+
+		/* two edits on a three-letter word is a different word */
+		if (dist < best_d && dist * 2 < strlen(words[i]) + (n > 0)) {
+			best = words[i];
+			best_d = dist;
+		}
+	}
+	return best;
+}
+
+static void unknown_key_hint(const char *s, size_t n, char *hint, size_t size)
+{
+	const char *names[N_KEYS], *k = NULL;
+	char w[24];
+	size_t i;
+
+	/* synonyms are compared case-insensitively with '_' as '-' */
+	if (n < sizeof(w)) {
+		for (i = 0; i < n; i++)
+			w[i] = lower(s[i]) == '_' ? '-' : lower(s[i]);
+		w[n] = 0;
+		for (i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++) {
+			if (strcmp(w, synonyms[i].word) != 0)
+				continue;
+			if (synonyms[i].why) {
+				snprintf(hint, size, "%s; valid keys: " KEY_LIST, synonyms[i].why);
+				return;
+			}
+			k = synonyms[i].key;
+		}
+	}
+	if (!k) {
+		for (i = 0; i < N_KEYS; i++)
+			names[i] = keys[i].name;
+		k = nearest(s, n, names, N_KEYS);
+	}
+	if (k)
+		snprintf(hint, size, "did you mean '%s'? valid keys: " KEY_LIST, k);
+	else
+		snprintf(hint, size, "valid keys: " KEY_LIST);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values */
+
+/* Why a value is invalid and where (offset in the value). */
+struct verr {
+	size_t off;
+	char msg[192];
+};
+
+static int verr(struct verr *e, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int verr(struct verr *e, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->off = off;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Bytes of the UTF-8 character at s (input is validated before tokens are
+ * looked at, so this only decides how much to quote). */
+static size_t char_len(const char *s, size_t n)
+{
+	unsigned char c = (unsigned char)s[0];
+	size_t l = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+
+	return l > n ? n : l;
+}
+
+/* "'x'" or "the end of the value", for "found ..." messages. */
+static const char *describe(const char *v, size_t n, size_t pos, char *buf, size_t size)
+{
+	if (pos >= n)
+		return "the end of the value";
+	snprintf(buf, size, "'%.*s'", (int)char_len(v + pos, n - pos), v + pos);
+	return buf;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A run of hex digits at *pos: between min and max of them. */
+static int read_hex(const char *v, size_t n, size_t *pos, unsigned min, unsigned max,
+		    const char *what, uint32_t *ret, struct verr *e)
+{
+	size_t start = *pos, i = start;
+	uint32_t x = 0;
+	char b[8];
+
+	while (i < n && hexval(v[i]) >= 0) {
+		if (i - start < 8)
+			x = x * 16 + (uint32_t)hexval(v[i]);
+		i++;
+	}
+	if (i == start)
+		return verr(e, i, "expected the %s in hex, found %s", what,
+			    describe(v, n, i, b, sizeof(b)));
+	if (i - start < min && i < n &&
+	    ((v[i] >= 'g' && v[i] <= 'z') || (v[i] >= 'G' && v[i] <= 'Z')))
+		return verr(e, i, "'%c' is not a hex digit", v[i]);
+	if (i - start < min || i - start > max) {
+		if (min == 1 && max == 1)
+			return verr(e, start, "the %s '%.*s' must be one hex digit", what,
+				    (int)(i - start), v + start);
+		if (min == max)
+			return verr(e, start, "the %s '%.*s' must be %u hex digits", what,
+				    (int)(i - start), v + start, min);
+		return verr(e, start, "the %s '%.*s' has more than %u hex digits", what,
+			    (int)(i - start), v + start, max);
+	}
+	*pos = i;
+	*ret = x;
+	return 0;
+}
+
+/* Expects the separator c at *pos after `what`. */
+static int expect_sep(const char *v, size_t n, size_t *pos, char c, const char *what,
+		      struct verr *e)
+{
+	char b[8];
+
+	if (*pos < n && v[*pos] == c) {
+		(*pos)++;
+		return 0;
+	}
+	if (*pos < n && ((v[*pos] >= 'g' && v[*pos] <= 'z') || (v[*pos] >= 'G' && v[*pos] <= 'Z')))
+		return verr(e, *pos, "'%c' is not a hex digit", v[*pos]);
+	return verr(e, *pos, "expected '%c' after the %s, found %s", c, what,
+		    describe(v, n, *pos, b, sizeof(b)));
+}
+
+/*
+ * [DOMAIN:]BUS:SLOT[.FUNC|.*]. strict: the sysfs widths DDDD:BB:SS.F, and
+ * the slot form only as DDDD:BB:SS (for topology components). any_func NULL:
+ * no slot form.
+ */
+static int parse_addr(const char *v, size_t n, bool strict, struct vb_pci_addr *a, bool *any_func,
+		      struct verr *e)
+{
+	size_t pos = 0, colons = 0, i;
+	uint32_t x;
+	char b[8];
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < n; i++) {
+		if (v[i] != ':')
+			continue;
+		if (++colons > 2)
+			return verr(e, i, "unexpected third ':'");
+	}
+	if (colons == 0)
+		return verr(e, 0, "expected %s",
+			    strict ? "DOMAIN:BUS:SLOT.FUNC" : "[DOMAIN:]BUS:SLOT.FUNC");
+	if (strict && colons != 2)
+		return verr(e, 0, "expected DOMAIN:BUS:SLOT.FUNC with a 4-digit domain");
+
+	if (colons == 2) {
+		r = read_hex(v, n, &pos, strict ? 4 : 1, 4, "domain", &x, e);
+		if (r < 0)
+			return r;
+		a->domain = x;
+		r = expect_sep(v, n, &pos, ':', "domain", e);
+		if (r < 0)
+			return r;
+	}
+	r = read_hex(v, n, &pos, strict ? 2 : 1, 2, "bus", &x, e);
+	if (r < 0)
+		return r;
+	a->bus = (uint8_t)x;
+	r = expect_sep(v, n, &pos, ':', "bus", e);
+	if (r < 0)
+		return r;
+	i = pos;
+	r = read_hex(v, n, &pos, strict ? 2 : 1, 2, "slot", &x, e);
+	if (r < 0)
+		return r;
+	if (x > 0x1f)
+		return verr(e, i, "slot %02x is out of range (00-1f)", (unsigned)x);
+	a->slot = (uint8_t)x;
+
+	if (any_func)
+		*any_func = false;
+	if (pos == n) {
+		if (any_func) {
+			*any_func = true;
+			return 0;
+		}
+		return verr(e, pos, "expected '.FUNC' after the slot");
+	}
+	r = expect_sep(v, n, &pos, '.', "slot", e);
+	if (r < 0)
+		return r;
+	if (any_func && !strict && pos < n && v[pos] == '*') {
+		*any_func = true;
+		pos++;
+	} else {
+		i = pos;
+		r = read_hex(v, n, &pos, 1, 1, "function", &x, e);
+		if (r < 0)
+			return r;
+		if (x > 7)
+			return verr(e, i, "function %x is out of range (0-7)", (unsigned)x);
+		a->func = (uint8_t)x;
+	}
+	if (pos != n)
+		return verr(e, pos, "unexpected %s after the function",
+			    describe(v, n, pos, b, sizeof(b)));
+	return 0;
+}
+
+static int parse_id(const char *v, size_t n, struct vb_term *t, struct verr *e)
+{
+	size_t pos = 0;
+	uint32_t x;
+	char b[8];
+	int r;
+
+	r = read_hex(v, n, &pos, 4, 4, "vendor ID", &x, e);
+	if (r < 0)
+		return r;
+	t->id.vendor = (uint16_t)x;
+	r = expect_sep(v, n, &pos, ':', "vendor ID", e);
+	if (r < 0)
+		return r;
+	if (pos < n && v[pos] == '*') {
+		t->id.any_device = true;
+		pos++;
+	} else {
+		r = read_hex(v, n, &pos, 4, 4, "device ID", &x, e);
+		if (r < 0)
+			return r;
+		t->id.device = (uint16_t)x;
+	}
+	if (pos != n)
+		return verr(e, pos, "unexpected %s after the device ID",
+			    describe(v, n, pos, b, sizeof(b)));
+	return 0;
+}
+
+static int parse_class(const char *v, size_t n, struct vb_term *t, struct verr *e)
+{
+	size_t i;
+	uint32_t x = 0;
+
+	for (i = 0; i < n; i++) {
+		if (hexval(v[i]) < 0) {
+			char b[8];
+
+			return verr(e, i, "expected a hex digit, found %s",
+				    describe(v, n, i, b, sizeof(b)));
+		}
+		if (i < 6)
+			x = x * 16 + (uint32_t)hexval(v[i]);
+	}
+	if (n != 2 && n != 4 && n != 6)
+		return verr(e, 0, "expected 2, 4 or 6 hex digits, found %lu", (unsigned long)n);
+	t->class.digits = (unsigned)n;
+	t->class.value = x << (24 - 4 * n);
+	return 0;
+}
+
+static int parse_group(const char *v, size_t n, struct vb_term *t, struct verr *e)
+{
+	uint64_t x = 0;
+	size_t i;
+	char b[8];
+
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9') {
+			if (i == 0 && (v[i] == '-' || v[i] == '+'))
+				return verr(e, 0, "expected a group number without sign");
+			return verr(e, i, "expected a decimal digit, found %s",
+				    describe(v, n, i, b, sizeof(b)));
+		}
+		if (x <= 0x7fffffff)
+			x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (x > 0x7fffffff)
+		return verr(e, 0, "group number is out of range (0-2147483647)");
+	t->group = (unsigned)x;
+	return 0;
+}
+
+static int parse_bool(const char *v, size_t n, bool *ret, struct verr *e)
+{
+	if (tok_eq(v, n, "yes") || tok_eq(v, n, "1")) {
+		*ret = true;
+		return 0;
+	}
+	if (tok_eq(v, n, "no") || tok_eq(v, n, "0")) {
+		*ret = false;
+		return 0;
+	}
+	return verr(e, 0, "expected yes or no");
+}
+
+static int parse_expand(const char *v, size_t n, unsigned *ret, struct verr *e)
+{
+	size_t pos = 0;
+	unsigned flags = 0;
+
+	for (;;) {
+		const char *c = memchr(v + pos, ',', n - pos);
+		size_t end = c ? (size_t)(c - v) : n;
+		unsigned f;
+
+		if (end == pos)
+			return verr(e, pos, "empty item in the list");
+		if (tok_eq(v + pos, end - pos, "slot"))
+			f = VB_EXPAND_SLOT;
+		else if (tok_eq(v + pos, end - pos, "group"))
+			f = VB_EXPAND_GROUP;
+		else
+			return verr(e, pos, "unknown expansion '%.*s'", (int)(end - pos), v + pos);
+		if (flags & f)
+			return verr(e, pos, "'%.*s' is listed twice", (int)(end - pos), v + pos);
+		flags |= f;
+		if (!c)
+			break;
+		pos = end + 1;
+	}
+	*ret = flags;
+	return 0;
+}
+
+/* pci0000:00/0000:00:03.1/0000:0a:00.0, optionally under /sys/devices/. */
+static int parse_topology(const char *v, size_t n, char **ret, struct verr *e)
+{
+	static const char prefix[] = "/sys/devices/";
+	uint32_t root_domain = 0, root_bus = 0;
+	size_t pos = 0, o = 0, comp = 0;
+	char *out;
+	int r = 0;
+
+	if (n >= sizeof(prefix) - 1 && memcmp(v, prefix, sizeof(prefix) - 1) == 0)
+		pos = sizeof(prefix) - 1;
+	else if (n >= sizeof(prefix) - 2 && memcmp(v, prefix + 1, sizeof(prefix) - 2) == 0)
+		pos = sizeof(prefix) - 2;
+
+	out = malloc(n + 1);
+	if (!out)
+		return -ENOMEM;
+	while (pos < n) {
+		const char *c;
+		size_t start, end, k;
+
+		/* "a//b" and a trailing '/' mean the same path: collapse */
+		if (v[pos] == '/') {
+			pos++;
+			continue;
+		}
+		start = pos;
+		c = memchr(v + pos, '/', n - pos);
+		end = c ? (size_t)(c - v) : n;
+
+		if (comp == 0) {
+			uint32_t x;
+			size_t p = start + 3;
+
+			if (end - start < 3 || lower(v[start]) != 'p' ||
+			    lower(v[start + 1]) != 'c' || lower(v[start + 2]) != 'i') {
+				r = verr(e, start,
+					 "expected the root bus 'pciDDDD:BB' as first component, "
+					 "found "
+					 "'%.*s'",
+					 (int)(end - start > 40 ? 40 : end - start), v + start);
+				break;
+			}
+			r = read_hex(v, end, &p, 4, 4, "root bus domain", &x, e);
+			if (r < 0)
+				break;
+			root_domain = x;
+			r = expect_sep(v, end, &p, ':', "root bus domain", e);
+			if (r < 0)
+				break;
+			r = read_hex(v, end, &p, 2, 2, "root bus number", &x, e);
+			if (r < 0)
+				break;
+			root_bus = x;
+			if (p != end) {
+				char b[8];
+
+				r = verr(e, p, "unexpected %s after the root bus",
+					 describe(v, end, p, b, sizeof(b)));
+				break;
+			}
+		} else {
+			struct vb_pci_addr a;
+
+			size_t k2 = end;
+			bool any;
+
+			/* The last component may name a slot (DDDD:BB:SS): every
+			 * function plugged in there. */
+			while (k2 < n && v[k2] == '/')
+				k2++;
+			r = parse_addr(v + start, end - start, true, &a, k2 == n ? &any : NULL, e);
+			if (r < 0) {
+				e->off += start;
+				break;
+			}
+			if (a.domain != root_domain) {
+				r = verr(e, start,
+					 "device domain %04x differs from the root bus's %04x",
+					 (unsigned)a.domain, (unsigned)root_domain);
+				break;
+			}
+			if (comp == 1 && a.bus != root_bus) {
+				r = verr(e, start,
+					 "the first device must be on the root bus %02x, not bus "
+					 "%02x",
+					 (unsigned)root_bus, (unsigned)a.bus);
+				break;
+			}
+		}
+		if (o > 0)
+			out[o++] = '/';
+		for (k = start; k < end; k++)
+			out[o++] = lower(v[k]);
+		comp++;
+		pos = end;
+	}
+	if (r == 0 && comp == 0)
+		r = verr(e, 0, "expected pciDDDD:BB/DDDD:BB:SS.F[/...]");
+	else if (r == 0 && comp == 1)
+		r = verr(e, n, "expected at least one device after the root bus");
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	out[o] = 0;
+	*ret = out;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lines */
+
+struct token {
+	const char *s;
+	size_t n;
+	size_t off; /* in the line */
+};
+
+struct parser {
+	struct vb_config *cfg;
+	struct vb_diags *diags;
+	unsigned line;
+	bool failed;        /* the current rule has an error */
+	bool rules_limited; /* "too many rules" was reported */
+};
+
+static int perr(struct parser *p, size_t off, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int perr(struct parser *p, size_t off, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	p->failed = true;
+	va_start(ap, fmt);
+	r = diags_addv(p->diags, VB_SEV_ERROR, p->line, (unsigned)off + 1, hint, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Token text for messages: long tokens are cut (at a character boundary). */
+static void quote(char *buf, size_t size, const char *s, size_t n)
+{
+	size_t max = size - 4, cut = n;
+
+	if (n > max) {
+		cut = max;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+			cut--;
+	}
+	memcpy(buf, s, cut);
+	strcpy(buf + cut, n > cut ? "..." : "");
+}
+
+/*
+ * Length of the valid UTF-8 sequence at s, 0 if invalid (overlong forms,
+ * surrogates and code points past U+10FFFF are invalid, as in RFC 3629).
+ */
+static size_t utf8_valid(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len, i;
+	uint32_t c, min;
+
+	if (s[0] < 0xc2)
+		return 0; /* continuation byte or overlong 2-byte lead */
+	if (s[0] < 0xe0) {
+		len = 2;
+		c = s[0] & 0x1f;
+		min = 0x80;
+	} else if (s[0] < 0xf0) {
+		len = 3;
+		c = s[0] & 0x0f;
+		min = 0x800;
+	} else if (s[0] < 0xf5) {
+		len = 4;
+		c = s[0] & 0x07;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Rejects bytes no text config has; 1 if the line is clean. */
+static int check_bytes(struct parser *p, const char *s, size_t n)
+{
+	static const char hint_binary[] =
+		"vfio-bind.conf is a UTF-8 text file; is this the right file, or was it damaged?";
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t cp;
+		size_t l;
+
+		if (c == '\t' || (c >= 0x20 && c < 0x7f))
+			continue;
+		if (c == 0)
+			r = perr(p, i, hint_binary, "NUL byte in the line");
+		else if (c == '\r')
+			r = perr(p, i, "lines end with LF or CR LF; a CR alone is not a line end",
+				 "carriage return in the middle of a line");
+		else if (c < 0x20 || c == 0x7f)
+			r = perr(p, i, "only spaces and tabs may separate words",
+				 "control character 0x%02x", c);
+		else if ((l = utf8_valid((const unsigned char *)s + i, n - i, &cp)) == 0)
+			r = perr(p, i, hint_binary, "invalid UTF-8 byte 0x%02x", c);
+		else if (cp < 0xa0)
+			r = perr(p, i, "only spaces and tabs may separate words",
+				 "control character U+%04X", (unsigned)cp);
+		else {
+			i += l - 1;
+			continue;
+		}
+		return r < 0 ? r : 0;
+	}
+	return 1;
+}
+
+static const char hint_rule[] = "a rule is 'bind KEY=VALUE...' or 'exclude KEY=VALUE...', "
+				"e.g. 'bind path=01:00.0'";
+
+/* 1 when stored, 0 when over the limit, -ENOMEM. */
+static int add_rule(struct parser *p, const struct vb_rule *rule)
+{
+	struct vb_config *cfg = p->cfg;
+	int r;
+
+	if (cfg->n_rules >= VB_CONFIG_MAX_RULES) {
+		if (p->rules_limited)
+			return 0;
+		p->rules_limited = true;
+		r = vb_diags_add(p->diags, VB_SEV_ERROR, p->line, 0,
+				 "merge rules: one rule can match many devices (class=, "
+				 "id=VENDOR:*, expand=group)",
+				 "too many rules: at most %d are allowed; this and later rules "
+				 "are ignored",
+				 VB_CONFIG_MAX_RULES);
+		return r < 0 ? r : 0;
+	}
+	/* Grow by doubling; the limit keeps the size far from overflow. */
+	if ((cfg->n_rules & (cfg->n_rules - 1)) == 0) {
+		size_t cap = cfg->n_rules ? cfg->n_rules * 2 : 4;
+		struct vb_rule *v = realloc(cfg->rules, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		cfg->rules = v;
+	}
+	cfg->rules[cfg->n_rules++] = *rule;
+	return 1;
+}
+
+static void free_terms(struct vb_term *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].kind == VB_TERM_TOPOLOGY)
+			free(t[i].topology);
+}
+
+/* A token "KEY=VALUE" at tok[*i]; advances *i past what it consumed. */
+static int parse_term(struct parser *p, const struct token *tok, size_t n_tok, size_t *i,
+		      bool exclude, struct vb_rule *rule, struct vb_term *terms,
+		      unsigned first_col[_SLOT_MAX])
+{
+	const struct token *t = &tok[*i];
+	const char *eq = memchr(t->s, '=', t->n);
+	const struct key *k;
+	const char *v;
+	size_t kn, vn, voff;
+	char q[72], hint[512];
+	struct verr e;
+	int r, slot;
+
+	(*i)++;
+	quote(q, sizeof(q), t->s, t->n);
+	if (!eq) {
+		struct vb_pci_addr a;
+		bool any;
+
+		/* "KEY = VALUE" and "KEY =VALUE": one mistake, one error */
+		if (*i < n_tok && tok[*i].s[0] == '=') {
+			if (tok[*i].n == 1 && *i + 1 < n_tok)
+				(*i)++;
+			(*i)++;
+			return perr(p, t->off, "write KEY=VALUE as one word, e.g. path=01:00.0",
+				    "expected KEY=VALUE, found spaces around '=' after '%s'", q);
+		}
+		if (key_lookup(t->s, t->n))
+			snprintf(hint, sizeof(hint), "write %s=VALUE as one word", q);
+		else if (tok_eq(t->s, t->n, "bind") || tok_eq(t->s, t->n, "exclude"))
+			snprintf(hint, sizeof(hint), "one rule per line: start a new line for '%s'",
+				 q);
+		else if (parse_addr(t->s, t->n, false, &a, &any, &e) == 0)
+			snprintf(hint, sizeof(hint), "a PCI address is written path=%s", q);
+		else
+			unknown_key_hint(t->s, t->n, hint, sizeof(hint));
+		return perr(p, t->off, hint, "expected KEY=VALUE, found '%s'", q);
+	}
+
+	kn = (size_t)(eq - t->s);
+	v = eq + 1;
+	vn = t->n - kn - 1;
+	voff = t->off + kn + 1;
+	if (kn == 0)
+		return perr(p, t->off, "valid keys: " KEY_LIST, "expected a key before '='");
+	k = key_lookup(t->s, kn);
+	if (!k) {
+		char kq[72];
+
+		quote(kq, sizeof(kq), t->s, kn);
+		unknown_key_hint(t->s, kn, hint, sizeof(hint));
+		return perr(p, t->off, hint, "unknown key '%s'", kq);
+	}
+	if (vn == 0) {
+		/* "KEY= VALUE": take the next word as the value that was meant */
+		if (*i < n_tok && !memchr(tok[*i].s, '=', tok[*i].n)) {
+			(*i)++;
+			return perr(p, voff, "write KEY=VALUE as one word, e.g. path=01:00.0",
+				    "expected a value right after '%s=', found a space", k->name);
+		}
+		return perr(p, voff, k->hint, "expected a value after '%s='", k->name);
+	}
+
+	slot = k->slot;
+	if (first_col[slot]) {
+		static const char hint_dup[] =
+			"all terms of a rule must match at once (AND); to take devices that match "
+			"either value, write one rule for each";
+
+		if (slot == VB_TERM_ADDRESS)
+			return perr(
+				p, t->off, hint_dup,
+				"duplicate key '%.*s': path= or address= (the same selector) is "
+				"already given at column %u",
+				(int)kn, t->s, first_col[slot]);
+		return perr(p, t->off, hint_dup, "duplicate key '%s': already given at column %u",
+			    k->name, first_col[slot]);
+	}
+	first_col[slot] = (unsigned)t->off + 1;
+
+	if (slot >= _VB_TERM_MAX && exclude)
+		return perr(
+			p, t->off,
+			"an exclude rule removes exactly the devices it matches; "
+			"to remove a whole slot or group, match it (path=BUS:SLOT, iommugroup=N)",
+			"%s= is not allowed on an exclude rule", k->name);
+
+	if (slot < _VB_TERM_MAX) {
+		struct vb_term *term = &terms[rule->n_terms];
+
+		memset(term, 0, sizeof(*term));
+		term->kind = (enum vb_term_kind)slot;
+		term->column = (unsigned)t->off + 1;
+		switch (term->kind) {
+		case VB_TERM_ADDRESS:
+			if (memchr(v, '/', vn))
+				r = verr(&e, (size_t)((const char *)memchr(v, '/', vn) - v),
+					 "expected a PCI address, found a path");
+			else
+				r = parse_addr(v, vn, false, &term->address.addr,
+					       &term->address.any_func, &e);
+			break;
+		case VB_TERM_ID:
+		case VB_TERM_SUBSYS:
+			r = parse_id(v, vn, term, &e);
+			break;
+		case VB_TERM_CLASS:
+			r = parse_class(v, vn, term, &e);
+			break;
+		case VB_TERM_TOPOLOGY:
+			r = parse_topology(v, vn, &term->topology, &e);
+			break;
+		case VB_TERM_GROUP:
+			r = parse_group(v, vn, term, &e);
+			break;
+		case VB_TERM_BOOT_VGA:
+			r = parse_bool(v, vn, &term->boot_vga, &e);
+			break;
+		default:
+			r = -EINVAL;
+			e.off = 0;
+			strcpy(e.msg, "internal error");
+			break;
+		}
+		if (r == 0)
+			rule->n_terms++;
+	} else if (slot == OPT_EXPAND) {
+		r = parse_expand(v, vn, &rule->expand, &e);
+	} else {
+		r = parse_bool(v, vn, &rule->allow_storage, &e);
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		const char *h = k->hint;
+		char vq[72];
+
+		if (e.off < vn && v[e.off] == '#') {
+			h = "'#' starts a comment only at the start of a word (after a space or "
+			    "tab)";
+			/* the rest was meant as a comment: no errors about its words */
+			*i = n_tok;
+		} else if (slot == VB_TERM_ADDRESS && memchr(v, '/', vn))
+			h = "path= is a PCI address (as in Proxmox's PCI mappings); for the "
+			    "physical path under /sys/devices use topology=";
+		quote(vq, sizeof(vq), v, vn);
+		return perr(p, voff + e.off, h, "invalid %.*s= value '%s': %s", (int)kn, t->s, vq,
+			    e.msg);
+	}
+	return 0;
+}
+
+static int parse_line(struct parser *p, const char *s, size_t n)
+{
+	struct token tok[1 + VB_CONFIG_MAX_TERMS];
+	struct vb_term terms[VB_CONFIG_MAX_TERMS];
+	unsigned first_col[_SLOT_MAX] = {0};
+	struct vb_rule rule;
+	size_t n_tok = 0, i = 0;
+	bool exclude;
+	int r;
+
+	p->failed = false;
+	if (n > VB_CONFIG_MAX_LINE)
+		return perr(p, VB_CONFIG_MAX_LINE, "split the rule: several rules add up",
+			    "line is longer than %d bytes", VB_CONFIG_MAX_LINE);
+	r = check_bytes(p, s, n);
+	if (r <= 0)
+		return r;
+
+	for (;;) {
+		size_t start;
+
+		while (i < n && (s[i] == ' ' || s[i] == '\t'))
+			i++;
+		if (i >= n || s[i] == '#')
+			break;
+		start = i;
+		while (i < n && s[i] != ' ' && s[i] != '\t')
+			i++;
+		if (n_tok == sizeof(tok) / sizeof(tok[0]))
+			return perr(p, start, "a rule has at most one term per key",
+				    "too many terms in one rule (at most %d)", VB_CONFIG_MAX_TERMS);
+		tok[n_tok].s = s + start;
+		tok[n_tok].n = i - start;
+		tok[n_tok].off = start;
+		n_tok++;
+	}
+	if (n_tok == 0)
+		return 0; /* blank or comment */
+
+	if (tok_eq(tok[0].s, tok[0].n, "bind")) {
+		exclude = false;
+	} else if (tok_eq(tok[0].s, tok[0].n, "exclude")) {
+		exclude = true;
+	} else {
+		static const char *const verbs[] = {"bind", "exclude"};
+		const char *near = nearest(tok[0].s, tok[0].n, verbs, 2);
+		char q[72], hint[256];
+
+		quote(q, sizeof(q), tok[0].s, tok[0].n);
+		if (near)
+			snprintf(hint, sizeof(hint), "did you mean '%s'? %s", near, hint_rule);
+		else
+			snprintf(hint, sizeof(hint), "%s", hint_rule);
+		/* The rest of the line is not a rule: checking its words would
+		 * only repeat this error in other words. */
+		return perr(p, tok[0].off, hint, "unknown verb '%s': expected 'bind' or 'exclude'",
+			    q);
+	}
+
+	memset(&rule, 0, sizeof(rule));
+	rule.exclude = exclude;
+	rule.line = p->line;
+	i = 1;
+	while (i < n_tok) {
+		r = parse_term(p, tok, n_tok, &i, exclude, &rule, terms, first_col);
+		if (r < 0) {
+			free_terms(terms, rule.n_terms);
+			return r;
+		}
+	}
+	if (!p->failed && rule.n_terms == 0)
+		perr(p, tok[0].off,
+		     "add what to match: path=, address=, id=, subsystem-id=, class=, "
+		     "topology=, iommugroup= or boot-vga=",
+		     "%s rule without a selector", exclude ? "exclude" : "bind");
+	if (p->failed) {
+		free_terms(terms, rule.n_terms);
+		return 0;
+	}
+	rule.terms = malloc(rule.n_terms * sizeof(*rule.terms));
+	if (!rule.terms) {
+		free_terms(terms, rule.n_terms);
+		return -ENOMEM;
+	}
+	memcpy(rule.terms, terms, rule.n_terms * sizeof(*rule.terms));
+	r = add_rule(p, &rule);
+	if (r <= 0) {
+		free_terms(rule.terms, rule.n_terms);
+		free(rule.terms);
+		return r;
+	}
+	return 0;
+}
+
+int vb_config_parse(const char *file, const char *buf, size_t len, struct vb_config *cfg,
+		    struct vb_diags *diags)
+{
+	struct parser p = {.cfg = cfg, .diags = diags};
+	size_t pos = 0;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	vb_diags_init(diags, file);
+	if (file) {
+		cfg->file = xstrdup(file);
+		if (!cfg->file || !diags->file)
+			return -ENOMEM;
+	}
+	if (len > VB_CONFIG_MAX_SIZE)
+		return -EFBIG;
+	if (len > 0 && !buf)
+		return -EINVAL;
+
+	/* A UTF-8 byte order mark, as some editors write, is not text. */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - buf) : len, n = end - pos;
+
+		p.line++;
+		if (n > 0 && buf[end - 1] == '\r')
+			n--; /* CR LF */
+		r = parse_line(&p, buf + pos, n);
+		if (r < 0)
+			return r;
+		pos = nl ? end + 1 : len;
+	}
+	return diags->n_errors > 0 ? -EINVAL : 0;
+}
+
+int vb_config_load(const struct vb_root *root, const char *relpath, const char *file,
+		   struct vb_config *cfg, struct vb_diags *diags)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	vb_diags_init(diags, file);
+	/* One byte more than allowed: vb_read_all refuses a file that fills
+	 * its limit, and a file of exactly VB_CONFIG_MAX_SIZE is fine. */
+	r = vb_read_all(root, relpath, VB_CONFIG_MAX_SIZE + 1, &buf, &len);
+	if (r < 0)
+		return r;
+	if (len > VB_CONFIG_MAX_SIZE) {
+		free(buf);
+		return -EFBIG;
+	}
+	/* vb_config_parse initialises both again */
+	vb_diags_free(diags);
+	r = vb_config_parse(file, buf, len, cfg, diags);
+	free(buf);
+	return r;
+}
+
+void vb_config_free(struct vb_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_rules; i++) {
+		free_terms(cfg->rules[i].terms, cfg->rules[i].n_terms);
+		free(cfg->rules[i].terms);
+	}
+	free(cfg->rules);
+	free(cfg->file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Formatting */
+
+const char *vb_term_key(enum vb_term_kind kind)
+{
+	static const char *const names[_VB_TERM_MAX] = {
+		[VB_TERM_ADDRESS] = "path",        [VB_TERM_ID] = "id",
+		[VB_TERM_SUBSYS] = "subsystem-id", [VB_TERM_CLASS] = "class",
+		[VB_TERM_TOPOLOGY] = "topology",   [VB_TERM_GROUP] = "iommugroup",
+		[VB_TERM_BOOT_VGA] = "boot-vga",
+	};
+
+	if ((unsigned)kind >= _VB_TERM_MAX)
+		return NULL;
+	return names[kind];
+}
+
+static int fmt_result(int n, size_t size)
+{
+	if (n < 0)
+		return -EINVAL;
+	return (size_t)n >= size ? -ENOBUFS : n;
+}
+
+int vb_term_format(const struct vb_term *t, char *buf, size_t size)
+{
+	const char *key = vb_term_key(t->kind);
+	const struct vb_pci_addr *a = &t->address.addr;
+	int n;
+
+	if (!key)
+		return -EINVAL;
+	switch (t->kind) {
+	case VB_TERM_ADDRESS:
+		if (t->address.any_func)
+			n = snprintf(buf, size, "%s=%04x:%02x:%02x.*", key, (unsigned)a->domain,
+				     a->bus, a->slot);
+		else
+			n = snprintf(buf, size, "%s=%04x:%02x:%02x.%x", key, (unsigned)a->domain,
+				     a->bus, a->slot, a->func);
+		break;
+	case VB_TERM_ID:
+	case VB_TERM_SUBSYS:
+		if (t->id.any_device)
+			n = snprintf(buf, size, "%s=%04x:*", key, t->id.vendor);
+		else
+			n = snprintf(buf, size, "%s=%04x:%04x", key, t->id.vendor, t->id.device);
+		break;
+	case VB_TERM_CLASS:
+		if (t->class.digits != 2 && t->class.digits != 4 && t->class.digits != 6)
+			return -EINVAL;
+		n = snprintf(buf, size, "%s=%0*x", key, (int)t->class.digits,
+			     (unsigned)(t->class.value >> (24 - 4 * t->class.digits)));
+		break;
+	case VB_TERM_TOPOLOGY:
+		if (!t->topology)
+			return -EINVAL;
+		n = snprintf(buf, size, "%s=%s", key, t->topology);
+		break;
+	case VB_TERM_GROUP:
+		n = snprintf(buf, size, "%s=%u", key, t->group);
+		break;
+	case VB_TERM_BOOT_VGA:
+		n = snprintf(buf, size, "%s=%s", key, t->boot_vga ? "yes" : "no");
+		break;
+	default:
+		return -EINVAL;
+	}
+	return fmt_result(n, size);
+}
+
+int vb_rule_format(const struct vb_rule *r, char *buf, size_t size)
+{
+	size_t o, i;
+	int n;
+
+	if (size == 0)
+		return -ENOBUFS;
+	n = snprintf(buf, size, "%s", r->exclude ? "exclude" : "bind");
+	if (n < 0 || (size_t)n >= size)
+		return fmt_result(n, size);
+	o = (size_t)n;
+	for (i = 0; i < r->n_terms; i++) {
+		if (o + 1 >= size)
+			return -ENOBUFS;
+		buf[o++] = ' ';
+		buf[o] = 0;
+		n = vb_term_format(&r->terms[i], buf + o, size - o);
+		if (n < 0)
+			return n;
+		o += (size_t)n;
+	}
+	if (r->expand) {
+		n = snprintf(buf + o, size - o, " expand=%s%s%s",
+			     r->expand & VB_EXPAND_SLOT ? "slot" : "",
+			     (r->expand & VB_EXPAND_SLOT) && (r->expand & VB_EXPAND_GROUP) ? ","
+											   : "",
+			     r->expand & VB_EXPAND_GROUP ? "group" : "");
+		if (n < 0 || (size_t)n >= size - o)
+			return fmt_result(n, size - o);
+		o += (size_t)n;
+	}
+	if (r->allow_storage) {
+		n = snprintf(buf + o, size - o, " allow-storage=yes");
+		if (n < 0 || (size_t)n >= size - o)
+			return fmt_result(n, size - o);
+		o += (size_t)n;
+	}
+	return (int)o;
+}
