@@ -370,6 +370,26 @@ START_TEST(check_reports_file_line_column)
 }
 END_TEST
 
+START_TEST(check_refuses_root_controller)
+{
+	/* desktop.tree: / is on nvme0n1p2 behind 0000:02:00.0 */
+	char *root = tree_with_config("desktop", "bind path=02:00.0 allow-storage=yes\n");
+	struct run r = run("VB_BIN", "--root", root, "check", NULL);
+
+	ck_assert_int_eq(r.status, 5);
+	assert_contains(r.err, "0000:02:00.0");
+	assert_contains(r.err, "root filesystem");
+	assert_contains(r.err, "vfio-bind.conf:1");
+	run_free(&r);
+
+	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+	ck_assert_int_eq(r.status, 5);
+	assert_driver(root, "0000:02:00.0", "nvme");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 START_TEST(check_missing_config)
 {
 	char *root = tree_with_config("desktop", NULL);
@@ -640,6 +660,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, status_json_fields);
 	tcase_add_test(tc, plan_json_actions);
 	tcase_add_test(tc, check_reports_file_line_column);
+	tcase_add_test(tc, check_refuses_root_controller);
 	tcase_add_test(tc, check_missing_config);
 	tcase_add_test(tc, apply_then_release_roundtrip);
 	tcase_add_test(tc, release_by_address);

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Never take the host's storage. The scan finds every block device behind a
+ * mounted filesystem, an active swap area and the root named on the kernel
+ * command line (root=UUID=, LABEL=, PARTUUID=, PARTLABEL=, /dev/..., ZFS=),
+ * follows stacked devices (dm, LVM, LUKS, md) down to the disks, and records
+ * the PCI devices on each disk's sysfs path: the controller (the last PCI
+ * address on the path: NVMe, AHCI, HBA, virtio-blk, the USB host controller of
+ * a USB disk) and the PCI devices upstream of it that are not bridges to the
+ * kernel's eye (Intel VMD). Devices without a PCI ancestor (loop, ram, zram,
+ * nbd) are ignored.
+ *
+ * Everything is read under the root: proc/self/mountinfo, proc/swaps,
+ * proc/cmdline, sys/dev/block, sys/class/block, dev/NAME (probed with
+ * libblkid, only for UUID/LABEL/PARTUUID/PARTLABEL roots that udev's
+ * dev/disk/by-* links do not name, and for ZFS pools). Host only (libblkid).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "pci.h"
+#include "plan.h"
+#include "root.h"
+
+struct vb_storage_use {
+	struct vb_pci_addr pci;        /* the PCI device this use pins */
+	struct vb_pci_addr controller; /* the storage controller; == pci unless pci is upstream */
+	char *blockdev;   /* what the filesystem sits on: "nvme0n1p2", "dm-1", ZFS pool "rpool" */
+	char *leaf;       /* the device on the controller: "sda3" (== blockdev when not stacked) */
+	char *mountpoint; /* "/", "/home", "[swap]" */
+	char *fstype;     /* "ext4", "swap", "zfs"; "" when unknown */
+	bool is_root;     /* serves the root filesystem */
+};
+
+struct vb_storage {
+	struct vb_storage_use *v;
+	size_t n;
+};
+
+/* Fills st (initialised here; free it whatever the return). Single entries
+ * that cannot be resolved are skipped (log_debug). Returns 0, -ENOMEM, or
+ * -ENOENT when nothing could be read at all (no proc/self/mountinfo, no
+ * proc/swaps and no proc/cmdline under the root): st is then empty. */
+int vb_storage_scan(const struct vb_root *root, struct vb_storage *st);
+void vb_storage_free(struct vb_storage *st);
+
+/* The most important use of the PCI device a: a root use first, then the
+ * first one found. NULL when a serves no storage. */
+const struct vb_storage_use *vb_storage_find(const struct vb_storage *st,
+					     const struct vb_pci_addr *a);
+
+/* "the root filesystem (/ on dm-1 over sda3, ext4)" / "/home (sdc1, xfs)" /
+ * "swap (sdb2)": what a use serves, for messages. */
+void vb_storage_use_describe(const struct vb_storage_use *u, char *buf, size_t size);
+
+/*
+ * The policy. A device serving the root filesystem is refused always; one
+ * serving another filesystem or swap is refused unless the selecting rule
+ * has allow-storage=yes. Returns true when refused, with a reason in buf.
+ * rule < 0 (no rule) counts as a rule without allow-storage.
+ */
+bool vb_storage_refuses(const struct vb_storage *st, const struct vb_config *cfg,
+			const struct vb_pci_addr *a, int rule, char *buf, size_t size);
+
+/* The plan veto of the host command. Scans lazily on the first call, so a
+ * config that selects nothing costs no scan. */
+struct vb_storage_policy {
+	const struct vb_root *root;
+	const struct vb_config *cfg;
+	struct vb_storage st;
+	bool scanned;
+	int scan_err; /* -errno of a failed scan: every storage question is refused */
+};
+
+void vb_storage_policy_init(struct vb_storage_policy *p, const struct vb_root *root,
+			    const struct vb_config *cfg);
+void vb_storage_policy_free(struct vb_storage_policy *p);
+/* Scans unless done; logs (once) when storage cannot be read. NULL when
+ * the scan failed (out of memory): the veto then refuses every device. A
+ * root without proc/ gives an empty list (logged at info, or as a warning
+ * on the host). */
+const struct vb_storage *vb_storage_policy_scan(struct vb_storage_policy *p);
+/* A vb_plan_veto_fn: userdata is a struct vb_storage_policy. Logs a warning
+ * for a storage controller that allow-storage=yes lets through. */
+bool vb_storage_veto(const struct vb_root *root, const struct vb_plan_item *item, char *reason,
+		     size_t size, void *userdata);
