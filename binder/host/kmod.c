@@ -123,10 +123,21 @@ static int modset_add(struct vb_modset *set, const char *name)
 	return 0;
 }
 
-static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct vb_modset *set,
-			   int depth);
+/* The modules whose dependencies are being walked, outermost first: a soft
+ * dependency cycle (modprobe.d "softdep a pre: b" with "softdep b pre: a")
+ * leads back to one of them, which is then skipped as libkmod's probe list
+ * does. Without this, the walk went on to the depth cap, where it dropped the
+ * dependencies of the innermost module and listed it before them. */
+#define WALK_MAX 32
+struct walk {
+	struct vb_modset *set;
+	const char *stack[WALK_MAX];
+	int depth;
+};
 
-static int add_list(struct kmod_ctx *ctx, struct kmod_list *list, struct vb_modset *set, int depth)
+static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct walk *w);
+
+static int add_list(struct kmod_ctx *ctx, struct kmod_list *list, struct walk *w)
 {
 	struct kmod_list *l;
 	int r = 0;
@@ -135,7 +146,7 @@ static int add_list(struct kmod_ctx *ctx, struct kmod_list *list, struct vb_mods
 	{
 		struct kmod_module *m = kmod_module_get_module(l);
 		if (r == 0)
-			r = add_module_tree(ctx, m, set, depth + 1);
+			r = add_module_tree(ctx, m, w);
 		kmod_module_unref(m);
 	}
 	return r;
@@ -143,45 +154,39 @@ static int add_list(struct kmod_ctx *ctx, struct kmod_list *list, struct vb_mods
 
 /* Dependencies and pre-softdeps first, the module, then post-softdeps: the
  * order modprobe would load them in. */
-static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct vb_modset *set,
-			   int depth)
+static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct walk *w)
 {
-	struct kmod_list *deps, *pre = NULL, *post = NULL, *l;
+	struct kmod_list *deps, *pre = NULL, *post = NULL;
 	const char *name = kmod_module_get_name(mod);
 	int r;
 
-	if (depth > 32 || modset_has(set, name))
+	if (modset_has(w->set, name))
 		return 0;
+	for (int i = 0; i < w->depth; i++)
+		if (strcmp(w->stack[i], name) == 0)
+			return 0; /* a cycle: already being added further out */
 	if (!kmod_module_get_path(mod))
 		return 0; /* built in: nothing to copy */
+	if (w->depth >= WALK_MAX)
+		return -ELOOP; /* an incomplete set would make an unbootable initramfs */
+	w->stack[w->depth++] = name;
 
 	kmod_module_get_softdeps(mod, &pre, &post);
 	/* soft dependencies name modules or aliases: resolve each */
-	kmod_list_foreach(l, pre)
-	{
-		struct kmod_module *m = kmod_module_get_module(l);
-		r = add_module_tree(ctx, m, set, depth + 1);
-		kmod_module_unref(m);
-		if (r < 0)
-			goto out;
-	}
+	r = add_list(ctx, pre, w);
+	if (r < 0)
+		goto out;
 	deps = kmod_module_get_dependencies(mod);
-	r = add_list(ctx, deps, set, depth);
+	r = add_list(ctx, deps, w);
 	kmod_module_unref_list(deps);
 	if (r < 0)
 		goto out;
-	r = modset_add(set, name);
+	r = modset_add(w->set, name);
 	if (r < 0)
 		goto out;
-	kmod_list_foreach(l, post)
-	{
-		struct kmod_module *m = kmod_module_get_module(l);
-		r = add_module_tree(ctx, m, set, depth + 1);
-		kmod_module_unref(m);
-		if (r < 0)
-			goto out;
-	}
+	r = add_list(ctx, post, w);
 out:
+	w->depth--;
 	kmod_module_unref_list(pre);
 	kmod_module_unref_list(post);
 	return r;
@@ -212,8 +217,10 @@ int vb_modset_resolve(const struct vb_root *root, const char *kver, const char *
 		struct kmod_module *m = kmod_module_get_module(l);
 		if (!kmod_module_get_path(m))
 			set->builtin = true;
-		else if (r >= 0)
-			r = add_module_tree(ctx, m, set, 0);
+		else if (r >= 0) {
+			struct walk w = {.set = set};
+			r = add_module_tree(ctx, m, &w);
+		}
 		kmod_module_unref(m);
 	}
 	kmod_module_unref_list(list);
