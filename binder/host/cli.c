@@ -11,16 +11,20 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "diagnose.h"
+#include "doctor.h"
 #include "job.h"
 #include "json.h"
 #include "kmod.h"
 #include "log.h"
+#include "storage.h"
 
 struct opts {
 	const char *root;
 	const char *config;
 	const struct vb_kernel_ops *ops;
 	struct vb_root r;
+	bool strict_config; /* check, plan, apply: refuse a config others can change */
 };
 
 static void errtryhelp(void)
@@ -42,6 +46,8 @@ static void usage(void)
 	      " release [<address>...]   give devices back to their native drivers\n"
 	      " check [--kernel <ver>]   validate the configuration (and the target kernel)\n"
 	      " modules [--kernel <ver>] print the modules vfio-pci needs in that kernel\n"
+	      " doctor [--json] [--kernel <ver>]\n"
+	      "                          will passthrough work here, and what to fix\n"
 	      "\n"
 	      "Options:\n"
 	      " -r, --root <dir>         use <dir> as the root of every path (default /)\n"
@@ -75,16 +81,24 @@ static const char *via_name(enum vb_via via)
 	}
 }
 
-/*
- * Loads the config (a missing default config is an empty one) and scans.
- * Returns EXIT_* code on failure, 0 on success; *config_bad says whether the
- * config had errors (diagnostics were printed).
- */
-static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *config_bad)
+/* Loads the config (a missing default config is an empty one). Returns an
+ * EXIT_* code on failure, 0 on success; *config_bad says whether the config
+ * had errors (diagnostics are in job->diags, not printed yet). */
+static int load_config(struct opts *o, struct vb_job *job, bool need_config, bool *config_bad)
 {
 	int r;
 
 	*config_bad = false;
+	if (o->strict_config) {
+		char msg[9000];
+
+		/* the early binder trusts this file at boot */
+		r = vb_config_check_perms(&o->r, o->config, msg, sizeof(msg), NULL);
+		if (r == -EPERM) {
+			log_error("%s", msg);
+			return VB_EXIT_CONFIG;
+		}
+	}
 	r = vb_job_load_config(job, &o->r, o->config);
 	if (r == -ENOENT && !o->config && !need_config) {
 		vb_config_free(&job->cfg);
@@ -96,6 +110,20 @@ static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *c
 			  vb_strerror(r));
 		return VB_EXIT_CONFIG;
 	}
+	return 0;
+}
+
+/*
+ * Loads the config and scans.
+ * Returns EXIT_* code on failure, 0 on success; *config_bad says whether the
+ * config had errors (diagnostics were printed).
+ */
+static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *config_bad)
+{
+	int r = load_config(o, job, need_config, config_bad);
+
+	if (r)
+		return r;
 	r = vb_job_select(job, &o->r);
 	vb_diags_log(&job->diags);
 	if (r < 0) {
@@ -212,18 +240,54 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
 }
 
-static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad)
+/* Plans with the storage veto (storage.h): a controller of the root
+ * filesystem is never taken, one of other mounted storage or swap only with
+ * allow-storage=yes. The caller frees pol. */
+static int plan_storage(struct opts *o, struct vb_job *job, struct vb_storage_policy *pol)
 {
-	int r = prepare(o, job, false, bad);
+	int r;
 
-	if (r)
-		return r;
+	vb_storage_policy_init(pol, &o->r, &job->cfg);
+	vb_plan_set_veto(vb_storage_veto, pol);
 	r = vb_job_plan(job, &o->r);
+	vb_plan_set_veto(NULL, NULL);
 	if (r < 0) {
 		log_error("cannot plan: %s", vb_strerror(r));
 		return VB_EXIT_FAILURE;
 	}
 	return 0;
+}
+
+/* Without any IOMMU group every device is refused: one summary with the fix
+ * says why, instead of only a refusal per device. */
+static void log_no_iommu(struct opts *o, const struct vb_job *job)
+{
+	char msg[512], hint[1024];
+
+	for (size_t i = 0; i < job->plan.n; i++) {
+		const struct vb_plan_item *it = &job->plan.items[i];
+
+		if (it->action != VB_ACT_REFUSE || !(it->dev->have & VB_PCI_HAVE_GROUP) ||
+		    it->dev->iommu_group >= 0)
+			continue;
+		if (vb_diag_no_iommu(&o->r, msg, sizeof(msg), hint, sizeof(hint)))
+			log_error("%s\n  hint: %s", msg, hint);
+		return;
+	}
+}
+
+static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad)
+{
+	struct vb_storage_policy pol;
+	int r = prepare(o, job, false, bad);
+
+	if (r)
+		return r;
+	r = plan_storage(o, job, &pol);
+	vb_storage_policy_free(&pol);
+	if (r == 0)
+		log_no_iommu(o, job);
+	return r;
 }
 
 static int cmd_plan(struct opts *o, int argc, char **argv)
@@ -246,6 +310,7 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 		log_error("plan: unexpected argument '%s'", argv[optind]);
 		return errtryhelp(), VB_EXIT_USAGE;
 	}
+	o->strict_config = true;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad);
 	if (r) {
@@ -319,6 +384,7 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 		log_error("apply: unexpected argument '%s'", argv[optind]);
 		return errtryhelp(), VB_EXIT_USAGE;
 	}
+	o->strict_config = true;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad);
 	if (r || bad) {
@@ -474,6 +540,16 @@ static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *
 			log_error("cannot tell the kernel release: %s", vb_strerror(err));
 		return VB_EXIT_ENV;
 	}
+	{
+		char dir[4200];
+
+		snprintf(dir, sizeof(dir), "lib/modules/%s", *kver);
+		if (!vb_exists(&o->r, dir)) {
+			log_error("kernel %s is not installed: no %s under %s", *kver, dir,
+				  o->r.path);
+			return VB_EXIT_ENV;
+		}
+	}
 	r = vb_modset_resolve(&o->r, *kver, VB_TARGET_DRIVER, set);
 	if (r == -ENOENT) {
 		log_error("kernel %s has no vfio-pci (neither a module in lib/modules/%s nor built "
@@ -510,18 +586,62 @@ static int cmd_modules(struct opts *o, int argc, char **argv)
 	return r;
 }
 
+/* check's device part: plans as apply would and fails on every device the
+ * storage policy refuses, naming the rule that selects it. */
+static int check_storage(struct opts *o, struct vb_job *job)
+{
+	struct vb_storage_policy pol;
+	int r = plan_storage(o, job, &pol), ret = r;
+
+	for (size_t i = 0; r == 0 && i < job->plan.n; i++) {
+		const struct vb_plan_item *it = &job->plan.items[i];
+		char loc[4200], reason[512];
+		const char *where;
+
+		/* the veto ran (and scanned) only for devices nothing else refused */
+		if (it->action != VB_ACT_REFUSE || !pol.scanned)
+			continue;
+		if (pol.scan_err) {
+			ret = VB_EXIT_FAILURE; /* logged by the scan */
+			break;
+		}
+		if (!vb_storage_refuses(&pol.st, &job->cfg, &it->dev->addr, it->rule, reason,
+					sizeof(reason)))
+			continue;
+		where = rule_location(job, it->rule, loc, sizeof(loc));
+		log_error("%s: %s refused: %s\n  hint: %s 'exclude path=%s'",
+			  where ? where : job->cfg.file, it->dev->name, reason,
+			  vb_storage_find(&pol.st, &it->dev->addr)->is_root
+				  ? "the host cannot boot without it: narrow the rule or add"
+				  : "add allow-storage=yes to the rule to take it anyway, or add",
+			  it->dev->name);
+		ret = VB_EXIT_REFUSED;
+	}
+	vb_storage_policy_free(&pol);
+	return ret;
+}
+
 static int cmd_check(struct opts *o, int argc, char **argv)
 {
 	const char *kver_arg;
 	struct vb_job job;
-	bool bad;
+	bool bad, devices;
 	int r;
 
 	r = kernel_option(argc, argv, "check", &kver_arg);
 	if (r)
 		return r;
+	o->strict_config = true;
 	vb_job_init(&job);
-	r = prepare(o, &job, true, &bad);
+	/* the initramfs hook may run in a chroot without sysfs: config only */
+	devices = vb_exists(&o->r, "sys/bus/pci/devices");
+	if (devices) {
+		r = prepare(o, &job, true, &bad);
+	} else {
+		r = load_config(o, &job, true, &bad);
+		if (r == 0)
+			vb_diags_log(&job.diags);
+	}
 	if (r == 0 && bad)
 		r = VB_EXIT_CONFIG;
 	if (r == 0 && kver_arg) {
@@ -533,10 +653,39 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 			vb_modset_free(&set);
 		free(kver);
 	}
+	if (r == 0 && devices)
+		r = check_storage(o, &job);
+	else if (r == 0)
+		log_info("no sys/bus/pci/devices under %s: devices not checked", o->r.path);
 	if (r == 0)
 		log_info("%s: %zu rule(s), valid", job.cfg.file, job.cfg.n_rules);
 	vb_job_free(&job);
 	return r;
+}
+
+static int cmd_doctor(struct opts *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"kernel", required_argument, NULL, 'k'},
+		{NULL, 0, NULL, 0},
+	};
+	struct vb_doctor_opts d = {.config = o->config};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "jk:", longopts, NULL)) != -1) {
+		if (c == 'j')
+			d.json = true;
+		else if (c == 'k')
+			d.kver = optarg;
+		else
+			return errtryhelp(), VB_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		log_error("doctor: unexpected argument '%s'", argv[optind]);
+		return errtryhelp(), VB_EXIT_USAGE;
+	}
+	return vb_doctor(&o->r, &d);
 }
 
 static const struct {
@@ -545,6 +694,7 @@ static const struct {
 } commands[] = {
 	{"status", cmd_status}, {"plan", cmd_plan},	  {"apply", cmd_apply},
 	{"release", cmd_release}, {"check", cmd_check}, {"modules", cmd_modules},
+	{"doctor", cmd_doctor},
 };
 
 int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
@@ -611,24 +761,24 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		return VB_EXIT_USAGE;
 	}
 
-	r = vb_root_open(&o.r, o.root);
-	if (r < 0) {
-		log_error("cannot open root directory %s: %s", o.root ? o.root : "/", vb_strerror(r));
-		return VB_EXIT_FAILURE;
-	}
-	if (ops) {
-		o.r.ops = ops;
-	} else {
-		host_ops = vb_kernel_ops_real;
-		host_ops.load_module = vb_kmod_load_module;
-		o.r.ops = &host_ops;
-	}
-
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 
+			r = vb_root_open(&o.r, o.root);
+			if (r < 0) {
+				log_error("cannot open root directory %s: %s", o.root ? o.root : "/",
+					  vb_strerror(r));
+				return VB_EXIT_FAILURE;
+			}
+			if (ops) {
+				o.r.ops = ops;
+			} else {
+				host_ops = vb_kernel_ops_real;
+				host_ops.load_module = vb_kmod_load_module;
+				o.r.ops = &host_ops;
+			}
 			optind = 1; /* getopt again over the command's own arguments */
 			r = commands[i].fn(&o, sub_argc, sub_argv);
 			vb_root_close(&o.r);
@@ -637,6 +787,5 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	}
 	log_error("unknown command '%s'", argv[optind]);
 	errtryhelp();
-	vb_root_close(&o.r);
 	return VB_EXIT_USAGE;
 }

@@ -1,0 +1,1017 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * `vfio-bind doctor`: gathers every diagnostic into one report, then prints
+ * it as text (sections, one marker per line: ok, info, warn, FAIL) or JSON.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "cli.h"
+#include "diagnose.h"
+#include "doctor.h"
+#include "initramfs.h"
+#include "job.h"
+#include "json.h"
+#include "kmod.h"
+#include "log.h"
+#include "storage.h"
+
+enum vfio_state { VFIO_UNKNOWN, VFIO_MISSING, VFIO_MODULE, VFIO_BUILTIN };
+enum kdrv_state { KDRV_UNKNOWN, KDRV_NONE, KDRV_MODULE, KDRV_BUILTIN };
+
+struct target {
+	struct vb_plan_item *item;
+	char modalias[256];
+	char kdriver[VB_DRIVER_MAX];
+	enum kdrv_state kdriver_state;
+	struct vb_group_check group;
+	const char *group_reported_at; /* the target whose finding covers the group */
+};
+
+struct report {
+	const struct vb_root *root;
+	const struct vb_doctor_opts *o;
+	FILE *out;
+
+	char running[128]; /* "" under a fake root */
+	char *kver;        /* NULL: unknown */
+	unsigned kver_num;
+	bool have_modules; /* lib/modules/KVER exists */
+	char cmdline[4096];
+	bool have_cmdline;
+	struct vb_iommu_info iommu;
+	enum vfio_state vfio;
+	struct vb_modset vfio_set;
+
+	struct vb_job job;
+	bool config_exists, config_valid, scanned, planned;
+	int perm_r;
+	struct vb_config_perm perm;
+
+	struct target *targets;
+	size_t n_targets;
+
+	char image[4200]; /* "/boot/initrd.img-KVER" */
+	const char *ir_state;
+	char ir_why[256];
+	struct vb_initramfs ir;
+	bool ir_read, ir_config_same, want_initramfs;
+
+	struct vb_stale_list stale;
+	struct vb_findings f;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Gathering */
+
+static const char *class_name(uint32_t class)
+{
+	static const struct {
+		uint32_t prefix, mask;
+		const char *name;
+	} t[] = {
+		{0x030000, 0xffff00, "VGA"},         {0x030200, 0xffff00, "3D controller"},
+		{0x030000, 0xff0000, "display"},     {0x040300, 0xffff00, "audio"},
+		{0x040000, 0xff0000, "multimedia"},  {0x010800, 0xffff00, "NVMe"},
+		{0x010600, 0xffff00, "SATA"},        {0x010000, 0xff0000, "storage"},
+		{0x020000, 0xff0000, "network"},     {0x0c0300, 0xffff00, "USB"},
+		{0x0c0500, 0xffff00, "SMBus"},       {0x0c8000, 0xffff00, "serial bus"},
+		{0x060400, 0xffff00, "PCI bridge"},  {0x060000, 0xff0000, "bridge"},
+		{0x080000, 0xff0000, "system"},      {0x050000, 0xff0000, "memory"},
+		{0x120000, 0xff0000, "accelerator"},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if ((class & t[i].mask) == t[i].prefix)
+			return t[i].name;
+	return "device";
+}
+
+static void gather_kernel(struct report *rep)
+{
+	const struct vb_root *root = rep->root;
+	char path[4200];
+	int err, r;
+
+	if (root->is_host) {
+		struct utsname u;
+		if (uname(&u) == 0)
+			snprintf(rep->running, sizeof(rep->running), "%s", u.release);
+	}
+	rep->have_cmdline =
+		vb_read_file(root, "proc/cmdline", rep->cmdline, sizeof(rep->cmdline)) >= 0;
+	if (rep->have_cmdline && (vb_cmdline_parse(rep->cmdline, NULL, 0) & VB_CMDLINE_OFF))
+		vb_findings_add(
+			&rep->f, VB_LEVEL_WARNING, VB_F_CMDLINE_OFF, NULL,
+			"remove vfio-bind=off from the kernel command line when you are done",
+			"vfio-bind=off is on the kernel command line: the early binder did "
+			"nothing this boot");
+
+	rep->kver = vb_kernel_release(root, rep->o->kver, &err);
+	if (!rep->kver) {
+		if (err == -EADDRNOTAVAIL)
+			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
+					"say which with --kernel",
+					"several kernels in %s/lib/modules: the target kernel is "
+					"unknown",
+					root->is_host ? "" : root->path);
+		else if (err == -EINVAL)
+			vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_KERNEL, NULL, NULL,
+					"invalid kernel release '%s'", rep->o->kver);
+		else if (err == -ENOENT && !root->is_host)
+			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
+					"say which with --kernel",
+					"no kernel in %s/lib/modules: the target kernel is unknown",
+					root->path);
+		else
+			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
+					"say which with --kernel",
+					"cannot tell the target kernel release: %s",
+					vb_strerror(err));
+		return;
+	}
+	rep->kver_num = vb_kver_num(rep->kver);
+	snprintf(path, sizeof(path), "lib/modules/%s", rep->kver);
+	rep->have_modules = vb_exists(root, path);
+	if (!rep->have_modules) {
+		bool loaded = root->is_host && strcmp(rep->kver, rep->running) == 0 &&
+			      vb_exists(root, "sys/module/vfio_pci");
+		if (loaded) {
+			rep->vfio = VFIO_MODULE;
+			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
+					"install the modules package of this kernel",
+					"/lib/modules/%s is missing (vfio-pci is loaded, but "
+					"update-initramfs cannot add the vfio modules)",
+					rep->kver);
+		} else {
+			vb_findings_add(
+				&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
+				"install the modules package of this kernel, or name "
+				"another with --kernel",
+				"/lib/modules/%s is missing: cannot tell whether kernel %s has "
+				"vfio-pci or which drivers it would bind",
+				rep->kver, rep->kver);
+		}
+		return;
+	}
+	r = vb_modset_resolve(root, rep->kver, VB_TARGET_DRIVER, &rep->vfio_set);
+	if (r == -ENOENT) {
+		rep->vfio = VFIO_MISSING;
+		vb_findings_add(
+			&rep->f, VB_LEVEL_ERROR, VB_F_NO_VFIO, NULL,
+			"use a kernel built with CONFIG_VFIO_PCI (every Debian kernel has it)",
+			"kernel %s has no vfio-pci (neither a module in /lib/modules/%s nor "
+			"built in)",
+			rep->kver, rep->kver);
+	} else if (r < 0) {
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL, NULL,
+				"cannot resolve vfio-pci in kernel %s: %s", rep->kver,
+				vb_strerror(r));
+	} else {
+		rep->vfio = rep->vfio_set.builtin ? VFIO_BUILTIN : VFIO_MODULE;
+	}
+}
+
+static void gather_config(struct report *rep)
+{
+	const struct vb_root *root = rep->root;
+	struct vb_storage_policy pol;
+	char msg[9000];
+	int r;
+
+	rep->perm_r = vb_config_check_perms(root, rep->o->config, msg, sizeof(msg), &rep->perm);
+	if (rep->perm_r == -EPERM) {
+		snprintf(msg, sizeof(msg), "chown root:root %s; chmod 644 %s", rep->perm.file,
+			 rep->perm.file);
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG_PERM, NULL, msg,
+				"%s is unsafe: %s; check, plan and apply refuse it", rep->perm.file,
+				rep->perm.why);
+	}
+
+	r = vb_job_load_config(&rep->job, root, rep->o->config);
+	rep->config_exists = r != -ENOENT;
+	rep->config_valid = r == 0 || r == -ENOENT;
+	if (r == -ENOENT) {
+		vb_config_free(&rep->job.cfg);
+		rep->job.cfg.file = strdup(rep->o->config ? rep->o->config : "/etc/vfio-bind.conf");
+		if (rep->o->config)
+			vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL,
+					"%s does not exist", rep->o->config);
+	} else if (r < 0 && r != -EINVAL) {
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL,
+				"cannot read %s: %s",
+				rep->job.cfg.file ? rep->job.cfg.file : "the configuration",
+				vb_strerror(r));
+	}
+
+	r = vb_job_select(&rep->job, root);
+	if (r < 0) {
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL,
+				"cannot scan PCI devices under %s: %s", root->path, vb_strerror(r));
+	} else {
+		rep->scanned = true;
+	}
+	/* every diagnostic of the config and the selection, errors first */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < rep->job.diags.n; i++) {
+			const struct vb_diag *g = &rep->job.diags.v[i];
+			char where[64];
+
+			if ((pass == 0) != (g->severity == VB_SEV_ERROR))
+				continue;
+			if (g->line == 0)
+				where[0] = 0;
+			else if (g->column == 0)
+				snprintf(where, sizeof(where), ":%u", g->line);
+			else
+				snprintf(where, sizeof(where), ":%u:%u", g->line, g->column);
+			vb_findings_add(
+				&rep->f,
+				g->severity == VB_SEV_ERROR ? VB_LEVEL_ERROR : VB_LEVEL_WARNING,
+				VB_F_CONFIG, NULL, g->hint, "%s%s: %s",
+				rep->job.diags.file ? rep->job.diags.file : rep->job.cfg.file,
+				where, g->message);
+		}
+	}
+	if (rep->job.diags.n_dropped)
+		vb_findings_add(&rep->f,
+				rep->job.diags.n_errors > rep->job.diags.n ? VB_LEVEL_ERROR
+									   : VB_LEVEL_WARNING,
+				VB_F_CONFIG, NULL, "run vfio-bind check",
+				"%zu more configuration diagnostics not shown",
+				rep->job.diags.n_dropped);
+	if (!rep->scanned)
+		return;
+	/* plan as apply would: with the storage veto of the host command */
+	vb_storage_policy_init(&pol, root, &rep->job.cfg);
+	vb_plan_set_veto(vb_storage_veto, &pol);
+	r = vb_job_plan(&rep->job, root);
+	vb_plan_set_veto(NULL, NULL);
+	vb_storage_policy_free(&pol);
+	if (r < 0) {
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL, "cannot plan: %s",
+				vb_strerror(r));
+		return;
+	}
+	rep->planned = true;
+}
+
+static const char *rule_loc(const struct report *rep, int rule, char *buf, size_t size)
+{
+	if (rule < 0 || (size_t)rule >= rep->job.cfg.n_rules)
+		return NULL;
+	snprintf(buf, size, "%s:%u", rep->job.cfg.file, rep->job.cfg.rules[rule].line);
+	return buf;
+}
+
+static void gather_targets(struct report *rep)
+{
+	const struct vb_root *root = rep->root;
+	struct vb_fb_range *fbs = NULL;
+	size_t n_fbs = 0;
+	bool *is_target;
+	const struct target **reported = NULL; /* one finding per non-viable group */
+	size_t n_reported = 0;
+
+	if (!rep->planned)
+		return;
+	if (rep->job.plan.n == 0) {
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_NO_TARGETS, NULL,
+				"add bind rules, see vfio-bind.conf(5) and vfio-bind status",
+				"%s selects no device: vfio-bind has nothing to do",
+				rep->job.cfg.file);
+		return;
+	}
+	rep->targets = calloc(rep->job.plan.n, sizeof(*rep->targets));
+	is_target = calloc(rep->job.list.n ? rep->job.list.n : 1, sizeof(*is_target));
+	reported = calloc(rep->job.plan.n, sizeof(*reported));
+	if (!rep->targets || !is_target || !reported) {
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL, "out of memory");
+		free(is_target);
+		free(reported);
+		return;
+	}
+	rep->n_targets = rep->job.plan.n;
+	for (size_t i = 0; i < rep->job.plan.n; i++) {
+		const struct vb_plan_item *it = &rep->job.plan.items[i];
+		if (it->action != VB_ACT_REFUSE)
+			is_target[it->dev - rep->job.list.devs] = true;
+	}
+	(void)vb_diag_framebuffers(root, &fbs, &n_fbs);
+
+	for (size_t i = 0; i < rep->n_targets; i++) {
+		struct target *t = &rep->targets[i];
+		struct vb_pci_dev *d;
+		char loc[4200];
+		int r;
+
+		t->item = &rep->job.plan.items[i];
+		d = t->item->dev;
+		t->group.group = -1;
+		(void)vb_pci_load_all(root, d);
+
+		if (t->item->action == VB_ACT_REFUSE) {
+			/* without any group, the IOMMU section says it once */
+			if (!(d->iommu_group < 0 && rep->iommu.n_groups == 0))
+				vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_REFUSED, d->name,
+						NULL, "%s is refused: %s", d->name,
+						t->item->reason);
+		}
+
+		r = vb_diag_group(root, &rep->job.list, is_target, d, rep->kver_num, &t->group);
+		if (r == 0 && t->group.n_blockers > 0) {
+			for (size_t k = 0; k < n_reported && !t->group_reported_at; k++)
+				if (reported[k]->group.group == t->group.group)
+					t->group_reported_at = reported[k]->item->dev->name;
+			if (!t->group_reported_at) {
+				char list[1024], hint[5400];
+				size_t len = 0;
+
+				reported[n_reported++] = t;
+				t->group_reported_at = d->name;
+				list[0] = 0;
+				for (size_t k = 0; k < t->group.n_blockers && len < sizeof(list);
+				     k++) {
+					int w = snprintf(list + len, sizeof(list) - len,
+							 "%s%s (%s)", k ? ", " : "",
+							 t->group.blockers[k].name,
+							 t->group.blockers[k].driver);
+					if (w > 0)
+						len += (size_t)w;
+				}
+				const char *where = rule_loc(rep, t->item->rule, loc, sizeof(loc));
+				snprintf(hint, sizeof(hint),
+					 "add expand=group to the rule%s%s, or select %s too "
+					 "(exclude rules can keep devices you need)",
+					 where ? " at " : "", where ? where : "",
+					 t->group.n_blockers == 1 ? t->group.blockers[0].name
+								  : "those devices");
+				vb_findings_add(
+					&rep->f, VB_LEVEL_ERROR, VB_F_GROUP, d->name, hint,
+					"IOMMU group %d of %s is not viable: %s stay%s on a "
+					"host driver, and vfio gives a VM only whole groups",
+					t->group.group, d->name, list,
+					t->group.n_blockers == 1 ? "s" : "");
+			}
+		}
+
+		t->kdriver_state = KDRV_UNKNOWN;
+		if (vb_diag_modalias(root, d, t->modalias, sizeof(t->modalias)) > 0 &&
+		    rep->have_modules) {
+			bool builtin = false;
+
+			r = vb_kmod_driver_for_alias(root, rep->kver, t->modalias, t->kdriver,
+						     sizeof(t->kdriver), &builtin);
+			if (r == 0)
+				t->kdriver_state = builtin ? KDRV_BUILTIN : KDRV_MODULE;
+			else if (r == -ENOENT)
+				t->kdriver_state = KDRV_NONE;
+		}
+		if (t->kdriver_state == KDRV_BUILTIN && t->item->action != VB_ACT_REFUSE)
+			vb_findings_add(&rep->f, VB_LEVEL_NOTE, VB_F_BUILTIN, d->name, NULL,
+					"%s is built into kernel %s: it binds %s before the "
+					"initramfs runs; vfio-bind will unbind it at boot",
+					t->kdriver, rep->kver, d->name);
+
+		(void)vb_diag_boot_display(root, d, rep->kver_num, fbs, n_fbs, &rep->f);
+	}
+	free(fbs);
+	free(is_target);
+	free(reported);
+}
+
+/* Does the config have a line the hook counts as a rule (not blank, not #)? */
+static bool has_rule_lines(const char *s, size_t len)
+{
+	bool start = true;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '\n') {
+			start = true;
+		} else if (start && (c == ' ' || c == '\t' || c == '\r')) {
+			continue;
+		} else if (start) {
+			if (c != '#')
+				return true;
+			start = false;
+		}
+	}
+	return false;
+}
+
+static void gather_initramfs(struct report *rep)
+{
+	char rel[4096], *etc = NULL, hint[4300], create[4300];
+	size_t etc_len = 0;
+	int r;
+
+	rep->ir_state = "unknown";
+	if (!rep->kver) {
+		snprintf(rep->ir_why, sizeof(rep->ir_why), "the target kernel is unknown");
+		return;
+	}
+	snprintf(rel, sizeof(rel), "boot/initrd.img-%s", rep->kver);
+	snprintf(rep->image, sizeof(rep->image), "/%s", rel);
+	snprintf(hint, sizeof(hint), "update-initramfs -u -k %s", rep->kver);
+	snprintf(create, sizeof(create), "update-initramfs -c -k %s", rep->kver);
+	/* the hook copies /etc/vfio-bind.conf of the root, whatever --config says */
+	if (vb_read_all(rep->root, VB_DEFAULT_CONFIG, 1u << 20, &etc, &etc_len) < 0) {
+		etc = NULL;
+		etc_len = 0;
+	}
+	rep->want_initramfs = etc && has_rule_lines(etc, etc_len);
+
+	r = vb_initramfs_read(rep->root, rel, &rep->ir, rep->ir_why, sizeof(rep->ir_why));
+	if (r == -ENOENT) {
+		rep->ir_state = "absent";
+		if (rep->want_initramfs)
+			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL, create,
+					"no initramfs image %s: the early binder cannot run at "
+					"boot of kernel %s",
+					rep->image, rep->kver);
+		goto out;
+	}
+	if (r < 0) {
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL,
+				"check by hand: lsinitramfs IMAGE | grep vfio-bind",
+				"cannot read %s: %s; whether it holds vfio-bind is unknown",
+				rep->image, rep->ir_why);
+		goto out;
+	}
+	rep->ir_read = true;
+	rep->ir_config_same = rep->ir.has_config && etc && rep->ir.config_len == etc_len &&
+			      memcmp(rep->ir.config, etc, etc_len) == 0;
+	if (rep->want_initramfs) {
+		if (!rep->ir.has_binder || !rep->ir.has_script) {
+			rep->ir_state = "missing";
+			vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_INITRAMFS, NULL, hint,
+					"%s has no vfio-bind (%s missing): the devices are not "
+					"bound at boot",
+					rep->image,
+					!rep->ir.has_binder ? VB_INITRAMFS_BINDER
+							    : VB_INITRAMFS_SCRIPT);
+		} else if (!rep->ir_config_same) {
+			rep->ir_state = "stale";
+			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL, hint,
+					"%s holds %s /etc/vfio-bind.conf: the next boot binds "
+					"what the old file says",
+					rep->image, rep->ir.has_config ? "another" : "no");
+		} else {
+			rep->ir_state = "current";
+		}
+	} else if (rep->ir.has_binder || rep->ir.has_config) {
+		rep->ir_state = "stale";
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL, hint,
+				"%s still has vfio-bind with a configuration, but "
+				"/etc/vfio-bind.conf has no rule now",
+				rep->image);
+	} else {
+		rep->ir_state = "not-needed";
+	}
+out:
+	free(etc);
+}
+
+static void gather_stale(struct report *rep)
+{
+	const char **drivers = calloc(2 * rep->n_targets + 1, sizeof(*drivers));
+	size_t n = 0;
+
+	if (!drivers)
+		return;
+	for (size_t i = 0; i < rep->n_targets; i++) {
+		const struct target *t = &rep->targets[i];
+		const char *cur = t->item->dev->driver;
+
+		if (t->item->action == VB_ACT_REFUSE)
+			continue; /* stays with its driver: a blacklist may still matter */
+		if (cur[0] && !strstr(cur, "vfio"))
+			drivers[n++] = cur;
+		if (t->kdriver_state == KDRV_MODULE || t->kdriver_state == KDRV_BUILTIN)
+			drivers[n++] = t->kdriver;
+	}
+	(void)vb_diag_stale(rep->root, drivers, n, &rep->stale, &rep->f);
+	free(drivers);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text */
+
+#define WIDTH 100
+
+/* "  MARK  text" wrapped at WIDTH, continuation lines aligned with text. */
+static void say(FILE *f, int indent, const char *mark, const char *text)
+{
+	size_t col = (size_t)indent + 6, avail = WIDTH > col + 30 ? WIDTH - col : 30;
+	const char *p = text;
+	bool first = true;
+
+	fprintf(f, "%*s%-5s ", indent, "", mark);
+	if (!*p)
+		fputc('\n', f);
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		const char *end = p + n;
+
+		if (n > avail) {
+			/* break at the last space that fits, else after the long word */
+			const char *q;
+
+			for (q = p + avail; q > p && *q != ' '; q--)
+				;
+			if (q == p)
+				for (q = p + avail; q < p + n && *q != ' '; q++)
+					;
+			end = q;
+		}
+		if (!first)
+			fprintf(f, "%*s", (int)col, "");
+		fprintf(f, "%.*s\n", (int)(end - p), p);
+		first = false;
+		p = end;
+		while (*p == ' ' || *p == '\n')
+			p++;
+	}
+}
+
+static void sayf(FILE *f, int indent, const char *mark, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void sayf(FILE *f, int indent, const char *mark, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	say(f, indent, mark, buf);
+}
+
+/* The command line words that matter here (IOMMU, vfio, framebuffer). */
+static void relevant_words(const char *cmdline, char *buf, size_t size)
+{
+	static const char *const keys[] = {
+		"intel_iommu",
+		"amd_iommu",
+		"iommu",
+		"intremap",
+		"iommu.",
+		"vfio",
+		"pci-stub.",
+		"pci_stub.",
+		"video",
+		"initcall_blacklist",
+		"modprobe.blacklist",
+		"module_blacklist",
+		"pcie_acs_override",
+		"nomodeset",
+	};
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (const char *p = cmdline; *p;) {
+		size_t n, klen;
+		bool want = false;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		n = strcspn(p, " \t");
+		if (n == 0)
+			break;
+		if (n == 2 && strncmp(p, "--", 2) == 0)
+			break; /* the rest goes to init */
+		klen = strcspn(p, "= \t");
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && !want; i++) {
+			size_t kl = strlen(keys[i]);
+			/* "iommu." and "vfio" are prefixes, the others whole keys */
+			want = keys[i][kl - 1] == '.' || strcmp(keys[i], "vfio") == 0
+				       ? klen >= kl && strncmp(p, keys[i], kl) == 0
+				       : klen == kl && strncmp(p, keys[i], kl) == 0;
+		}
+		if (want && len + n + 2 < size) {
+			if (len)
+				buf[len++] = ' ';
+			memcpy(buf + len, p, n);
+			len += n;
+			buf[len] = 0;
+		}
+		p += n;
+	}
+}
+
+static const char *mark_of(enum vb_level l)
+{
+	return l == VB_LEVEL_ERROR ? "FAIL" : l == VB_LEVEL_WARNING ? "warn" : "info";
+}
+
+static void say_finding(FILE *f, int indent, const struct vb_finding *x)
+{
+	say(f, indent, mark_of(x->level), x->message);
+	if (x->hint)
+		sayf(f, indent, "", "fix: %s", x->hint);
+}
+
+/* Prints the machine-level findings with one of these codes. */
+static size_t say_findings(const struct report *rep, int indent, const char *const *codes)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rep->f.n; i++) {
+		const struct vb_finding *x = &rep->f.v[i];
+
+		if (x->dev[0])
+			continue;
+		for (const char *const *c = codes; *c; c++) {
+			if (strcmp(x->code, *c) == 0) {
+				say_finding(rep->out, indent, x);
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+static void text_report(const struct report *rep)
+{
+	FILE *f = rep->out;
+	const struct vb_iommu_info *io = &rep->iommu;
+
+	fprintf(f, "vfio-bind doctor: root %s, kernel %s\n", rep->root->path,
+		rep->kver ? rep->kver : "unknown");
+
+	fprintf(f, "\nIOMMU\n");
+	if (io->n_groups > 0 && io->kind != VB_IOMMU_NONE)
+		sayf(f, 2, "ok", "%s (%s), %u IOMMU groups", vb_iommu_kind_name(io->kind),
+		     io->units, io->n_groups);
+	else if (io->n_groups > 0)
+		sayf(f, 2, "ok",
+		     "IOMMU on, %u IOMMU groups (type unknown: nothing in /sys/class/iommu)",
+		     io->n_groups);
+	say_findings(rep, 2, (const char *const[]){VB_F_NO_IOMMU, NULL});
+	if (io->n_groups > 0) {
+		if (io->irq_remap == 1)
+			sayf(f, 2, "ok", "interrupt remapping on (%s)", io->irq_remap_how);
+		else if (io->irq_remap < 0)
+			say(f, 2, "info",
+			    "interrupt remapping unknown (no IR- evidence in /proc/interrupts)");
+		say_findings(rep, 2, (const char *const[]){VB_F_IRQ_REMAP, NULL});
+	}
+
+	fprintf(f, "\nKernel\n");
+	if (rep->running[0])
+		sayf(f, 2, "info", "running %s; checking %s", rep->running,
+		     rep->kver ? rep->kver : "unknown");
+	else if (rep->kver)
+		sayf(f, 2, "info", "checking %s", rep->kver);
+	if (rep->have_cmdline) {
+		char words[4096];
+
+		relevant_words(rep->cmdline, words, sizeof(words));
+		sayf(f, 2, "info", "command line: %s",
+		     words[0] ? words : "no IOMMU, vfio or framebuffer parameter");
+	}
+	if (rep->vfio == VFIO_BUILTIN) {
+		say(f, 2, "ok", "vfio-pci is built in");
+	} else if (rep->vfio == VFIO_MODULE && rep->vfio_set.n) {
+		char mods[1024];
+		size_t len = 0;
+
+		mods[0] = 0;
+		for (size_t i = 0; i < rep->vfio_set.n && len < sizeof(mods); i++) {
+			int w = snprintf(mods + len, sizeof(mods) - len, "%s%s", i ? " " : "",
+					 rep->vfio_set.names[i]);
+			if (w > 0)
+				len += (size_t)w;
+		}
+		sayf(f, 2, "ok", "vfio-pci is a module (%s)", mods);
+	} else if (rep->vfio == VFIO_MODULE) {
+		say(f, 2, "ok", "vfio-pci is loaded");
+	}
+	say_findings(rep, 2,
+		     (const char *const[]){VB_F_KERNEL, VB_F_NO_VFIO, VB_F_CMDLINE_OFF, NULL});
+
+	fprintf(f, "\nConfiguration\n");
+	if (!rep->config_exists && !rep->o->config) {
+		sayf(f, 2, "info", "%s does not exist (no device is bound)", rep->job.cfg.file);
+	} else if (rep->config_exists) {
+		char perm[128] = "";
+
+		if (rep->perm_r == 0)
+			snprintf(perm, sizeof(perm), "; owner uid %u, mode %04o", rep->perm.uid,
+				 rep->perm.mode & 07777);
+		if (rep->config_valid)
+			sayf(f, 2, rep->perm_r == 0 ? "ok" : "info", "%s: %zu rule%s, valid%s",
+			     rep->job.cfg.file, rep->job.cfg.n_rules,
+			     rep->job.cfg.n_rules == 1 ? "" : "s", perm);
+	}
+	say_findings(rep, 2, (const char *const[]){VB_F_CONFIG_PERM, VB_F_CONFIG, NULL});
+
+	fprintf(f, "\nDevices\n");
+	if (!rep->planned)
+		say(f, 2, "info", "not checked (see above)");
+	else if (rep->n_targets == 0)
+		say_findings(rep, 2, (const char *const[]){VB_F_NO_TARGETS, NULL});
+	for (size_t i = 0; i < rep->n_targets; i++) {
+		const struct target *t = &rep->targets[i];
+		const struct vb_plan_item *it = t->item;
+		const struct vb_pci_dev *d = it->dev;
+		char loc[4200], grp[32];
+		const char *where = rule_loc(rep, it->rule, loc, sizeof(loc));
+
+		if (d->iommu_group >= 0)
+			snprintf(grp, sizeof(grp), "group %d", d->iommu_group);
+		else
+			snprintf(grp, sizeof(grp), "no group");
+		fprintf(f, "  %s %04x:%04x %s, driver %s, %s: %s%s%s\n", d->name, d->vendor,
+			d->device, class_name(d->class), d->driver[0] ? d->driver : "none", grp,
+			vb_action_name(it->action), where ? " by " : "", where ? where : "");
+		if (it->action == VB_ACT_REFUSE) {
+			if (!vb_findings_find(&rep->f, VB_F_REFUSED, d->name))
+				say(f, 4, "FAIL", "refused: no IOMMU group (see IOMMU)");
+		} else {
+			sayf(f, 4, "ok", "%s", it->reason);
+		}
+		if (t->group.group >= 0 && t->group.n_blockers == 0)
+			sayf(f, 4, "ok", "IOMMU group %d: %zu device%s, none left on a host driver",
+			     t->group.group, t->group.n_members,
+			     t->group.n_members == 1 ? "" : "s");
+		else if (t->group.n_blockers > 0 && t->group_reported_at &&
+			 strcmp(t->group_reported_at, d->name) != 0)
+			sayf(f, 4, "FAIL", "IOMMU group %d is not viable (see %s)", t->group.group,
+			     t->group_reported_at);
+		for (size_t k = 0; k < rep->f.n; k++)
+			if (strcmp(rep->f.v[k].dev, d->name) == 0)
+				say_finding(f, 4, &rep->f.v[k]);
+		switch (t->kdriver_state) {
+		case KDRV_MODULE:
+			sayf(f, 4, "info", "kernel %s would bind %s (module)", rep->kver,
+			     t->kdriver);
+			break;
+		case KDRV_NONE:
+			sayf(f, 4, "info", "kernel %s has no driver for it", rep->kver);
+			break;
+		case KDRV_UNKNOWN:
+			if (rep->have_modules)
+				say(f, 4, "info", "driver of the target kernel unknown");
+			break;
+		case KDRV_BUILTIN:
+			break; /* a finding says it */
+		}
+	}
+
+	fprintf(f, "\nInitramfs\n");
+	if (!rep->kver) {
+		say(f, 2, "warn", "unknown: the target kernel is unknown");
+	} else if (strcmp(rep->ir_state, "current") == 0) {
+		sayf(f, 2, "ok", "%s (%s): vfio-bind and the same /etc/vfio-bind.conf", rep->image,
+		     rep->ir.compression);
+	} else if (strcmp(rep->ir_state, "not-needed") == 0) {
+		sayf(f, 2, "ok", "%s (%s): no vfio-bind, none needed", rep->image,
+		     rep->ir.compression);
+	} else if (strcmp(rep->ir_state, "absent") == 0 && !rep->want_initramfs) {
+		sayf(f, 2, "info", "%s does not exist (none needed)", rep->image);
+	}
+	say_findings(rep, 2, (const char *const[]){VB_F_INITRAMFS, NULL});
+
+	fprintf(f, "\nLeftovers of a manual setup\n");
+	if (!say_findings(rep, 2, (const char *const[]){VB_F_STALE, NULL}))
+		say(f, 2, "ok",
+		    "none in modprobe.d, initramfs-tools/modules, grub or the command line");
+
+	fprintf(f, "\n");
+	if (rep->f.n_errors == 0)
+		fprintf(f, "READY");
+	else
+		fprintf(f, "NOT READY: %zu error%s", rep->f.n_errors,
+			rep->f.n_errors == 1 ? "" : "s");
+	if (rep->f.n_warnings)
+		fprintf(f, "%s%zu warning%s%s", rep->f.n_errors ? ", " : " (", rep->f.n_warnings,
+			rep->f.n_warnings == 1 ? "" : "s", rep->f.n_errors ? "" : ")");
+	fputc('\n', f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON */
+
+static void json_findings(struct json *j, const char *key, const struct report *rep,
+			  enum vb_level level, const char *dev)
+{
+	json_array_open(j, key);
+	for (size_t i = 0; i < rep->f.n; i++) {
+		const struct vb_finding *x = &rep->f.v[i];
+
+		if (x->level != level || (dev && strcmp(x->dev, dev) != 0))
+			continue;
+		json_object_open(j, NULL);
+		json_str(j, "code", x->code);
+		json_str(j, "device", x->dev[0] ? x->dev : NULL);
+		json_str(j, "message", x->message);
+		json_str(j, "hint", x->hint);
+		json_object_close(j);
+	}
+	json_array_close(j);
+}
+
+static void json_report(const struct report *rep)
+{
+	const struct vb_iommu_info *io = &rep->iommu;
+	struct json j;
+	char buf[64];
+
+	json_begin(&j, rep->out);
+	json_object_open(&j, NULL);
+	json_bool(&j, "ready", rep->f.n_errors == 0);
+	json_str(&j, "root", rep->root->path);
+
+	json_object_open(&j, "iommu");
+	json_bool(&j, "enabled", io->n_groups > 0);
+	json_int(&j, "groups", io->n_groups);
+	json_str(&j, "type", io->kind == VB_IOMMU_NONE ? NULL : vb_iommu_kind_name(io->kind));
+	json_array_open(&j, "units");
+	{
+		char units[sizeof(io->units)], *save = NULL;
+
+		snprintf(units, sizeof(units), "%s", io->units);
+		for (char *u = strtok_r(units, " ", &save); u; u = strtok_r(NULL, " ", &save))
+			json_str(&j, NULL, u);
+	}
+	json_array_close(&j);
+	if (io->irq_remap < 0)
+		json_null(&j, "interrupt_remapping");
+	else
+		json_bool(&j, "interrupt_remapping", io->irq_remap == 1);
+	json_str(&j, "interrupt_remapping_source", io->irq_remap_how[0] ? io->irq_remap_how : NULL);
+	json_object_close(&j);
+
+	json_object_open(&j, "kernel");
+	json_str(&j, "running", rep->running[0] ? rep->running : NULL);
+	json_str(&j, "target", rep->kver);
+	json_str(&j, "cmdline", rep->have_cmdline ? rep->cmdline : NULL);
+	json_str(&j, "vfio_pci",
+		 rep->vfio == VFIO_BUILTIN   ? "builtin"
+		 : rep->vfio == VFIO_MODULE  ? "module"
+		 : rep->vfio == VFIO_MISSING ? "missing"
+					     : "unknown");
+	json_array_open(&j, "vfio_modules");
+	for (size_t i = 0; i < rep->vfio_set.n; i++)
+		json_str(&j, NULL, rep->vfio_set.names[i]);
+	json_array_close(&j);
+	json_object_close(&j);
+
+	json_object_open(&j, "config");
+	json_str(&j, "file", rep->job.cfg.file);
+	json_bool(&j, "exists", rep->config_exists);
+	json_bool(&j, "valid", rep->config_valid);
+	if (rep->perm_r == 0 || rep->perm_r == -EPERM) {
+		json_bool(&j, "safe", rep->perm_r == 0);
+		json_int(&j, "owner_uid", rep->perm.uid);
+		snprintf(buf, sizeof(buf), "%04o", rep->perm.mode & 07777);
+		json_str(&j, "mode", buf);
+	} else {
+		json_null(&j, "safe");
+		json_null(&j, "owner_uid");
+		json_null(&j, "mode");
+	}
+	json_int(&j, "rules", (long)rep->job.cfg.n_rules);
+	json_object_close(&j);
+
+	json_array_open(&j, "targets");
+	for (size_t i = 0; i < rep->n_targets; i++) {
+		const struct target *t = &rep->targets[i];
+		const struct vb_pci_dev *d = t->item->dev;
+		char loc[4200];
+
+		json_object_open(&j, NULL);
+		json_str(&j, "address", d->name);
+		snprintf(buf, sizeof(buf), "%04x:%04x", d->vendor, d->device);
+		json_str(&j, "id", buf);
+		snprintf(buf, sizeof(buf), "%06x", (unsigned)d->class);
+		json_str(&j, "class", buf);
+		json_str(&j, "driver", d->driver[0] ? d->driver : NULL);
+		json_str(&j, "action", vb_action_name(t->item->action));
+		json_str(&j, "reason", t->item->reason);
+		json_str(&j, "rule", rule_loc(rep, t->item->rule, loc, sizeof(loc)));
+		if (d->iommu_group >= 0)
+			json_int(&j, "iommu_group", d->iommu_group);
+		else
+			json_null(&j, "iommu_group");
+		if (t->group.group >= 0)
+			json_bool(&j, "group_viable", t->group.n_blockers == 0);
+		else
+			json_null(&j, "group_viable");
+		json_array_open(&j, "group_blockers");
+		for (size_t k = 0; k < t->group.n_blockers; k++) {
+			json_object_open(&j, NULL);
+			json_str(&j, "address", t->group.blockers[k].name);
+			json_str(&j, "driver", t->group.blockers[k].driver);
+			json_object_close(&j);
+		}
+		json_array_close(&j);
+		json_str(&j, "modalias", t->modalias[0] ? t->modalias : NULL);
+		json_str(&j, "kernel_driver",
+			 t->kdriver_state == KDRV_MODULE || t->kdriver_state == KDRV_BUILTIN
+				 ? t->kdriver
+				 : NULL);
+		if (t->kdriver_state == KDRV_MODULE || t->kdriver_state == KDRV_BUILTIN)
+			json_bool(&j, "kernel_driver_builtin", t->kdriver_state == KDRV_BUILTIN);
+		else
+			json_null(&j, "kernel_driver_builtin");
+		if (d->boot_vga >= 0)
+			json_bool(&j, "boot_vga", d->boot_vga == 1);
+		else
+			json_null(&j, "boot_vga");
+		json_findings(&j, "errors", rep, VB_LEVEL_ERROR, d->name);
+		json_findings(&j, "warnings", rep, VB_LEVEL_WARNING, d->name);
+		json_findings(&j, "notes", rep, VB_LEVEL_NOTE, d->name);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
+
+	json_object_open(&j, "initramfs");
+	json_str(&j, "image", rep->image[0] ? rep->image : NULL);
+	json_str(&j, "state", rep->ir_state);
+	json_str(&j, "detail", rep->ir_why[0] ? rep->ir_why : NULL);
+	if (rep->ir_read) {
+		json_str(&j, "compression", rep->ir.compression);
+		json_bool(&j, "has_binder", rep->ir.has_binder);
+		json_bool(&j, "has_script", rep->ir.has_script);
+		json_bool(&j, "has_config", rep->ir.has_config);
+		json_bool(&j, "config_matches", rep->ir_config_same);
+	}
+	json_object_close(&j);
+
+	json_array_open(&j, "stale");
+	for (size_t i = 0; i < rep->stale.n; i++) {
+		const struct vb_stale *s = &rep->stale.v[i];
+
+		json_object_open(&j, NULL);
+		json_str(&j, "file", s->file);
+		if (s->line)
+			json_int(&j, "line", s->line);
+		else
+			json_null(&j, "line");
+		json_str(&j, "text", s->text);
+		json_str(&j, "reason", s->why);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
+
+	json_findings(&j, "errors", rep, VB_LEVEL_ERROR, NULL);
+	json_findings(&j, "warnings", rep, VB_LEVEL_WARNING, NULL);
+	json_findings(&j, "notes", rep, VB_LEVEL_NOTE, NULL);
+	json_object_close(&j);
+	json_end(&j);
+}
+
+/* ------------------------------------------------------------------------ */
+
+int vb_doctor(const struct vb_root *root, const struct vb_doctor_opts *opts)
+{
+	struct report *rep = calloc(1, sizeof(*rep));
+	int ret;
+
+	if (!rep) {
+		log_error("out of memory");
+		return VB_EXIT_FAILURE;
+	}
+	rep->root = root;
+	rep->o = opts;
+	rep->out = opts->out ? opts->out : stdout;
+	vb_job_init(&rep->job);
+	vb_findings_init(&rep->f);
+
+	if (vb_diag_iommu(root, &rep->iommu, &rep->f) < 0) {
+		ret = VB_EXIT_FAILURE;
+		goto out;
+	}
+	gather_kernel(rep);
+	gather_config(rep);
+	gather_targets(rep);
+	gather_initramfs(rep);
+	gather_stale(rep);
+
+	if (opts->json)
+		json_report(rep);
+	else
+		text_report(rep);
+	fflush(rep->out);
+	ret = rep->f.n_errors ? VB_EXIT_ENV : VB_EXIT_SUCCESS;
+out:
+	for (size_t i = 0; i < rep->n_targets; i++)
+		vb_group_check_free(&rep->targets[i].group);
+	free(rep->targets);
+	vb_stale_list_free(&rep->stale);
+	vb_initramfs_free(&rep->ir);
+	vb_modset_free(&rep->vfio_set);
+	free(rep->kver);
+	vb_job_free(&rep->job);
+	vb_findings_free(&rep->f);
+	free(rep);
+	return ret;
+}
