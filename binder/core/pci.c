@@ -574,13 +574,19 @@ int vb_pci_refresh(const struct vb_root *root, struct vb_pci_dev *d)
 
 	dev_path(d, "uevent", path, sizeof(path));
 	r = read_small_at(root->fd, path, buf, sizeof(buf));
-	if (r == -ENOENT)
-		return -ENODEV;
-	if (r < 0)
-		return r;
 	dev_init(&t, &d->addr);
-	if (parse_uevent(buf, &t) < 0)
-		return -EINVAL;
+	if (r >= 0 && parse_uevent(buf, &t) == 0) {
+		/* the common case */
+	} else if (r < 0 && r != -ENOENT) {
+		return r;
+	} else {
+		/* no (usable) uevent: gone, or a device the scan read the slow way */
+		r = missing_attr(root, d);
+		if (r < 0)
+			return r;
+		if (read_identity_files(root, &t) < 0)
+			return -EINVAL;
+	}
 	free(d->physpath);
 	*d = t;
 	return 0;

@@ -1,0 +1,820 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests of the PCI model (binder/core/pci.c) on the fake sysfs trees:
+ * the scan (counts, fields, order), the lazy loaders, vanished devices and
+ * damaged sysfs content.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "log.h"
+#include "pci.h"
+#include "root.h"
+#include "simkernel.h"
+
+struct ctx {
+	char *dir;
+	struct vb_root root;
+	struct vb_pci_list list;
+};
+
+static void ctx_open_dir(struct ctx *c, char *dir)
+{
+	memset(c, 0, sizeof(*c));
+	c->dir = dir;
+	simkernel_open(&c->root, c->dir);
+	ck_assert_int_eq(vb_pci_scan(&c->root, &c->list), 0);
+}
+
+static void ctx_open(struct ctx *c, const char *tree)
+{
+	ctx_open_dir(c, fixture_tree(tree));
+}
+
+static void ctx_close(struct ctx *c)
+{
+	vb_pci_list_free(&c->list);
+	vb_root_close(&c->root);
+	fixture_cleanup(c->dir);
+}
+
+static struct vb_pci_dev *dev(const struct ctx *c, const char *name)
+{
+	struct vb_pci_addr a;
+	struct vb_pci_dev *d;
+
+	ck_assert_int_eq(vb_pci_addr_parse(name, &a), 0);
+	d = vb_pci_find(&c->list, &a);
+	ck_assert_msg(d, "%s not found", name);
+	return d;
+}
+
+static char *dev_rel(const char *name, const char *attr)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof(buf), "sys/bus/pci/devices/%s/%s", name, attr);
+	return buf;
+}
+
+/* Number of entries in sys/bus/pci/devices, counted without pci.c */
+static size_t count_links(const struct ctx *c)
+{
+	char path[4096];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/sys/bus/pci/devices", c->dir);
+	dir = opendir(path);
+	ck_assert_ptr_nonnull(dir);
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static void assert_sorted(const struct ctx *c)
+{
+	size_t i;
+
+	for (i = 1; i < c->list.n; i++)
+		ck_assert_msg(vb_pci_addr_cmp(&c->list.devs[i - 1].addr, &c->list.devs[i].addr) < 0,
+			      "%s before %s", c->list.devs[i - 1].name, c->list.devs[i].name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Addresses */
+
+START_TEST(test_addr_parse)
+{
+	struct vb_pci_addr a, b;
+	char buf[VB_PCI_NAME_MAX];
+
+	ck_assert_int_eq(vb_pci_addr_parse("0000:01:00.1", &a), 0);
+	ck_assert_uint_eq(a.domain, 0);
+	ck_assert_uint_eq(a.bus, 1);
+	ck_assert_uint_eq(a.slot, 0);
+	ck_assert_uint_eq(a.func, 1);
+	vb_pci_addr_format(&a, buf);
+	ck_assert_str_eq(buf, "0000:01:00.1");
+
+	ck_assert_int_eq(vb_pci_addr_parse("10000:e1:1f.7", &a), 0); /* VMD domain */
+	vb_pci_addr_format(&a, buf);
+	ck_assert_str_eq(buf, "10000:e1:1f.7");
+
+	ck_assert_int_eq(vb_pci_addr_parse("01:00.0", &a), -EINVAL);
+	ck_assert_int_eq(vb_pci_addr_parse("0000:01:20.0", &a), -EINVAL);
+	ck_assert_int_eq(vb_pci_addr_parse("0000:01:00.8", &a), -EINVAL);
+	ck_assert_int_eq(vb_pci_addr_parse("0000:01:00.0 ", &a), -EINVAL);
+	ck_assert_int_eq(vb_pci_addr_parse("0000:1:00.0", &a), -EINVAL);
+	ck_assert_int_eq(vb_pci_addr_parse("", &a), -EINVAL);
+
+	ck_assert_int_eq(vb_pci_addr_parse_short("3d:00.1", &b), 0);
+	ck_assert_uint_eq(b.domain, 0);
+	ck_assert_uint_eq(b.bus, 0x3d);
+	ck_assert_int_eq(vb_pci_addr_parse_short("0001:3d:00.1", &b), 0);
+	ck_assert_uint_eq(b.domain, 1);
+	ck_assert_int_eq(vb_pci_addr_parse_short("3d:00", &b), -EINVAL);
+
+	ck_assert_int_eq(vb_pci_addr_parse("0000:01:00.0", &a), 0);
+	ck_assert_int_eq(vb_pci_addr_parse("0000:00:1f.0", &b), 0);
+	ck_assert_int_gt(vb_pci_addr_cmp(&a, &b), 0);
+	ck_assert_int_lt(vb_pci_addr_cmp(&b, &a), 0);
+	ck_assert_int_eq(vb_pci_addr_cmp(&a, &a), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Scan */
+
+START_TEST(test_scan_desktop)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	ck_assert_uint_eq(c.list.n, 13);
+	ck_assert_uint_eq(c.list.n, count_links(&c));
+	assert_sorted(&c);
+	ck_assert_str_eq(c.list.devs[0].name, "0000:00:00.0");
+	ck_assert_str_eq(c.list.devs[c.list.n - 1].name, "0000:02:00.0");
+
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_uint_eq(d->vendor, 0x10de);
+	ck_assert_uint_eq(d->device, 0x2204);
+	ck_assert_uint_eq(d->subsys_vendor, 0x1458);
+	ck_assert_uint_eq(d->subsys_device, 0x403b);
+	ck_assert_uint_eq(d->class, 0x030000);
+	ck_assert_str_eq(d->driver, "nvidia");
+	/* nothing lazy is loaded by the scan */
+	ck_assert_uint_eq(d->have, 0);
+	ck_assert_int_eq(d->iommu_group, -1);
+	ck_assert_int_eq(d->boot_vga, -1);
+	ck_assert_int_eq(d->header_type, -1);
+	ck_assert_int_eq(d->sriov_numvfs, -1);
+	ck_assert_ptr_null(d->physpath);
+
+	d = dev(&c, "0000:01:00.1");
+	ck_assert_uint_eq(d->class, 0x040300);
+	ck_assert_str_eq(d->driver, "snd_hda_intel");
+
+	d = dev(&c, "0000:00:14.2");
+	ck_assert_str_eq(d->driver, "");
+	ck_assert_uint_eq(d->class, 0x050000);
+
+	d = dev(&c, "0000:00:14.0"); /* PCI_CLASS=C0330 */
+	ck_assert_uint_eq(d->class, 0x0c0330);
+	ck_assert_str_eq(d->driver, "xhci_hcd");
+
+	d = dev(&c, "0000:02:00.0");
+	ck_assert_uint_eq(d->class, 0x010802);
+	ck_assert_str_eq(d->driver, "nvme");
+	ck_assert_str_eq(d->name, "0000:02:00.0");
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_scan_counts)
+{
+	static const struct {
+		const char *tree;
+		size_t n;
+	} trees[] = {
+		{"desktop", 13},
+		{"twin-gpu", 14},
+		{"proxmox", 28},
+		{"sriov", 7 + 16 + 8},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(trees) / sizeof(trees[0]); i++) {
+		struct ctx c;
+
+		ctx_open(&c, trees[i].tree);
+		ck_assert_msg(c.list.n == trees[i].n, "%s: %zu devices, want %zu", trees[i].tree,
+			      c.list.n, trees[i].n);
+		ck_assert_uint_eq(c.list.n, count_links(&c));
+		assert_sorted(&c);
+		ctx_close(&c);
+	}
+}
+END_TEST
+
+START_TEST(test_scan_twin_gpu)
+{
+	struct ctx c;
+	struct vb_pci_dev *a, *b;
+
+	ctx_open(&c, "twin-gpu");
+	a = dev(&c, "0000:0a:00.0");
+	b = dev(&c, "0000:43:00.0");
+	ck_assert_uint_eq(a->vendor, b->vendor);
+	ck_assert_uint_eq(a->device, b->device);
+	ck_assert_uint_eq(a->subsys_vendor, b->subsys_vendor);
+	ck_assert_uint_eq(a->subsys_device, b->subsys_device);
+	ck_assert_int_eq(vb_pci_load_all(&c.root, a), 0);
+	ck_assert_int_eq(vb_pci_load_all(&c.root, b), 0);
+	ck_assert_int_ne(a->iommu_group, b->iommu_group);
+	ck_assert_str_eq(a->physpath, "pci0000:00/0000:00:03.1/0000:0a:00.0");
+	ck_assert_str_eq(b->physpath,
+			 "pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0");
+	ck_assert_int_eq(a->boot_vga, 1);
+	ck_assert_int_eq(b->boot_vga, 0);
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_scan_synthetic)
+{
+	static const char *const args[] = {"--synthetic", "256", NULL};
+	struct ctx c;
+
+	ctx_open_dir(&c, fixture_tree_args(args));
+	ck_assert_uint_eq(c.list.n, 256);
+	ck_assert_uint_eq(c.list.n, count_links(&c));
+	assert_sorted(&c);
+	ck_assert_ptr_eq(vb_pci_find(&c.list, &c.list.devs[255].addr), &c.list.devs[255]);
+	ck_assert_ptr_eq(vb_pci_find(&c.list, &c.list.devs[117].addr), &c.list.devs[117]);
+	ctx_close(&c);
+}
+END_TEST
+
+/* Several domains, a VMD domain (5 hex digits) among them: sorted by domain
+ * first, not by name. */
+START_TEST(test_scan_domains)
+{
+	static const char tree[] = "driver nvme class=010802\n"
+				   "driver vmd ids=8086:9a0b\n"
+				   "dev 0001:00:00.0 id=8086:2020 class=060000\n"
+				   "dev 0001:00:02.0 id=8086:2030 class=060400\n"
+				   "  dev 0001:05:00.0 id=144d:a80a class=010802 driver=nvme\n"
+				   "dev 10000:e1:00.0 id=8086:09ab class=060400\n"
+				   "  dev 10000:e2:00.0 id=144d:a80a class=010802 driver=nvme\n"
+				   "dev 0000:00:0e.0 id=8086:9a0b class=010400 driver=vmd\n"
+				   "dev 0000:00:00.0 id=8086:9a14 class=060000\n";
+	static const char *const order[] = {"0000:00:00.0", "0000:00:0e.0", "0001:00:00.0",
+					    "0001:00:02.0", "0001:05:00.0", "10000:e1:00.0",
+					    "10000:e2:00.0"};
+	struct vb_pci_dev *d;
+	struct ctx c;
+	size_t i;
+
+	ctx_open_dir(&c, fixture_tree_text(tree));
+	ck_assert_uint_eq(c.list.n, 7);
+	for (i = 0; i < 7; i++)
+		ck_assert_str_eq(c.list.devs[i].name, order[i]);
+	d = dev(&c, "10000:e2:00.0");
+	ck_assert_uint_eq(d->addr.domain, 0x10000);
+	ck_assert_int_eq(vb_pci_load_physpath(&c.root, d), 0);
+	ck_assert_str_eq(d->physpath, "pci10000:e1/10000:e1:00.0/10000:e2:00.0");
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_scan_no_sysfs)
+{
+	struct vb_root root;
+	struct vb_pci_list list;
+	char *dir = fixture_tree("desktop");
+
+	fixture_remove(dir, "sys/bus/pci");
+	simkernel_open(&root, dir);
+	ck_assert_int_eq(vb_pci_scan(&root, &list), -ENOENT);
+	vb_root_close(&root);
+	fixture_cleanup(dir);
+}
+END_TEST
+
+START_TEST(test_find_missing)
+{
+	struct ctx c;
+	struct vb_pci_addr a;
+
+	ctx_open(&c, "desktop");
+	ck_assert_int_eq(vb_pci_addr_parse("0000:07:00.0", &a), 0);
+	ck_assert_ptr_null(vb_pci_find(&c.list, &a));
+	ck_assert_int_eq(vb_pci_addr_parse("0000:00:00.0", &a), 0);
+	ck_assert_ptr_eq(vb_pci_find(&c.list, &a), &c.list.devs[0]);
+	ctx_close(&c);
+}
+END_TEST
+
+/* Entries that are not device addresses are ignored. */
+START_TEST(test_scan_ignores_junk)
+{
+	struct ctx c;
+	char *dir = fixture_tree("desktop");
+
+	fixture_write(dir, "sys/bus/pci/devices/README", "not a device\n");
+	fixture_symlink(dir, "sys/bus/pci/devices/0000:01:00", "../../../devices/pci0000:00");
+	fixture_symlink(dir, "sys/bus/pci/devices/0000:0A:00.0",
+			"../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0");
+	ctx_open_dir(&c, dir);
+	ck_assert_uint_eq(c.list.n, 13);
+	ctx_close(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Lazy loaders */
+
+START_TEST(test_load_group)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), 0);
+	ck_assert_int_eq(d->iommu_group, 12);
+	ck_assert(d->have & VB_PCI_HAVE_GROUP);
+	d = dev(&c, "0000:00:00.0");
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), 0);
+	ck_assert_int_eq(d->iommu_group, 0);
+
+	/* no IOMMU: no iommu_group link */
+	d = dev(&c, "0000:00:14.2");
+	fixture_remove(c.dir, dev_rel(d->name, "iommu_group"));
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), 0);
+	ck_assert_int_eq(d->iommu_group, -1);
+
+	/* a junk link target */
+	d = dev(&c, "0000:00:17.0");
+	fixture_remove(c.dir, dev_rel(d->name, "iommu_group"));
+	fixture_symlink(c.dir, dev_rel(d->name, "iommu_group"), "../../../kernel/iommu_groups/x1");
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), -EINVAL);
+	ck_assert(!(d->have & VB_PCI_HAVE_GROUP));
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_load_cached_until_refresh)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), 0);
+	ck_assert_int_eq(vb_pci_load_override(&c.root, d), 0);
+	ck_assert_str_eq(d->override, "");
+	fixture_remove(c.dir, dev_rel(d->name, "iommu_group"));
+	fixture_symlink(c.dir, dev_rel(d->name, "iommu_group"),
+			"../../../../kernel/iommu_groups/77");
+	fixture_write(c.dir, dev_rel(d->name, "driver_override"), "vfio-pci\n");
+	/* loaded once: no re-read */
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), 0);
+	ck_assert_int_eq(d->iommu_group, 12);
+	ck_assert_int_eq(vb_pci_load_override(&c.root, d), 0);
+	ck_assert_str_eq(d->override, "");
+	/* refresh forgets */
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), 0);
+	ck_assert_uint_eq(d->have, 0);
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), 0);
+	ck_assert_int_eq(d->iommu_group, 77);
+	ck_assert_int_eq(vb_pci_load_override(&c.root, d), 0);
+	ck_assert_str_eq(d->override, "vfio-pci");
+	ck_assert_str_eq(d->name, "0000:01:00.0");
+	ck_assert_uint_eq(d->vendor, 0x10de);
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_load_boot_vga)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:00:02.0");
+	ck_assert_int_eq(vb_pci_load_boot_vga(&c.root, d), 0);
+	ck_assert_int_eq(d->boot_vga, 1);
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_eq(vb_pci_load_boot_vga(&c.root, d), 0);
+	ck_assert_int_eq(d->boot_vga, 0);
+	d = dev(&c, "0000:01:00.1"); /* not VGA: no attribute */
+	ck_assert_int_eq(vb_pci_load_boot_vga(&c.root, d), 0);
+	ck_assert_int_eq(d->boot_vga, -1);
+	ck_assert(d->have & VB_PCI_HAVE_BOOT_VGA);
+	d = dev(&c, "0000:00:02.0");
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), 0);
+	fixture_write(c.dir, dev_rel(d->name, "boot_vga"), "2\n");
+	ck_assert_int_eq(vb_pci_load_boot_vga(&c.root, d), -EINVAL);
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_load_override)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_eq(vb_pci_load_override(&c.root, d), 0);
+	ck_assert_str_eq(d->override, "");
+	/* as the kernel stores it */
+	ck_assert_int_eq(
+		vb_kernel_write_str(&c.root, dev_rel(d->name, "driver_override"), "vfio-pci\n", 0),
+		0);
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), 0);
+	ck_assert_int_eq(vb_pci_load_override(&c.root, d), 0);
+	ck_assert_str_eq(d->override, "vfio-pci");
+	/* kernels before 3.16 have no attribute: no override */
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), 0);
+	fixture_remove(c.dir, dev_rel(d->name, "driver_override"));
+	ck_assert_int_eq(vb_pci_load_override(&c.root, d), 0);
+	ck_assert_str_eq(d->override, "");
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_load_physpath)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "proxmox");
+	d = dev(&c, "0000:3d:00.0");
+	ck_assert_int_eq(vb_pci_load_physpath(&c.root, d), 0);
+	ck_assert_str_eq(d->physpath,
+			 "pci0000:3a/0000:3a:00.0/0000:3b:00.0/0000:3c:08.0/0000:3d:00.0");
+	d = dev(&c, "0000:00:14.0");
+	ck_assert_int_eq(vb_pci_load_physpath(&c.root, d), 0);
+	ck_assert_str_eq(d->physpath, "pci0000:00/0000:00:14.0");
+	d = dev(&c, "0000:18:00.0");
+	ck_assert_int_eq(vb_pci_load_physpath(&c.root, d), 0);
+	ck_assert_str_eq(d->physpath, "pci0000:17/0000:17:00.0/0000:18:00.0");
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_load_header)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "proxmox");
+	d = dev(&c, "0000:3b:00.0"); /* switch upstream port */
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), 0);
+	ck_assert_int_eq(d->header_type, 1);
+	ck_assert(!vb_pci_is_endpoint(d));
+	d = dev(&c, "0000:3d:00.0"); /* multifunction GPU: bit 7 is not the type */
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), 0);
+	ck_assert_int_eq(d->header_type, 0);
+	ck_assert(vb_pci_is_endpoint(d));
+	d = dev(&c, "0000:00:1f.0"); /* ISA bridge: header 0, class 06 */
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), 0);
+	ck_assert_int_eq(d->header_type, 0);
+
+	/* unreadable/short config: the class decides */
+	d = dev(&c, "0000:04:00.0");
+	fixture_write(c.dir, dev_rel(d->name, "config"), "\x03");
+	ck_assert(!vb_pci_is_endpoint(d)); /* class 0604, nothing loaded */
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), 0);
+	ck_assert_int_eq(d->header_type, 1);
+	d = dev(&c, "0000:19:00.0");
+	fixture_remove(c.dir, dev_rel(d->name, "config"));
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), 0);
+	ck_assert_int_eq(d->header_type, 0);
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_load_header_cardbus)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "sel-plan");
+	d = dev(&c, "0000:00:03.0");
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), 0);
+	ck_assert_int_eq(d->header_type, 2);
+	ck_assert(!vb_pci_is_endpoint(d));
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_load_sriov)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "sriov");
+	d = dev(&c, "0000:03:00.0");
+	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), 0);
+	ck_assert_int_eq(d->sriov_numvfs, 16);
+	d = dev(&c, "0000:03:00.1");
+	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), 0);
+	ck_assert_int_eq(d->sriov_numvfs, 0);
+	d = dev(&c, "0000:03:02.0"); /* a VF */
+	ck_assert_str_eq(d->driver, "iavf");
+	ck_assert_uint_eq(d->device, 0x154c);
+	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), 0);
+	ck_assert_int_eq(d->sriov_numvfs, -1);
+	d = dev(&c, "0000:17:01.0"); /* E810 VF, autoprobe off */
+	ck_assert_str_eq(d->driver, "");
+	d = dev(&c, "0000:00:17.0");
+	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), 0);
+	ck_assert_int_eq(d->sriov_numvfs, -1);
+	d = dev(&c, "0000:17:00.0");
+	fixture_write(c.dir, dev_rel(d->name, "sriov_numvfs"), "-1\n");
+	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), -EINVAL);
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_sriov_many)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+	struct vb_pci_addr a;
+
+	ctx_open_dir(&c, fixture_tree_vars("sriov", "VFS=256"));
+	ck_assert_uint_eq(c.list.n, 7 + 16 + 256);
+	assert_sorted(&c);
+	d = dev(&c, "0000:17:00.0");
+	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), 0);
+	ck_assert_int_eq(d->sriov_numvfs, 256);
+	/* the last VFs sit on the virtual bus 18 */
+	ck_assert_int_eq(vb_pci_addr_parse("0000:18:00.7", &a), 0);
+	d = vb_pci_find(&c.list, &a);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(vb_pci_load_all(&c.root, d), 0);
+	ck_assert_str_eq(d->physpath, "pci0000:16/0000:16:00.0/0000:18:00.7");
+	ck_assert_int_ge(d->iommu_group, 0);
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_load_all)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_eq(vb_pci_load_all(&c.root, d), 0);
+	ck_assert_uint_eq(d->have, VB_PCI_HAVE_GROUP | VB_PCI_HAVE_BOOT_VGA | VB_PCI_HAVE_OVERRIDE |
+					   VB_PCI_HAVE_PHYSPATH | VB_PCI_HAVE_HEADER |
+					   VB_PCI_HAVE_SRIOV);
+	ck_assert_int_eq(d->iommu_group, 12);
+	ck_assert_int_eq(d->boot_vga, 0);
+	ck_assert_str_eq(d->override, "");
+	ck_assert_str_eq(d->physpath, "pci0000:00/0000:00:01.0/0000:01:00.0");
+	ck_assert_int_eq(d->header_type, 0);
+	ck_assert_int_eq(d->sriov_numvfs, -1);
+	ctx_close(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Vanished devices, refresh */
+
+START_TEST(test_vanished)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_eq(simkernel_remove_device(&c.root, "0000:01:00.0"), 0);
+	ck_assert(!fixture_exists(c.dir, "sys/bus/pci/devices/0000:01:00.0"));
+	ck_assert(!fixture_exists(c.dir, "sys/bus/pci/drivers/nvidia/0000:01:00.0"));
+	ck_assert(!fixture_exists(c.dir, "sys/kernel/iommu_groups/12/devices/0000:01:00.0"));
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_load_boot_vga(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_load_override(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_load_physpath(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_load_all(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), -ENODEV);
+	/* a fresh scan no longer has it */
+	vb_pci_list_free(&c.list);
+	ck_assert_int_eq(vb_pci_scan(&c.root, &c.list), 0);
+	ck_assert_uint_eq(c.list.n, 12);
+	ctx_close(&c);
+}
+END_TEST
+
+/* The bus link left dangling (the directory went first). */
+START_TEST(test_vanished_dangling_link)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:01:00.1");
+	fixture_remove(c.dir, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1");
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_load_override(&c.root, d), -ENODEV);
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), -ENODEV);
+	vb_pci_list_free(&c.list);
+	ck_assert_int_eq(vb_pci_scan(&c.root, &c.list), 0);
+	ck_assert_uint_eq(c.list.n, 12);
+	ctx_close(&c);
+}
+END_TEST
+
+START_TEST(test_refresh_driver)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_eq(vb_pci_load_physpath(&c.root, d), 0);
+	ck_assert_int_eq(vb_kernel_write_str(&c.root, "sys/bus/pci/drivers/nvidia/unbind",
+					     "0000:01:00.0", 0),
+			 0);
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), 0);
+	ck_assert_str_eq(d->driver, "");
+	ck_assert_ptr_null(d->physpath);
+	ck_assert_int_eq(
+		vb_kernel_write_str(&c.root, "sys/bus/pci/drivers_probe", "0000:01:00.0", 0), 0);
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), 0);
+	ck_assert_str_eq(d->driver, "nvidia");
+	ctx_close(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Damaged sysfs content */
+
+START_TEST(test_uevent_malformed_lines)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+	char *dir = fixture_tree("desktop");
+
+	fixture_write(dir, dev_rel("0000:01:00.0", "uevent"),
+		      "garbage without equals\n"
+		      "=\n"
+		      "DRIVER=nvidia\n"
+		      "PCI_CLASS=30000\n"
+		      "PCI_ID=10DE:2204\n"
+		      "PCI_SUBSYS_ID=zzzz:403B\n"
+		      "\n"
+		      "PCI_SLOT_NAME=0000:01:00.0\n"
+		      "UNKNOWN_KEY=1\n"
+		      "MODALIAS=pci:v000010DEd00002204sv00001458sd0000403Bbc03sc00i00");
+	ctx_open_dir(&c, dir);
+	ck_assert_uint_eq(c.list.n, 13);
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_uint_eq(d->vendor, 0x10de);
+	ck_assert_uint_eq(d->device, 0x2204);
+	ck_assert_uint_eq(d->class, 0x030000);
+	ck_assert_str_eq(d->driver, "nvidia");
+	ck_assert_uint_eq(d->subsys_vendor, 0); /* malformed: unknown, not garbage */
+	ck_assert_uint_eq(d->subsys_device, 0);
+	ck_assert_int_eq(vb_pci_refresh(&c.root, d), 0);
+	ck_assert_str_eq(d->driver, "nvidia");
+	ctx_close(&c);
+}
+END_TEST
+
+/* uevent without PCI_ID: the scan falls back to the single-value files. */
+START_TEST(test_uevent_incomplete)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+	char *dir = fixture_tree("desktop");
+
+	fixture_write(dir, dev_rel("0000:01:00.1", "uevent"),
+		      "DRIVER=snd_hda_intel\nPCI_CLASS=40300\nPCI_ID=10DE:1AEFX\n");
+	ctx_open_dir(&c, dir);
+	ck_assert_uint_eq(c.list.n, 13);
+	d = dev(&c, "0000:01:00.1");
+	ck_assert_uint_eq(d->vendor, 0x10de);
+	ck_assert_uint_eq(d->device, 0x1aef);
+	ck_assert_uint_eq(d->subsys_vendor, 0x1458);
+	ck_assert_uint_eq(d->class, 0x040300);
+	ck_assert_str_eq(d->driver, "snd_hda_intel");
+	ctx_close(&c);
+}
+END_TEST
+
+/* A device directory without uevent is still a device (identity from the
+ * attribute files, driver from the link). */
+START_TEST(test_no_uevent)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+	char *dir = fixture_tree("desktop");
+
+	fixture_remove(dir, dev_rel("0000:01:00.0", "uevent"));
+	ctx_open_dir(&c, dir);
+	ck_assert_uint_eq(c.list.n, 13);
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_uint_eq(d->vendor, 0x10de);
+	ck_assert_uint_eq(d->device, 0x2204);
+	ck_assert_uint_eq(d->subsys_vendor, 0x1458);
+	ck_assert_uint_eq(d->subsys_device, 0x403b);
+	ck_assert_uint_eq(d->class, 0x030000);
+	ck_assert_str_eq(d->driver, "nvidia");
+	ck_assert_int_eq(vb_pci_load_group(&c.root, d), 0);
+	ck_assert_int_eq(d->iommu_group, 12);
+	ctx_close(&c);
+}
+END_TEST
+
+/* Refreshing such a device must not report it as vanished. */
+START_TEST(test_no_uevent_refresh)
+{
+	struct ctx c;
+	struct vb_pci_dev *d;
+	char *dir = fixture_tree("desktop");
+
+	fixture_remove(dir, dev_rel("0000:01:00.0", "uevent"));
+	ctx_open_dir(&c, dir);
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_ne(vb_pci_refresh(&c.root, d), -ENODEV);
+	ctx_close(&c);
+}
+END_TEST
+
+/* Neither uevent nor readable identity files: skipped, the rest scanned. */
+START_TEST(test_no_identity)
+{
+	struct ctx c;
+	char *dir = fixture_tree("desktop");
+
+	fixture_remove(dir, dev_rel("0000:00:14.2", "uevent"));
+	fixture_write(dir, dev_rel("0000:00:14.2", "vendor"), "bogus\n");
+	ctx_open_dir(&c, dir);
+	ck_assert_uint_eq(c.list.n, 12);
+	ctx_close(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
+static Suite *pci_suite(void)
+{
+	Suite *s = suite_create("pci");
+	TCase *tc;
+
+	tc = tcase_create("addr");
+	tcase_add_test(tc, test_addr_parse);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("scan");
+	tcase_add_test(tc, test_scan_desktop);
+	tcase_add_test(tc, test_scan_counts);
+	tcase_add_test(tc, test_scan_twin_gpu);
+	tcase_add_test(tc, test_scan_synthetic);
+	tcase_add_test(tc, test_scan_domains);
+	tcase_add_test(tc, test_scan_no_sysfs);
+	tcase_add_test(tc, test_find_missing);
+	tcase_add_test(tc, test_scan_ignores_junk);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lazy");
+	tcase_add_test(tc, test_load_group);
+	tcase_add_test(tc, test_load_cached_until_refresh);
+	tcase_add_test(tc, test_load_boot_vga);
+	tcase_add_test(tc, test_load_override);
+	tcase_add_test(tc, test_load_physpath);
+	tcase_add_test(tc, test_load_header);
+	tcase_add_test(tc, test_load_header_cardbus);
+	tcase_add_test(tc, test_load_sriov);
+	tcase_add_test(tc, test_sriov_many);
+	tcase_add_test(tc, test_load_all);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("vanish");
+	tcase_add_test(tc, test_vanished);
+	tcase_add_test(tc, test_vanished_dangling_link);
+	tcase_add_test(tc, test_refresh_driver);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("damaged");
+	tcase_add_test(tc, test_uevent_malformed_lines);
+	tcase_add_test(tc, test_uevent_incomplete);
+	tcase_add_test(tc, test_no_uevent);
+	tcase_add_test(tc, test_no_uevent_refresh);
+	tcase_add_test(tc, test_no_identity);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(pci_suite());
+	int failed;
+
+	vb_log_set_max_priority(VB_LOG_DEBUG);
+	srunner_run_all(sr, CK_NORMAL);
+	fixture_unload_all();
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
