@@ -1276,6 +1276,9 @@ static int sim_write(const struct vb_root *root, const char *relpath, const char
 	size_t vlen = len < sizeof(value) - 1 ? len : sizeof(value) - 1;
 	int r;
 
+	if (root->is_host)
+		abort(); /* never the real /sys */
+
 	memcpy(value, buf, vlen);
 	value[vlen] = 0;
 
@@ -1330,6 +1333,8 @@ static int sim_load_module(const struct vb_root *root, const char *name)
 	bool found = false;
 	int r;
 
+	if (root->is_host)
+		abort(); /* never the running kernel */
 	norm_module(want, sizeof(want), name);
 	if (s->module_fail[0] && strcmp(s->module_fail, want) == 0) {
 		r = s->module_err;

@@ -383,9 +383,8 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 			char msg[200];
 
 			snprintf(msg, sizeof(msg),
-				 "the unbind from %s may still complete: driver_override stays %s "
-				 "so "
-				 "no host driver takes it; run vfio-bind again later",
+				 "the unbind from %s may still complete: driver_override stays "
+				 "%s so no host driver takes it; run vfio-bind again later",
 				 w->old_driver, VB_TARGET_DRIVER);
 			add_note(w, msg);
 		} else if (!w->vanished) {
@@ -508,7 +507,6 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 			if (r < 0) {
 				fail(o, "driver_override", r);
 				failures++;
-				w.wrote_override = false;
 				copy_str(w.old_override, sizeof(w.old_override), VB_TARGET_DRIVER);
 				restore_override(root, d, &w);
 				log_failed(who, "release", o, &w);

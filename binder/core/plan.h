@@ -64,7 +64,8 @@ enum vb_result {
 struct vb_outcome {
 	enum vb_result result;
 	int err;          /* -errno of the failing step */
-	const char *step; /* "driver_override", "unbind", "load vfio-pci", "bind", "verify" */
+	const char *step; /* "driver_override", "unbind", "load vfio-pci", "bind", "verify";
+			   * release: "driver_override", "unbind", "drivers_probe" */
 	char driver_after[VB_DRIVER_MAX];
 };
 
