@@ -229,6 +229,22 @@ START_TEST(test_desktop_gpu)
 }
 END_TEST
 
+/* Host and ISA/LPC bridges have a normal header, so vfio-pci's probe would
+ * take them; they are the host's chipset and are refused all the same. */
+START_TEST(test_chipset_bridges)
+{
+	struct ctx c;
+
+	ctx_open(&c, "desktop", "bind path=00:00.0\nbind path=00:1f.0\nbind path=00:1f.3\n");
+	ctx_plan(&c);
+	ck_assert_uint_eq(c.plan.n, 3);
+	item_is(&c, "0000:00:00.0", VB_ACT_REFUSE, "bridge (class 0600)", NULL);
+	item_is(&c, "0000:00:1f.0", VB_ACT_REFUSE, "bridge (class 0601)", NULL);
+	item_is(&c, "0000:00:1f.3", VB_ACT_REBIND, "bound to snd_hda_intel", NULL);
+	ctx_close(&c);
+}
+END_TEST
+
 START_TEST(test_vanished)
 {
 	struct ctx c;
@@ -380,6 +396,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_only_selected);
 	tcase_add_test(tc, test_sriov_pf_and_vfs);
 	tcase_add_test(tc, test_desktop_gpu);
+	tcase_add_test(tc, test_chipset_bridges);
 	tcase_add_test(tc, test_vanished);
 	tcase_add_test(tc, test_fresh_state);
 	tcase_add_test(tc, test_veto);

@@ -125,7 +125,7 @@ static int write_override(const struct vb_root *root, const struct vb_pci_dev *d
 /* Puts driver_override back to its value before apply, if it differs. */
 static void restore_override(const struct vb_root *root, struct vb_pci_dev *d, struct work *w)
 {
-	char msg[160];
+	char msg[256];
 	int r;
 
 	r = reread_override(root, d);

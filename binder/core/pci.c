@@ -594,9 +594,12 @@ int vb_pci_refresh(const struct vb_root *root, struct vb_pci_dev *d)
 
 bool vb_pci_is_endpoint(const struct vb_pci_dev *d)
 {
-	uint32_t base_sub = d->class >> 8;
-
+	/* Host bridges (0600) and ISA/LPC bridges (0601) have a normal header
+	 * and vfio-pci would take them, but they are the host's chipset: giving
+	 * one to a guest breaks the host. Every class 06 device is a bridge. */
+	if ((d->class >> 16) == 0x06)
+		return false;
 	if (d->have & VB_PCI_HAVE_HEADER)
 		return d->header_type == 0;
-	return !(base_sub == 0x0604 || base_sub == 0x0607 || base_sub == 0x0609);
+	return true;
 }

@@ -79,5 +79,6 @@ int vb_pci_load_all(const struct vb_root *root, struct vb_pci_dev *d);
  * device is gone. */
 int vb_pci_refresh(const struct vb_root *root, struct vb_pci_dev *d);
 
-/* An endpoint: header type 0 (class 06xx bridges and unknown headers are not). */
+/* An endpoint: header type 0 and not class 06 (bridges of any kind, host and
+ * ISA/LPC bridges included); unknown headers are not. */
 bool vb_pci_is_endpoint(const struct vb_pci_dev *d);
