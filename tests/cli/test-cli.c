@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,6 +648,43 @@ START_TEST(early_static_binary_runs_on_fake_root)
 }
 END_TEST
 
+/* The early binder goes into every initramfs: static (no program
+ * interpreter, no dynamic section) and at most 64 KiB. */
+START_TEST(early_binary_is_static_and_small)
+{
+	const char *early = getenv("VB_EARLY_BIN");
+	unsigned char ehdr[64];
+	struct stat st;
+	int fd;
+
+	ck_assert_msg(early && *early, "VB_EARLY_BIN not set: the klibc binder was not built");
+	fd = open(early, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_msg(st.st_size <= 64 * 1024, "vfio-bind-early is %lld bytes, limit 65536",
+		      (long long)st.st_size);
+	ck_assert_int_eq(pread(fd, ehdr, sizeof(ehdr), 0), (ssize_t)sizeof(ehdr));
+	ck_assert(memcmp(ehdr, "\177ELF", 4) == 0);
+	ck_assert_int_eq(ehdr[4], 2); /* ELFCLASS64 */
+	{
+		uint64_t phoff;
+		uint16_t phentsize, phnum;
+
+		memcpy(&phoff, ehdr + 0x20, 8);
+		memcpy(&phentsize, ehdr + 0x36, 2);
+		memcpy(&phnum, ehdr + 0x38, 2);
+		ck_assert_uint_gt(phnum, 0);
+		for (uint16_t i = 0; i < phnum; i++) {
+			uint32_t type;
+			ck_assert_int_eq(pread(fd, &type, 4, phoff + (uint64_t)i * phentsize), 4);
+			ck_assert_msg(type != 3, "vfio-bind-early has a program interpreter");
+			ck_assert_msg(type != 2, "vfio-bind-early is dynamically linked");
+		}
+	}
+	close(fd);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -671,6 +709,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, early_cmdline_off_and_dry_run);
 	tcase_add_test(tc, early_invalid_config_logs_and_binds_nothing);
 	tcase_add_test(tc, early_static_binary_runs_on_fake_root);
+	tcase_add_test(tc, early_binary_is_static_and_small);
 	suite_add_tcase(s, tc);
 	return s;
 }
