@@ -74,10 +74,14 @@ static const char *rule_location(const struct vb_job *job, int rule, char *buf, 
 static const char *via_name(enum vb_via via)
 {
 	switch (via) {
-	case VB_VIA_RULE: return "rule";
-	case VB_VIA_SLOT: return "expand=slot";
-	case VB_VIA_GROUP: return "expand=group";
-	default: return NULL;
+	case VB_VIA_RULE:
+		return "rule";
+	case VB_VIA_SLOT:
+		return "expand=slot";
+	case VB_VIA_GROUP:
+		return "expand=group";
+	default:
+		return NULL;
 	}
 }
 
@@ -133,26 +137,61 @@ static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *c
 	return 0;
 }
 
-static int cmd_status(struct opts *o, int argc, char **argv)
+/* Options of a command; `accepted` is the getopt string of those it takes
+ * ("j" --json, "k:" --kernel, "n" --dry-run). Positional arguments are an
+ * error unless `positional` is set. Returns 0 or VB_EXIT_USAGE (logged). */
+struct cmd_args {
+	bool json;
+	bool dry_run;
+	const char *kver;
+};
+
+static int command_options(int argc, char **argv, const char *cmd, const char *accepted,
+			   bool positional, struct cmd_args *a)
 {
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"kernel", required_argument, NULL, 'k'},
+		{"dry-run", no_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
-	bool json = false, bad;
-	struct vb_job job;
-	int c, r;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else
+	memset(a, 0, sizeof(*a));
+	while ((c = getopt_long(argc, argv, accepted, longopts, NULL)) != -1) {
+		if (c == '?' || !strchr(accepted, c)) {
+			if (c != '?')
+				log_error("%s: option --%s does not apply", cmd,
+					  c == 'j'   ? "json"
+					  : c == 'k' ? "kernel"
+						     : "dry-run");
 			return errtryhelp(), VB_EXIT_USAGE;
+		}
+		if (c == 'j')
+			a->json = true;
+		else if (c == 'k')
+			a->kver = optarg;
+		else if (c == 'n')
+			a->dry_run = true;
 	}
-	if (optind < argc) {
-		log_error("status: unexpected argument '%s'", argv[optind]);
+	if (!positional && optind < argc) {
+		log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
 		return errtryhelp(), VB_EXIT_USAGE;
 	}
+	return 0;
+}
+
+static int cmd_status(struct opts *o, int argc, char **argv)
+{
+	struct cmd_args a;
+	bool json, bad;
+	struct vb_job job;
+	int r;
+
+	r = command_options(argc, argv, "status", "j", false, &a);
+	if (r)
+		return r;
+	json = a.json;
 
 	vb_job_init(&job);
 	r = prepare(o, &job, false, &bad);
@@ -169,8 +208,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 		json_bool(&j, "config_valid", !bad);
 		json_array_open(&j, "devices");
 	} else {
-		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %s\n", "ADDRESS", "ID", "SUBSYSTEM",
-		       "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", "SELECTED-BY");
+		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %s\n", "ADDRESS", "ID",
+		       "SUBSYSTEM", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", "SELECTED-BY");
 	}
 	for (size_t i = 0; i < job.list.n; i++) {
 		struct vb_pci_dev *d = &job.list.devs[i];
@@ -182,7 +221,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 		(void)vb_pci_load_group(&o->r, d);
 		(void)vb_pci_load_boot_vga(&o->r, d);
 		(void)vb_pci_load_override(&o->r, d);
-		where = s->via != VB_VIA_NONE ? rule_location(&job, s->rule, loc, sizeof(loc)) : NULL;
+		where = s->via != VB_VIA_NONE ? rule_location(&job, s->rule, loc, sizeof(loc))
+					      : NULL;
 
 		if (json) {
 			json_object_open(&j, NULL);
@@ -227,8 +267,12 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %s\n", d->name, id, sub,
 			       (unsigned)d->class, d->driver[0] ? d->driver : "-",
 			       d->override[0] ? d->override : "-", grp,
-			       d->boot_vga < 0 ? "-" : d->boot_vga ? "yes" : "no",
-			       where ? where : s->excluded_by >= 0 ? "(excluded)" : "-");
+			       d->boot_vga < 0 ? "-"
+			       : d->boot_vga   ? "yes"
+					       : "no",
+			       where                 ? where
+			       : s->excluded_by >= 0 ? "(excluded)"
+						     : "-");
 		}
 	}
 	if (json) {
@@ -292,24 +336,15 @@ static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad)
 
 static int cmd_plan(struct opts *o, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
-	};
-	bool json = false, bad;
+	struct cmd_args a;
+	bool json, bad;
 	struct vb_job job;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else
-			return errtryhelp(), VB_EXIT_USAGE;
-	}
-	if (optind < argc) {
-		log_error("plan: unexpected argument '%s'", argv[optind]);
-		return errtryhelp(), VB_EXIT_USAGE;
-	}
+	r = command_options(argc, argv, "plan", "j", false, &a);
+	if (r)
+		return r;
+	json = a.json;
 	o->strict_config = true;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad);
@@ -328,7 +363,8 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 	} else if (job.plan.n == 0) {
 		printf("No device selected by %s.\n", job.cfg.file);
 	} else {
-		printf("%-12s %-8s %-14s %-24s %s\n", "ADDRESS", "ACTION", "DRIVER", "RULE", "REASON");
+		printf("%-12s %-8s %-14s %-24s %s\n", "ADDRESS", "ACTION", "DRIVER", "RULE",
+		       "REASON");
 	}
 	for (size_t i = 0; i < job.plan.n; i++) {
 		const struct vb_plan_item *it = &job.plan.items[i];
@@ -345,7 +381,8 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 			json_str(&j, "driver", it->dev->driver[0] ? it->dev->driver : NULL);
 			json_object_close(&j);
 		} else {
-			printf("%-12s %-8s %-14s %-24s %s\n", it->dev->name, vb_action_name(it->action),
+			printf("%-12s %-8s %-14s %-24s %s\n", it->dev->name,
+			       vb_action_name(it->action),
 			       it->dev->driver[0] ? it->dev->driver : "-", where ? where : "-",
 			       it->reason);
 		}
@@ -363,27 +400,18 @@ static unsigned timeout_ms = 10000;
 
 static int cmd_apply(struct opts *o, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"dry-run", no_argument, NULL, 'n'},
-		{NULL, 0, NULL, 0},
-	};
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
 	struct vb_outcome *out;
+	struct cmd_args a;
 	struct vb_job job;
 	size_t todo = 0;
 	bool bad;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "n", longopts, NULL)) != -1) {
-		if (c == 'n')
-			ao.dry_run = true;
-		else
-			return errtryhelp(), VB_EXIT_USAGE;
-	}
-	if (optind < argc) {
-		log_error("apply: unexpected argument '%s'", argv[optind]);
-		return errtryhelp(), VB_EXIT_USAGE;
-	}
+	r = command_options(argc, argv, "apply", "n", false, &a);
+	if (r)
+		return r;
+	ao.dry_run = a.dry_run;
 	o->strict_config = true;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad);
@@ -394,7 +422,8 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 		return r ? r : VB_EXIT_CONFIG;
 	}
 	for (size_t i = 0; i < job.plan.n; i++)
-		if (job.plan.items[i].action == VB_ACT_BIND || job.plan.items[i].action == VB_ACT_REBIND)
+		if (job.plan.items[i].action == VB_ACT_BIND ||
+		    job.plan.items[i].action == VB_ACT_REBIND)
 			todo++;
 
 	out = calloc(job.plan.n ? job.plan.n : 1, sizeof(*out));
@@ -422,7 +451,8 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 		else if (ao.dry_run)
 			log_notice("dry run: %zu device(s) would change, nothing written", todo);
 		else
-			log_notice("%zu device(s) on vfio-pci, %d failed, %zu refused", ok, r, refused);
+			log_notice("%zu device(s) on vfio-pci, %d failed, %zu refused", ok, r,
+				   refused);
 		r = r > 0 ? VB_EXIT_DEVICE : refused ? VB_EXIT_REFUSED : VB_EXIT_SUCCESS;
 	}
 	free(out);
@@ -432,19 +462,18 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 
 static int cmd_release(struct opts *o, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{NULL, 0, NULL, 0},
-	};
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
 	struct vb_pci_dev **devs = NULL;
 	struct vb_outcome *out = NULL;
+	struct cmd_args args;
 	struct vb_job job;
 	size_t n = 0;
 	bool bad;
-	int c, r, ret = VB_EXIT_SUCCESS;
+	int r, ret = VB_EXIT_SUCCESS;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-		return errtryhelp(), VB_EXIT_USAGE;
+	r = command_options(argc, argv, "release", "", true, &args);
+	if (r)
+		return r;
 
 	vb_job_init(&job);
 	r = prepare(o, &job, false, &bad);
@@ -506,24 +535,11 @@ out:
 
 static int kernel_option(int argc, char **argv, const char *cmd, const char **kver)
 {
-	static const struct option longopts[] = {
-		{"kernel", required_argument, NULL, 'k'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+	struct cmd_args a;
+	int r = command_options(argc, argv, cmd, "k:", false, &a);
 
-	*kver = NULL;
-	while ((c = getopt_long(argc, argv, "k:", longopts, NULL)) != -1) {
-		if (c == 'k')
-			*kver = optarg;
-		else
-			return errtryhelp(), VB_EXIT_USAGE;
-	}
-	if (optind < argc) {
-		log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
-		return errtryhelp(), VB_EXIT_USAGE;
-	}
-	return 0;
+	*kver = a.kver;
+	return r;
 }
 
 /* The vfio-pci module set of a kernel; logs and returns an exit code. */
@@ -665,26 +681,15 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 
 static int cmd_doctor(struct opts *o, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"kernel", required_argument, NULL, 'k'},
-		{NULL, 0, NULL, 0},
-	};
 	struct vb_doctor_opts d = {.config = o->config};
-	int c;
+	struct cmd_args a;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "jk:", longopts, NULL)) != -1) {
-		if (c == 'j')
-			d.json = true;
-		else if (c == 'k')
-			d.kver = optarg;
-		else
-			return errtryhelp(), VB_EXIT_USAGE;
-	}
-	if (optind < argc) {
-		log_error("doctor: unexpected argument '%s'", argv[optind]);
-		return errtryhelp(), VB_EXIT_USAGE;
-	}
+	r = command_options(argc, argv, "doctor", "jk:", false, &a);
+	if (r)
+		return r;
+	d.json = a.json;
+	d.kver = a.kver;
 	return vb_doctor(&o->r, &d);
 }
 
@@ -692,7 +697,7 @@ static const struct {
 	const char *name;
 	int (*fn)(struct opts *o, int argc, char **argv);
 } commands[] = {
-	{"status", cmd_status}, {"plan", cmd_plan},	  {"apply", cmd_apply},
+	{"status", cmd_status},   {"plan", cmd_plan},   {"apply", cmd_apply},
 	{"release", cmd_release}, {"check", cmd_check}, {"modules", cmd_modules},
 	{"doctor", cmd_doctor},
 };
@@ -700,14 +705,10 @@ static const struct {
 int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 {
 	static const struct option longopts[] = {
-		{"root", required_argument, NULL, 'r'},
-		{"config", required_argument, NULL, 'c'},
-		{"timeout", required_argument, NULL, 't'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+		{"root", required_argument, NULL, 'r'},    {"config", required_argument, NULL, 'c'},
+		{"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	static struct vb_kernel_ops host_ops;
 	struct opts o = {0};
@@ -727,8 +728,10 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' || v == 0 || v > 3600000) {
-				log_error("invalid --timeout '%s': milliseconds, 1 to 3600000", optarg);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v == 0 ||
+			    v > 3600000) {
+				log_error("invalid --timeout '%s': milliseconds, 1 to 3600000",
+					  optarg);
 				return errtryhelp(), VB_EXIT_USAGE;
 			}
 			timeout_ms = v;
@@ -751,7 +754,7 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			return VB_EXIT_USAGE;
 		}
 	}
-	vb_log_set_max_priority(verbosity < 0   ? VB_LOG_ERR
+	vb_log_set_max_priority(verbosity < 0    ? VB_LOG_ERR
 				: verbosity == 0 ? VB_LOG_NOTICE
 				: verbosity == 1 ? VB_LOG_INFO
 						 : VB_LOG_DEBUG);
@@ -768,8 +771,8 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 
 			r = vb_root_open(&o.r, o.root);
 			if (r < 0) {
-				log_error("cannot open root directory %s: %s", o.root ? o.root : "/",
-					  vb_strerror(r));
+				log_error("cannot open root directory %s: %s",
+					  o.root ? o.root : "/", vb_strerror(r));
 				return VB_EXIT_FAILURE;
 			}
 			if (ops) {
