@@ -417,7 +417,16 @@ static void gather_initramfs(struct report *rep)
 	}
 	snprintf(rel, sizeof(rel), "boot/initrd.img-%s", rep->kver);
 	snprintf(rep->image, sizeof(rep->image), "/%s", rel);
-	snprintf(hint, sizeof(hint), "update-initramfs -u -k %s", rep->kver);
+	{
+		/* the hook runs `vfio-bind check`, which fails on a refused
+		 * storage controller: rebuilding first would only fail */
+		bool refused = false;
+
+		for (size_t k = 0; k < rep->f.n; k++)
+			refused |= strcmp(rep->f.v[k].code, VB_F_REFUSED) == 0;
+		snprintf(hint, sizeof(hint), "%supdate-initramfs -u -k %s",
+			 refused ? "resolve the refusals above first, then " : "", rep->kver);
+	}
 	snprintf(create, sizeof(create), "update-initramfs -c -k %s", rep->kver);
 	/* the hook copies /etc/vfio-bind.conf of the root, whatever --config says */
 	if (vb_read_all(rep->root, VB_DEFAULT_CONFIG, 1u << 20, &etc, &etc_len) < 0) {
@@ -737,7 +746,10 @@ static void text_report(const struct report *rep)
 		} else {
 			sayf(f, 4, "ok", "%s", it->reason);
 		}
-		if (t->group.group >= 0 && t->group.n_blockers == 0)
+		/* a refused device stays where it is: its group does not matter */
+		if (it->action == VB_ACT_REFUSE)
+			;
+		else if (t->group.group >= 0 && t->group.n_blockers == 0)
 			sayf(f, 4, "ok", "IOMMU group %d: %zu device%s, none left on a host driver",
 			     t->group.group, t->group.n_members,
 			     t->group.n_members == 1 ? "" : "s");
