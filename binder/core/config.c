@@ -354,17 +354,6 @@ static const char *describe(const char *v, size_t n, size_t pos, char *buf, size
 	return buf;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A run of hex digits at *pos: between min and max of them. */
 static int read_hex(const char *v, size_t n, size_t *pos, unsigned min, unsigned max,
 		    const char *what, uint32_t *ret, struct verr *e)
@@ -373,9 +362,9 @@ static int read_hex(const char *v, size_t n, size_t *pos, unsigned min, unsigned
 	uint32_t x = 0;
 	char b[8];
 
-	while (i < n && hexval(v[i]) >= 0) {
+	while (i < n && vb_hexval(v[i]) >= 0) {
 		if (i - start < 8)
-			x = x * 16 + (uint32_t)hexval(v[i]);
+			x = x * 16 + (uint32_t)vb_hexval(v[i]);
 		i++;
 	}
 	if (i == start)
@@ -530,14 +519,14 @@ static int parse_class(const char *v, size_t n, struct vb_term *t, struct verr *
 	uint32_t x = 0;
 
 	for (i = 0; i < n; i++) {
-		if (hexval(v[i]) < 0) {
+		if (vb_hexval(v[i]) < 0) {
 			char b[8];
 
 			return verr(e, i, "expected a hex digit, found %s",
 				    describe(v, n, i, b, sizeof(b)));
 		}
 		if (i < 6)
-			x = x * 16 + (uint32_t)hexval(v[i]);
+			x = x * 16 + (uint32_t)vb_hexval(v[i]);
 	}
 	if (n != 2 && n != 4 && n != 6)
 		return verr(e, 0, "expected 2, 4 or 6 hex digits, found %lu", (unsigned long)n);

@@ -12,7 +12,7 @@
 
 #define DEVICES_DIR "sys/bus/pci/devices"
 
-static int hexval(char c)
+int vb_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -30,11 +30,11 @@ static int parse_hex(const char *s, int min, int max, uint32_t *ret)
 	uint32_t v = 0;
 	int n = 0;
 
-	while (n < max && hexval(s[n]) >= 0) {
-		v = v * 16 + hexval(s[n]);
+	while (n < max && vb_hexval(s[n]) >= 0) {
+		v = v * 16 + vb_hexval(s[n]);
 		n++;
 	}
-	if (n < min || hexval(s[n]) >= 0)
+	if (n < min || vb_hexval(s[n]) >= 0)
 		return -EINVAL;
 	*ret = v;
 	return n;

@@ -23,6 +23,9 @@ struct vb_pci_addr {
 	uint8_t func;    /* 0..7 */
 };
 
+/* Value of one hex digit (either case), -1 for anything else. */
+int vb_hexval(char c);
+
 /* "%04x:%02x:%02x.%x" */
 void vb_pci_addr_format(const struct vb_pci_addr *a, char buf[VB_PCI_NAME_MAX]);
 /* Strict parse of a full "dddd:bb:ss.f" (as sysfs names them). 0 or -EINVAL. */

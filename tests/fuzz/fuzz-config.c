@@ -9,7 +9,7 @@
  * tests/fuzz/corpus/TARGET/ plus the files on its fuzz-seeds line, and uses
  * fuzz-TARGET.dict when there is one.
  *
- * fuzz-sources: binder/core/config.c binder/core/log.c binder/core/root.c
+ * fuzz-sources: binder/core/config.c binder/core/log.c binder/core/root.c binder/core/pci.c
  * fuzz-seeds: conf/vfio-bind.conf
  */
 #include <errno.h>
