@@ -40,16 +40,6 @@ struct work {
 	char note[224]; /* what cleanup did, for the log line */
 };
 
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
-
 static void add_note(struct work *w, const char *s)
 {
 	size_t n = strlen(w->note);
@@ -222,7 +212,7 @@ static int bind_one(const struct vb_root *root, struct vb_pci_dev *d, struct wor
 	base = strrchr(link, '/');
 	base = base ? base + 1 : link;
 	if (strcmp(base, VB_TARGET_DRIVER) == 0) {
-		copy_str(d->driver, sizeof(d->driver), base);
+		vb_copy_str(d->driver, sizeof(d->driver), base);
 		return 0;
 	}
 	if (vb_pci_refresh(root, d) == -ENODEV)
@@ -291,7 +281,7 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 
 		if (it->action == VB_ACT_REFUSE) {
 			o->result = VB_RES_SKIPPED;
-			copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
+			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
 			log_warning("%s: refused: %s", WHO(it), it->reason);
 			continue;
 		}
@@ -305,11 +295,11 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 			log_failed(WHO(it), vb_action_name(it->action), o, w);
 			continue;
 		}
-		copy_str(w->old_driver, sizeof(w->old_driver), d->driver);
-		copy_str(w->old_override, sizeof(w->old_override), d->override);
+		vb_copy_str(w->old_driver, sizeof(w->old_driver), d->driver);
+		vb_copy_str(w->old_override, sizeof(w->old_override), d->override);
 		if (strcmp(d->driver, VB_TARGET_DRIVER) == 0) {
 			o->result = VB_RES_OK;
-			copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
+			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
 			log_info("%s: already bound to %s", WHO(it), VB_TARGET_DRIVER);
 			continue;
 		}
@@ -319,7 +309,7 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 				   vb_action_name(it->action), or_none(w->old_driver));
 		if (dry) {
 			o->result = VB_RES_SKIPPED;
-			copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
+			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
 			log_info("%s: dry run: %s: would %s%s%s, load %s and bind it", WHO(it),
 				 WHAT(w),
 				 strcmp(w->old_override, VB_TARGET_DRIVER) == 0
@@ -424,7 +414,7 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 		r = bind_one(root, d, w, &step);
 		if (r == 0) {
 			outcomes[i].result = VB_RES_OK;
-			copy_str(outcomes[i].driver_after, sizeof(outcomes[i].driver_after),
+			vb_copy_str(outcomes[i].driver_after, sizeof(outcomes[i].driver_after),
 				 VB_TARGET_DRIVER);
 			log_info("%s: %s: ok", WHO(&plan->items[i]), WHAT(w));
 			continue;
@@ -445,7 +435,7 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 		if (o->result != VB_RES_FAILED)
 			continue;
 		if (!works[i].vanished && vb_pci_refresh(root, plan->items[i].dev) == 0)
-			copy_str(o->driver_after, sizeof(o->driver_after),
+			vb_copy_str(o->driver_after, sizeof(o->driver_after),
 				 plan->items[i].dev->driver);
 	}
 #undef WHO
@@ -487,7 +477,7 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 		ours = strcmp(d->override, VB_TARGET_DRIVER) == 0;
 		if (!on_vfio && !ours) {
 			o->result = VB_RES_OK;
-			copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
+			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
 			log_info("%s: release: not on %s, nothing to do (on %s%s%s)", who,
 				 VB_TARGET_DRIVER, or_none(d->driver),
 				 d->override[0] ? ", driver_override " : "", d->override);
@@ -495,7 +485,7 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 		}
 		if (dry) {
 			o->result = VB_RES_SKIPPED;
-			copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
+			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
 			log_info("%s: dry run: would %s%s and probe for its driver", who,
 				 ours ? "clear driver_override" : "keep driver_override",
 				 on_vfio ? ", unbind from " VB_TARGET_DRIVER : "");
@@ -507,7 +497,7 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 			if (r < 0) {
 				fail(o, "driver_override", r);
 				failures++;
-				copy_str(w.old_override, sizeof(w.old_override), VB_TARGET_DRIVER);
+				vb_copy_str(w.old_override, sizeof(w.old_override), VB_TARGET_DRIVER);
 				restore_override(root, d, &w);
 				log_failed(who, "release", o, &w);
 				continue;
@@ -536,7 +526,7 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 				fail(o, "unbind", r);
 				failures++;
 				if (ours && !w.vanished) {
-					copy_str(w.old_override, sizeof(w.old_override),
+					vb_copy_str(w.old_override, sizeof(w.old_override),
 						 VB_TARGET_DRIVER);
 					restore_override(root, d, &w);
 				}
@@ -556,7 +546,7 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 			continue;
 		}
 		o->result = VB_RES_OK;
-		copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
+		vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
 		if (d->driver[0])
 			log_info("%s: release: ok, now on %s", who, d->driver);
 		else

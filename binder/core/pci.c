@@ -128,16 +128,6 @@ static int parse_id_pair(const char *s, uint16_t *v, uint16_t *d)
 	return 0;
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
-
 /*
  * Fills identity and driver from a uevent buffer (NUL-terminated, modified).
  * Returns -EINVAL unless PCI_ID and PCI_CLASS were present.
@@ -155,7 +145,7 @@ static int parse_uevent(char *buf, struct vb_pci_dev *d)
 		if (nl)
 			*nl = 0;
 		if (strncmp(line, "DRIVER=", 7) == 0) {
-			copy_str(d->driver, sizeof(d->driver), line + 7);
+			vb_copy_str(d->driver, sizeof(d->driver), line + 7);
 		} else if (strncmp(line, "PCI_ID=", 7) == 0) {
 			have_id = parse_id_pair(line + 7, &d->vendor, &d->device) == 0;
 		} else if (strncmp(line, "PCI_SUBSYS_ID=", 14) == 0) {
@@ -238,7 +228,7 @@ static int read_identity_files(const struct vb_root *root, struct vb_pci_dev *d)
 		snprintf(path, sizeof(path), DEVICES_DIR "/%s/driver", d->name);
 		if (vb_read_link(root, path, link, sizeof(link)) > 0) {
 			const char *b = strrchr(link, '/');
-			copy_str(d->driver, sizeof(d->driver), b ? b + 1 : link);
+			vb_copy_str(d->driver, sizeof(d->driver), b ? b + 1 : link);
 		}
 	}
 	return 0;
@@ -463,7 +453,7 @@ int vb_pci_load_override(const struct vb_root *root, struct vb_pci_dev *d)
 	}
 	if (strcmp(buf, "(null)") == 0)
 		buf[0] = 0;
-	copy_str(d->override, sizeof(d->override), buf);
+	vb_copy_str(d->override, sizeof(d->override), buf);
 	d->have |= VB_PCI_HAVE_OVERRIDE;
 	return 0;
 }

@@ -23,6 +23,16 @@ const struct vb_kernel_ops vb_kernel_ops_real = {
 	.load_module = vb_load_module_fake_root,
 };
 
+void vb_copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 int vb_root_open(struct vb_root *root, const char *dir)
 {
 	struct stat st;

@@ -31,6 +31,9 @@ struct vb_root {
 	unsigned unbind_timeout_ms; /* 0: no timeout */
 };
 
+/* Copies src into dst[size], truncating; always NUL-terminated. */
+void vb_copy_str(char *dst, size_t size, const char *src);
+
 /* Opens `dir` ("/" when NULL). ops default to vb_kernel_ops_real. */
 int vb_root_open(struct vb_root *root, const char *dir);
 void vb_root_close(struct vb_root *root);

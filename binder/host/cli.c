@@ -181,6 +181,16 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 	return 0;
 }
 
+/* {"config": FILE, "config_valid": BOOL, "devices": [ ... */
+static void json_devices_begin(struct json *j, const struct vb_job *job, bool bad)
+{
+	json_begin(j, stdout);
+	json_object_open(j, NULL);
+	json_str(j, "config", job->cfg.file);
+	json_bool(j, "config_valid", !bad);
+	json_array_open(j, "devices");
+}
+
 static int cmd_status(struct opts *o, int argc, char **argv)
 {
 	struct cmd_args a;
@@ -202,11 +212,7 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 
 	struct json j;
 	if (json) {
-		json_begin(&j, stdout);
-		json_object_open(&j, NULL);
-		json_str(&j, "config", job.cfg.file);
-		json_bool(&j, "config_valid", !bad);
-		json_array_open(&j, "devices");
+		json_devices_begin(&j, &job, bad);
 	} else {
 		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %s\n", "ADDRESS", "ID",
 		       "SUBSYSTEM", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", "SELECTED-BY");
@@ -355,11 +361,7 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 
 	struct json j;
 	if (json) {
-		json_begin(&j, stdout);
-		json_object_open(&j, NULL);
-		json_str(&j, "config", job.cfg.file);
-		json_bool(&j, "config_valid", !bad);
-		json_array_open(&j, "devices");
+		json_devices_begin(&j, &job, bad);
 	} else if (job.plan.n == 0) {
 		printf("No device selected by %s.\n", job.cfg.file);
 	} else {

@@ -6,8 +6,8 @@
  * plan item points at a selected device with a known action and a reason.
  *
  * fuzz-sources: binder/core/config.c binder/core/log.c binder/core/root.c binder/core/pci.c
- * binder/core/select.c binder/core/plan.c binder/core/apply.c binder/core/job.c fuzz-seeds:
- * conf/vfio-bind.conf
+ * fuzz-sources: binder/core/select.c binder/core/plan.c binder/core/apply.c binder/core/job.c
+ * fuzz-seeds: conf/vfio-bind.conf
  */
 #include <errno.h>
 #include <libgen.h>
