@@ -81,7 +81,9 @@ int vb_write_real(const struct vb_root *root, const char *relpath, const char *b
 {
 	int fd, r;
 
-	fd = openat(root->fd, relpath, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_TRUNC is what a shell's `>` does: sysfs ignores it, and a fake tree
+	 * of plain files then holds what was written last, as sysfs would. */
+	fd = openat(root->fd, relpath, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	r = write_all_once(fd, buf, len);
