@@ -61,7 +61,7 @@ for dev in "$root"/sys/bus/pci/devices/*; do
 		continue
 	fi
 	n=$((n + 1))
-	if [ $cmd = plan ]; then
+	if [ "$cmd" = plan ]; then
 		if [ ! -e "$dev/driver" ]; then
 			printf '%s bind -\n' "$addr"
 			continue
