@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "pci.h"
 
 #define MAX_ARGS 32
 
@@ -629,4 +630,15 @@ int fixture_copy_tree(const char *src, const char *dst)
 	close(sfd);
 	close(dfd);
 	return r;
+}
+
+struct vb_pci_dev *fixture_find_dev(const struct vb_pci_list *list, const char *name)
+{
+	struct vb_pci_addr a;
+	struct vb_pci_dev *d;
+
+	ck_assert_int_eq(vb_pci_addr_parse(name, &a), 0);
+	d = vb_pci_find(list, &a);
+	ck_assert_msg(d, "%s not found", name);
+	return d;
 }

@@ -55,3 +55,8 @@ void fixture_symlink(const char *root, const char *relpath, const char *target);
 int fixture_rm_rf_at(int dirfd, const char *relpath);
 /* Copies the tree at src to dst (must not exist): files, dirs, symlinks. */
 int fixture_copy_tree(const char *src, const char *dst);
+
+struct vb_pci_list;
+struct vb_pci_dev;
+/* The scanned device with this canonical address; ck_abort when absent. */
+struct vb_pci_dev *fixture_find_dev(const struct vb_pci_list *list, const char *name);

@@ -45,13 +45,7 @@ static void ctx_close(struct ctx *c)
 
 static struct vb_pci_dev *dev(const struct ctx *c, const char *name)
 {
-	struct vb_pci_addr a;
-	struct vb_pci_dev *d;
-
-	ck_assert_int_eq(vb_pci_addr_parse(name, &a), 0);
-	d = vb_pci_find(&c->list, &a);
-	ck_assert_msg(d, "%s not found", name);
-	return d;
+	return fixture_find_dev(&c->list, name);
 }
 
 static char *dev_rel(const char *name, const char *attr)
