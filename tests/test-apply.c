@@ -902,7 +902,7 @@ START_TEST(test_pipeline)
 	sel = calloc(c.list.n, sizeof(*sel));
 	ck_assert_ptr_nonnull(sel);
 	ck_assert_int_eq(vb_select(&c.root, &cfg, &c.list, sel, &diags), 0);
-	ck_assert_int_eq(vb_plan_build(&c.root, &cfg, &c.list, sel, &p), 0);
+	ck_assert_int_eq(vb_plan_build(&c.root, &cfg, &c.list, sel, NULL, 0, &p), 0);
 	ck_assert_uint_eq(p.n, 2);
 	simkernel_log_clear(c.dir);
 	log_start(&c);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Unit tests of planning (binder/core/plan.c): one action per selected
- * device, with a reason that names the facts behind it; the veto hook; order.
+ * device, with a reason that names the facts behind it; typed refusals; guards; order.
  * tests/sysfs/sel-plan.tree has one device for each decision.
  */
 #include <check.h>
@@ -30,6 +30,8 @@ struct ctx {
 	struct vb_diags diags;
 	struct vb_sel *sel;
 	struct vb_plan plan;
+	const struct vb_plan_guard *guards;
+	size_t n_guards;
 };
 
 static void ctx_open(struct ctx *c, const char *tree, const char *conf)
@@ -49,7 +51,9 @@ static void ctx_open(struct ctx *c, const char *tree, const char *conf)
 static void ctx_plan(struct ctx *c)
 {
 	vb_plan_free(&c->plan);
-	ck_assert_int_eq(vb_plan_build(&c->root, &c->cfg, &c->list, c->sel, &c->plan), 0);
+	ck_assert_int_eq(vb_plan_build(&c->root, &c->cfg, &c->list, c->sel, c->guards, c->n_guards,
+				       &c->plan),
+			 0);
 }
 
 static void ctx_close(struct ctx *c)
@@ -159,7 +163,9 @@ START_TEST(test_each_action)
 	item_is(&c, "0000:00:05.0", VB_ACT_REFUSE, "SR-IOV physical function", "2 VFs enabled",
 		"-EBUSY", "sriov_numvfs to 0", "select the VFs", NULL);
 	item_is(&c, "0000:00:02.0", VB_ACT_REFUSE, "no IOMMU group", "VT-d/AMD-Vi",
-		"intel_iommu=on", "amd_iommu=on", NULL);
+		"intel_iommu=on", "before kernel 6.8", NULL);
+	/* amd_iommu=on is not a value the kernel knows: never suggest it */
+	ck_assert_ptr_null(strstr(item(&c, "0000:00:02.0")->reason, "amd_iommu"));
 
 	/* rule and via come from the selection */
 	ck_assert_int_eq(item(&c, "0000:00:01.0")->rule, 0);
@@ -283,60 +289,140 @@ START_TEST(test_fresh_state)
 }
 END_TEST
 
-struct veto_log {
+struct guard_log {
 	unsigned calls;
 	char seen[16][VB_PCI_NAME_MAX];
 	const char *refuse; /* device name to refuse */
-	const char *reason; /* reason to give ("" for none) */
+	enum vb_refusal code;
+	int err; /* returned for `refuse` instead, when set */
 };
 
-static bool veto(const struct vb_root *root, const struct vb_plan_item *it, char *reason,
-		 size_t size, void *userdata)
+static int guard(const struct vb_root *root, const struct vb_config *cfg, struct vb_plan_item *it,
+		 void *userdata)
 {
-	struct veto_log *v = userdata;
+	struct guard_log *v = userdata;
 
 	ck_assert_ptr_nonnull(root);
-	ck_assert(it->action != VB_ACT_REFUSE);
-	ck_assert_uint_lt(v->calls, 16);
-	strcpy(v->seen[v->calls++], it->dev->name);
+	ck_assert_ptr_nonnull(cfg);
+	if (v->calls < 16)
+		strcpy(v->seen[v->calls], it->dev->name);
+	v->calls++;
 	if (strcmp(it->dev->name, v->refuse) != 0)
-		return false;
-	snprintf(reason, size, "%s", v->reason);
-	return true;
+		return 0;
+	if (v->err)
+		return v->err;
+	vb_plan_refuse(it, v->code, "guarded: %s", vb_refusal_code(v->code));
+	return 0;
 }
 
-START_TEST(test_veto)
+static const struct vb_plan_item *plan_item(const struct ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->plan.n; i++)
+		if (strcmp(c->plan.items[i].dev->name, name) == 0)
+			return &c->plan.items[i];
+	ck_abort_msg("%s not planned", name);
+	return NULL;
+}
+
+START_TEST(test_guard)
 {
 	struct ctx c;
-	struct veto_log v = {.refuse = "0000:00:06.0", .reason = "holds the boot disk"};
+	struct guard_log v = {.refuse = "0000:00:06.0", .code = VB_REFUSE_ROOT_STORAGE};
+	const struct vb_plan_guard g = {guard, &v};
+	const struct vb_plan_item *it;
 
 	ctx_open(&c, "sel-plan", all_conf);
-	vb_plan_set_veto(veto, &v);
+	c.guards = &g;
+	c.n_guards = 1;
 	ctx_plan(&c);
-	/* asked about every non-refused item, in plan order */
-	ck_assert_uint_eq(v.calls, 6);
-	ck_assert_str_eq(v.seen[0], "0000:00:04.0");
-	ck_assert_str_eq(v.seen[1], "0000:00:06.0");
-	ck_assert_str_eq(v.seen[5], "0000:01:00.1");
-	item_is(&c, "0000:00:06.0", VB_ACT_REFUSE, "holds the boot disk", NULL);
+	/* asked about every selected device, refused by the plan or not */
+	ck_assert_uint_eq(v.calls, 10);
+	ck_assert_str_eq(v.seen[0], "0000:00:01.0");
+	ck_assert_str_eq(v.seen[9], "0000:01:00.1");
+	item_is(&c, "0000:00:06.0", VB_ACT_REFUSE, "guarded: root-storage", NULL);
+	it = plan_item(&c, "0000:00:06.0");
+	ck_assert_int_eq(it->refusal, VB_REFUSE_ROOT_STORAGE);
+	ck_assert_uint_eq(it->refusals, 1u << VB_REFUSE_ROOT_STORAGE);
 	item_is(&c, "0000:00:04.0", VB_ACT_BIND, NULL);
-	/* the plan's own refusals keep their reason */
-	item_is(&c, "0000:00:05.0", VB_ACT_REFUSE, "SR-IOV", NULL);
+	ck_assert_int_eq(plan_item(&c, "0000:00:04.0")->refusals, 0);
 
-	/* a veto without a reason still says something */
+	/* a device without an IOMMU group is still checked by the guard: the
+	 * storage refusal wins, and both are recorded */
 	v.calls = 0;
-	v.refuse = "0000:01:00.0";
-	v.reason = "";
+	v.refuse = "0000:00:02.0";
 	ctx_plan(&c);
-	item_is(&c, "0000:01:00.0", VB_ACT_REFUSE, "refused", NULL);
-	item_is(&c, "0000:00:06.0", VB_ACT_REBIND, NULL);
+	it = plan_item(&c, "0000:00:02.0");
+	ck_assert_int_eq(it->action, VB_ACT_REFUSE);
+	ck_assert_int_eq(it->refusal, VB_REFUSE_ROOT_STORAGE);
+	ck_assert_uint_eq(it->refusals,
+			  (1u << VB_REFUSE_ROOT_STORAGE) | (1u << VB_REFUSE_NO_IOMMU));
+	ck_assert(it->refusals & VB_REFUSALS_STORAGE);
 
-	/* unset: nothing is vetoed */
-	vb_plan_set_veto(NULL, NULL);
+	/* a less important guard refusal does not replace the plan's reason */
+	v.code = VB_REFUSE_UNREADABLE;
+	ctx_plan(&c);
+	it = plan_item(&c, "0000:00:02.0");
+	ck_assert_int_eq(it->refusal, VB_REFUSE_NO_IOMMU);
+	ck_assert_ptr_nonnull(strstr(it->reason, "no IOMMU group"));
+	ck_assert(!(it->refusals & VB_REFUSALS_STORAGE));
+
+	/* a guard that cannot decide refuses (fail closed) */
+	v.refuse = "0000:00:04.0";
+	v.err = -EIO;
+	ctx_plan(&c);
+	item_is(&c, "0000:00:04.0", VB_ACT_REFUSE, "cannot tell", NULL);
+	ck_assert_int_eq(plan_item(&c, "0000:00:04.0")->refusal, VB_REFUSE_STORAGE_UNKNOWN);
+
+	/* a device already on vfio-pci is guarded too */
+	v.refuse = "0000:01:00.0";
+	v.err = 0;
+	v.code = VB_REFUSE_PROTECTED;
+	ctx_plan(&c);
+	item_is(&c, "0000:01:00.0", VB_ACT_REFUSE, "guarded: protected", NULL);
+
+	/* no guard: nothing more is refused */
+	c.guards = NULL;
+	c.n_guards = 0;
 	v.calls = 0;
 	ctx_plan(&c);
 	ck_assert_uint_eq(v.calls, 0);
 	item_is(&c, "0000:01:00.0", VB_ACT_NOTHING, NULL);
+	ctx_close(&c);
+}
+END_TEST
+
+/* Every hardware check runs whatever the others found: a bridge without an
+ * IOMMU group carries both codes. */
+START_TEST(test_refusal_codes)
+{
+	static const struct {
+		const char *dev;
+		enum vb_refusal code;
+		const char *name;
+	} want[] = {
+		{"0000:00:01.0", VB_REFUSE_BRIDGE, "bridge"},
+		{"0000:00:02.0", VB_REFUSE_NO_IOMMU, "no-iommu-group"},
+		{"0000:00:03.0", VB_REFUSE_BRIDGE, "bridge"},
+		{"0000:00:05.0", VB_REFUSE_SRIOV_PF, "sriov-pf"},
+	};
+	struct ctx c;
+
+	ctx_open(&c, "sel-plan", all_conf);
+	/* the bridge 00:01.0 loses its IOMMU group too */
+	fixture_remove(c.dir, "sys/bus/pci/devices/0000:00:01.0/iommu_group");
+	ctx_plan(&c);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct vb_plan_item *it = plan_item(&c, want[i].dev);
+
+		ck_assert_int_eq(it->refusal, want[i].code);
+		ck_assert_str_eq(vb_refusal_code(it->refusal), want[i].name);
+		ck_assert(it->refusals & (1u << want[i].code));
+	}
+	ck_assert_uint_eq(plan_item(&c, "0000:00:01.0")->refusals,
+			  (1u << VB_REFUSE_BRIDGE) | (1u << VB_REFUSE_NO_IOMMU));
+	ck_assert_str_eq(vb_refusal_code(VB_REFUSE_NONE), "");
+	ck_assert_str_eq(vb_refusal_code(VB_REFUSE_HW_CHANGED), "hardware-changed");
+	ck_assert_str_eq(vb_refusal_code(VB_REFUSE_STORAGE_UNKNOWN), "storage-unknown");
 	ctx_close(&c);
 }
 END_TEST
@@ -399,7 +485,8 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_chipset_bridges);
 	tcase_add_test(tc, test_vanished);
 	tcase_add_test(tc, test_fresh_state);
-	tcase_add_test(tc, test_veto);
+	tcase_add_test(tc, test_guard);
+	tcase_add_test(tc, test_refusal_codes);
 	tcase_add_test(tc, test_deterministic_order);
 	suite_add_tcase(s, tc);
 	return s;

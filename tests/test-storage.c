@@ -521,26 +521,33 @@ START_TEST(test_veto)
 	struct vb_pci_dev root_ctl = mkdev("0000:00:17.0"), home = mkdev("0000:03:00.0"),
 			  gpu = mkdev("0000:01:00.0");
 	struct vb_plan_item it = {.rule = 1, .via = VB_VIA_RULE, .action = VB_ACT_BIND};
-	char reason[256];
 
 	ck_assert_int_eq(vb_root_open(&R, tree[T_STACKED]), 0);
 	vb_storage_policy_init(&pol, &R, &cfg);
 	ck_assert(!pol.scanned); /* lazy: nothing selected, nothing read */
 
 	it.dev = &gpu;
-	ck_assert(!vb_storage_veto(&R, &it, reason, sizeof(reason), &pol));
+	ck_assert_int_eq(vb_storage_guard(&R, &cfg, &it, &pol), 0);
+	ck_assert_int_eq(it.action, VB_ACT_BIND);
 	ck_assert(pol.scanned);
 	ck_assert_uint_gt(pol.st.n, 0);
 
 	it.dev = &root_ctl;
-	ck_assert(vb_storage_veto(&R, &it, reason, sizeof(reason), &pol));
-	ck_assert_ptr_nonnull(strstr(reason, "root filesystem"));
+	ck_assert_int_eq(vb_storage_guard(&R, &cfg, &it, &pol), 0);
+	ck_assert_int_eq(it.action, VB_ACT_REFUSE);
+	ck_assert_int_eq(it.refusal, VB_REFUSE_ROOT_STORAGE);
+	ck_assert_ptr_nonnull(strstr(it.reason, "root filesystem"));
 
-	it.dev = &home; /* rule 1 has allow-storage=yes: taken, with a warning */
-	ck_assert(!vb_storage_veto(&R, &it, reason, sizeof(reason), &pol));
+	memset(&it, 0, sizeof(it));
+	it.rule = 1; /* rule 1 has allow-storage=yes: taken, with a warning */
+	it.action = VB_ACT_BIND;
+	it.dev = &home;
+	ck_assert_int_eq(vb_storage_guard(&R, &cfg, &it, &pol), 0);
+	ck_assert_int_eq(it.action, VB_ACT_BIND);
 	it.rule = 0;
-	ck_assert(vb_storage_veto(&R, &it, reason, sizeof(reason), &pol));
-	ck_assert_ptr_nonnull(strstr(reason, "allow-storage=yes"));
+	ck_assert_int_eq(vb_storage_guard(&R, &cfg, &it, &pol), 0);
+	ck_assert_int_eq(it.refusal, VB_REFUSE_STORAGE);
+	ck_assert_ptr_nonnull(strstr(it.reason, "allow-storage=yes"));
 
 	vb_storage_policy_free(&pol);
 }
@@ -551,14 +558,14 @@ START_TEST(test_no_proc)
 	struct vb_storage_policy pol;
 	struct vb_pci_dev d = mkdev("0000:00:17.0");
 	struct vb_plan_item it = {.dev = &d, .rule = 0, .action = VB_ACT_BIND};
-	char reason[256];
 
 	/* a chroot without proc/: nothing known, nothing refused */
 	ck_assert_int_eq(vb_root_open(&R, tree[T_EMPTY]), 0);
 	ck_assert_int_eq(vb_storage_scan(&R, &ST), -ENOENT);
 	ck_assert_uint_eq(ST.n, 0);
 	vb_storage_policy_init(&pol, &R, &cfg);
-	ck_assert(!vb_storage_veto(&R, &it, reason, sizeof(reason), &pol));
+	ck_assert_int_eq(vb_storage_guard(&R, &cfg, &it, &pol), 0);
+	ck_assert_int_eq(it.action, VB_ACT_BIND);
 	vb_storage_policy_free(&pol);
 }
 END_TEST

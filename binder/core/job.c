@@ -67,59 +67,8 @@ int vb_job_select(struct vb_job *job, const struct vb_root *root)
 	return vb_select(root, &job->cfg, &job->list, job->sel, &job->diags);
 }
 
-int vb_job_plan(struct vb_job *job, const struct vb_root *root)
+int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_plan_guard *guards,
+		size_t n_guards)
 {
-	return vb_plan_build(root, &job->cfg, &job->list, job->sel, &job->plan);
-}
-
-static bool word_is(const char *w, size_t len, const char *s)
-{
-	return strlen(s) == len && memcmp(w, s, len) == 0;
-}
-
-unsigned vb_cmdline_parse(const char *s, char *unknown, size_t unknown_size)
-{
-	unsigned flags = 0;
-
-	if (unknown_size)
-		unknown[0] = 0;
-	while (*s) {
-		const char *w;
-		size_t len;
-
-		while (*s == ' ' || *s == '\t' || *s == '\n')
-			s++;
-		w = s;
-		while (*s && *s != ' ' && *s != '\t' && *s != '\n')
-			s++;
-		len = s - w;
-		if (len == 0)
-			break;
-		if (word_is(w, len, "vfio-bind=off") || word_is(w, len, "vfio-bind=0"))
-			flags |= VB_CMDLINE_OFF;
-		else if (word_is(w, len, "vfio-bind=dry-run"))
-			flags |= VB_CMDLINE_DRY_RUN;
-		else if (word_is(w, len, "vfio-bind.debug") || word_is(w, len, "vfio-bind.debug=1"))
-			flags |= VB_CMDLINE_DEBUG;
-		else if (word_is(w, len, "vfio-bind=on") || word_is(w, len, "vfio-bind=1"))
-			flags &= ~VB_CMDLINE_OFF; /* the last word wins, as for kernel parameters */
-		else if (len > 10 && memcmp(w, "vfio-bind=", 10) == 0 && unknown_size) {
-			size_t n = len < unknown_size - 1 ? len : unknown_size - 1;
-			memcpy(unknown, w, n);
-			unknown[n] = 0;
-		}
-	}
-	return flags;
-}
-
-unsigned vb_cmdline_read(const struct vb_root *root, char *unknown, size_t unknown_size)
-{
-	char buf[4096];
-
-	if (vb_read_file(root, "proc/cmdline", buf, sizeof(buf)) < 0) {
-		if (unknown_size)
-			unknown[0] = 0;
-		return 0;
-	}
-	return vb_cmdline_parse(buf, unknown, unknown_size);
+	return vb_plan_build(root, &job->cfg, &job->list, job->sel, guards, n_guards, &job->plan);
 }

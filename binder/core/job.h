@@ -35,16 +35,6 @@ void vb_job_free(struct vb_job *job);
 int vb_job_load_config(struct vb_job *job, const struct vb_root *root, const char *path);
 /* Scan and select (warnings for rules that match nothing go to diags). */
 int vb_job_select(struct vb_job *job, const struct vb_root *root);
-int vb_job_plan(struct vb_job *job, const struct vb_root *root);
-
-/* Kernel command line switches (proc/cmdline under the root). */
-enum {
-	VB_CMDLINE_OFF = 1u << 0,     /* vfio-bind=off */
-	VB_CMDLINE_DRY_RUN = 1u << 1, /* vfio-bind=dry-run */
-	VB_CMDLINE_DEBUG = 1u << 2,   /* vfio-bind.debug */
-};
-/* Parses a command line string; unknown vfio-bind= values are reported
- * through *unknown (pointer into s, NUL-terminated copy in buf). */
-unsigned vb_cmdline_parse(const char *s, char *unknown, size_t unknown_size);
-/* Reads proc/cmdline under the root and parses it; 0 when unreadable. */
-unsigned vb_cmdline_read(const struct vb_root *root, char *unknown, size_t unknown_size);
+/* Plans, running the guards on every selected device (plan.h). */
+int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_plan_guard *guards,
+		size_t n_guards);

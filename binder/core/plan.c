@@ -1,20 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "plan.h"
-
-static vb_plan_veto_fn veto_fn;
-static void *veto_userdata;
-
-void vb_plan_set_veto(vb_plan_veto_fn fn, void *userdata)
-{
-	veto_fn = fn;
-	veto_userdata = userdata;
-}
 
 const char *vb_action_name(enum vb_action a)
 {
@@ -31,19 +23,126 @@ const char *vb_action_name(enum vb_action a)
 	return "unknown";
 }
 
+const char *vb_refusal_code(enum vb_refusal r)
+{
+	static const char *const names[VB_REFUSE_COUNT_] = {
+		[VB_REFUSE_NONE] = "",
+		[VB_REFUSE_ROOT_STORAGE] = "root-storage",
+		[VB_REFUSE_PROTECTED] = "protected",
+		[VB_REFUSE_HW_CHANGED] = "hardware-changed",
+		[VB_REFUSE_STORAGE] = "mounted-storage",
+		[VB_REFUSE_STORAGE_UNKNOWN] = "storage-unknown",
+		[VB_REFUSE_VANISHED] = "vanished",
+		[VB_REFUSE_BRIDGE] = "bridge",
+		[VB_REFUSE_SRIOV_PF] = "sriov-pf",
+		[VB_REFUSE_NO_IOMMU] = "no-iommu-group",
+		[VB_REFUSE_UNREADABLE] = "unreadable",
+	};
+
+	return (unsigned)r < VB_REFUSE_COUNT_ ? names[r] : "unknown";
+}
+
+void vb_plan_refuse(struct vb_plan_item *it, enum vb_refusal code, const char *fmt, ...)
+{
+	va_list ap;
+
+	it->refusals |= 1u << code;
+	if (it->action == VB_ACT_REFUSE && it->refusal != VB_REFUSE_NONE && it->refusal <= code)
+		return;
+	it->action = VB_ACT_REFUSE;
+	it->refusal = code;
+	va_start(ap, fmt);
+	vsnprintf(it->reason, sizeof(it->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* A read failure: the device vanished, or the attribute is unreadable. */
 static void refuse_err(struct vb_plan_item *it, const char *what, int r)
 {
-	it->action = VB_ACT_REFUSE;
 	if (r == -ENODEV)
-		snprintf(it->reason, sizeof(it->reason), "device vanished");
+		vb_plan_refuse(it, VB_REFUSE_VANISHED, "device vanished");
 	else
-		snprintf(it->reason, sizeof(it->reason), "cannot read %s: %s", what,
-			 vb_strerror(-r));
+		vb_plan_refuse(it, VB_REFUSE_UNREADABLE, "cannot read %s: %s", what,
+			       vb_strerror(-r));
+}
+
+bool vb_plan_refuse_unknown_storage(const struct vb_config *cfg, struct vb_plan_item *it,
+				    const char *why)
+{
+	if ((it->dev->class >> 16) != 0x01)
+		return false;
+	if (cfg && it->rule >= 0 && (size_t)it->rule < cfg->n_rules &&
+	    cfg->rules[it->rule].allow_storage)
+		return false;
+	vb_plan_refuse(it, VB_REFUSE_STORAGE_UNKNOWN,
+		       "mass-storage controller while %s: taken only with allow-storage=yes", why);
+	return true;
+}
+
+static void check_endpoint(const struct vb_root *root, struct vb_plan_item *it)
+{
+	struct vb_pci_dev *d = it->dev;
+	int r = vb_pci_load_header(root, d);
+
+	if (r < 0) {
+		refuse_err(it, "config header", r);
+		return;
+	}
+	if (vb_pci_is_endpoint(d))
+		return;
+	if (d->header_type == 1)
+		vb_plan_refuse(it, VB_REFUSE_BRIDGE,
+			       "PCI bridge (header type 1): vfio-pci binds endpoints only");
+	else if (d->header_type == 2)
+		vb_plan_refuse(it, VB_REFUSE_BRIDGE,
+			       "CardBus bridge (header type 2): vfio-pci binds endpoints only");
+	else if (d->header_type < 0)
+		vb_plan_refuse(it, VB_REFUSE_BRIDGE,
+			       "unknown PCI header type: vfio-pci binds endpoints only");
+	else if ((d->class >> 16) == 0x06)
+		vb_plan_refuse(it, VB_REFUSE_BRIDGE,
+			       "bridge (class %04x): vfio-pci binds endpoints only",
+			       (unsigned)(d->class >> 8));
+	else
+		vb_plan_refuse(it, VB_REFUSE_BRIDGE,
+			       "not an endpoint (header type %d): vfio-pci binds endpoints only",
+			       d->header_type);
+}
+
+static void check_sriov(const struct vb_root *root, struct vb_plan_item *it)
+{
+	struct vb_pci_dev *d = it->dev;
+	int r = vb_pci_load_sriov(root, d);
+
+	if (r < 0)
+		refuse_err(it, "sriov_numvfs", r);
+	else if (d->sriov_numvfs > 0)
+		vb_plan_refuse(it, VB_REFUSE_SRIOV_PF,
+			       "SR-IOV physical function with %d VF%s enabled; "
+			       "vfio-pci refuses it (-EBUSY); "
+			       "set sriov_numvfs to 0 first or select the VFs",
+			       d->sriov_numvfs, d->sriov_numvfs == 1 ? "" : "s");
+}
+
+static void check_group(const struct vb_root *root, struct vb_plan_item *it)
+{
+	struct vb_pci_dev *d = it->dev;
+	int r = vb_pci_load_group(root, d);
+
+	if (r < 0)
+		refuse_err(it, "iommu_group", r);
+	else if (d->iommu_group < 0)
+		vb_plan_refuse(it, VB_REFUSE_NO_IOMMU,
+			       "no IOMMU group: enable VT-d/AMD-Vi in the firmware "
+			       "(and intel_iommu=on on Intel before kernel 6.8)");
 }
 
 /* Decides the action for one selected device from fresh sysfs state. The
- * checks follow vfio-pci's probe: header type, SR-IOV, IOMMU group. */
-static void plan_device(const struct vb_root *root, struct vb_plan_item *it)
+ * checks follow vfio-pci's probe (header type, SR-IOV, IOMMU group); each
+ * runs whatever the others found, then the guards add theirs. */
+static void plan_device(const struct vb_root *root, const struct vb_config *cfg,
+			struct vb_plan_item *it, const struct vb_plan_guard *guards,
+			size_t n_guards)
 {
 	struct vb_pci_dev *d = it->dev;
 	int r;
@@ -54,68 +153,28 @@ static void plan_device(const struct vb_root *root, struct vb_plan_item *it)
 		refuse_err(it, "uevent", r);
 		return;
 	}
+	if (strcmp(d->driver, VB_TARGET_DRIVER) != 0) {
+		check_endpoint(root, it);
+		check_sriov(root, it);
+		check_group(root, it);
+	}
+	for (size_t g = 0; g < n_guards; g++) {
+		r = guards[g].check(root, cfg, it, guards[g].userdata);
+		if (r == -ENODEV)
+			refuse_err(it, "uevent", r);
+		else if (r < 0)
+			vb_plan_refuse(it, VB_REFUSE_STORAGE_UNKNOWN,
+				       "cannot tell whether it is safe to take: %s",
+				       vb_strerror(-r));
+	}
+	if (it->action == VB_ACT_REFUSE)
+		return;
 
 	if (strcmp(d->driver, VB_TARGET_DRIVER) == 0) {
 		it->action = VB_ACT_NOTHING;
 		snprintf(it->reason, sizeof(it->reason), "already bound to %s", VB_TARGET_DRIVER);
 		return;
 	}
-
-	r = vb_pci_load_header(root, d);
-	if (r < 0) {
-		refuse_err(it, "config header", r);
-		return;
-	}
-	if (!vb_pci_is_endpoint(d)) {
-		it->action = VB_ACT_REFUSE;
-		if (d->header_type == 1)
-			snprintf(it->reason, sizeof(it->reason),
-				 "PCI bridge (header type 1): vfio-pci binds endpoints only");
-		else if (d->header_type == 2)
-			snprintf(it->reason, sizeof(it->reason),
-				 "CardBus bridge (header type 2): vfio-pci binds endpoints only");
-		else if (d->header_type < 0)
-			snprintf(it->reason, sizeof(it->reason),
-				 "unknown PCI header type: vfio-pci binds endpoints only");
-		else if ((d->class >> 16) == 0x06)
-			snprintf(it->reason, sizeof(it->reason),
-				 "bridge (class %04x): vfio-pci binds endpoints only",
-				 (unsigned)(d->class >> 8));
-		else
-			snprintf(it->reason, sizeof(it->reason),
-				 "not an endpoint (header type %d): vfio-pci binds endpoints only",
-				 d->header_type);
-		return;
-	}
-
-	r = vb_pci_load_sriov(root, d);
-	if (r < 0) {
-		refuse_err(it, "sriov_numvfs", r);
-		return;
-	}
-	if (d->sriov_numvfs > 0) {
-		it->action = VB_ACT_REFUSE;
-		snprintf(it->reason, sizeof(it->reason),
-			 "SR-IOV physical function with %d VF%s enabled; "
-			 "vfio-pci refuses it (-EBUSY); "
-			 "set sriov_numvfs to 0 first or select the VFs",
-			 d->sriov_numvfs, d->sriov_numvfs == 1 ? "" : "s");
-		return;
-	}
-
-	r = vb_pci_load_group(root, d);
-	if (r < 0) {
-		refuse_err(it, "iommu_group", r);
-		return;
-	}
-	if (d->iommu_group < 0) {
-		it->action = VB_ACT_REFUSE;
-		snprintf(it->reason, sizeof(it->reason),
-			 "no IOMMU group: enable VT-d/AMD-Vi in firmware and intel_iommu=on / "
-			 "amd_iommu=on");
-		return;
-	}
-
 	if (d->driver[0] == '\0') {
 		it->action = VB_ACT_BIND;
 		r = vb_pci_load_override(root, d);
@@ -131,18 +190,17 @@ static void plan_device(const struct vb_root *root, struct vb_plan_item *it)
 			snprintf(it->reason, sizeof(it->reason), "unbound; override then bind");
 		return;
 	}
-
 	it->action = VB_ACT_REBIND;
 	snprintf(it->reason, sizeof(it->reason), "bound to %s; unbind then bind", d->driver);
 }
 
 int vb_plan_build(const struct vb_root *root, const struct vb_config *cfg, struct vb_pci_list *list,
-		  const struct vb_sel *sel, struct vb_plan *plan)
+		  const struct vb_sel *sel, const struct vb_plan_guard *guards, size_t n_guards,
+		  struct vb_plan *plan)
 {
 	struct vb_plan_item *items;
 	size_t j, n = 0;
 
-	(void)cfg;
 	for (j = 0; j < list->n; j++)
 		if (sel[j].via != VB_VIA_NONE)
 			n++;
@@ -162,21 +220,7 @@ int vb_plan_build(const struct vb_root *root, const struct vb_config *cfg, struc
 		it->dev = &list->devs[j];
 		it->rule = sel[j].rule;
 		it->via = sel[j].via;
-		plan_device(root, it);
-
-		if (it->action != VB_ACT_REFUSE && veto_fn) {
-			char reason[sizeof(it->reason)] = "";
-
-			if (veto_fn(root, it, reason, sizeof(reason), veto_userdata)) {
-				it->action = VB_ACT_REFUSE;
-				if (reason[0])
-					memcpy(it->reason, reason, sizeof(it->reason));
-				else
-					snprintf(it->reason, sizeof(it->reason),
-						 "refused by policy");
-				it->reason[sizeof(it->reason) - 1] = '\0';
-			}
-		}
+		plan_device(root, cfg, it, guards, n_guards);
 	}
 
 	plan->items = items;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "early.h"
 #include "job.h"
 #include "log.h"
@@ -119,9 +120,8 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	struct vb_outcome *out = NULL;
 	struct vb_root root;
 	struct vb_job job;
+	struct vb_boot_switches sw;
 	bool debug = false;
-	char unknown[64];
-	unsigned flags;
 	int c, r, kmsg, ret = EARLY_OK;
 
 	while ((c = getopt_long(argc, argv, "r:c:ndhV", longopts, NULL)) != -1) {
@@ -161,19 +161,20 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	if (kmsg >= 0)
 		vb_log_set_kmsg_fd(kmsg);
 
-	flags = vb_cmdline_read(&root, unknown, sizeof(unknown));
-	if (flags & VB_CMDLINE_DEBUG)
+	(void)vb_boot_switches_read(&root, &sw);
+	if (sw.debug)
 		debug = true;
 	vb_log_set_max_priority(debug ? VB_LOG_DEBUG : VB_LOG_INFO);
-	if (unknown[0])
-		log_warning("ignoring unknown kernel parameter %s (known: vfio-bind=off, "
-			    "vfio-bind=dry-run, vfio-bind.debug)",
-			    unknown);
-	if (flags & VB_CMDLINE_OFF) {
+	if (sw.unknown[0])
+		log_warning(
+			"ignoring unknown kernel parameter %s (known: vfio-bind=on|off|dry-run, "
+			"vfio-bind.debug, vfio-bind.timeout=SECONDS)",
+			sw.unknown);
+	if (sw.mode == VB_BOOT_OFF) {
 		log_notice("disabled by vfio-bind=off on the kernel command line");
 		goto done;
 	}
-	if (flags & VB_CMDLINE_DRY_RUN)
+	if (sw.mode == VB_BOOT_DRY_RUN)
 		ao.dry_run = true;
 
 	vb_job_init(&job);
@@ -199,7 +200,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		ret = EARLY_CANNOT_RUN;
 		goto free_job;
 	}
-	r = vb_job_plan(&job, &root);
+	r = vb_job_plan(&job, &root, NULL, 0);
 	if (r < 0) {
 		log_error("cannot plan: %s", vb_strerror(r));
 		ret = EARLY_CANNOT_RUN;

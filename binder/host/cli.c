@@ -297,10 +297,7 @@ static int plan_storage(struct opts *o, struct vb_job *job, struct vb_storage_po
 {
 	int r;
 
-	vb_storage_policy_init(pol, &o->r, &job->cfg);
-	vb_plan_set_veto(vb_storage_veto, pol);
-	r = vb_job_plan(job, &o->r);
-	vb_plan_set_veto(NULL, NULL);
+	r = vb_storage_plan_job(&o->r, job, pol);
 	if (r < 0) {
 		log_error("cannot plan: %s", vb_strerror(r));
 		return VB_EXIT_FAILURE;
@@ -338,6 +335,18 @@ static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad)
 	if (r == 0)
 		log_no_iommu(o, job);
 	return r;
+}
+
+/* "refusal": the code of the reason shown (null unless refused), and
+ * "refusals": every code that applies, most important first. */
+static void json_refusals(struct json *j, const struct vb_plan_item *it)
+{
+	json_str(j, "refusal", it->action == VB_ACT_REFUSE ? vb_refusal_code(it->refusal) : NULL);
+	json_array_open(j, "refusals");
+	for (unsigned c = VB_REFUSE_NONE + 1; c < VB_REFUSE_COUNT_; c++)
+		if (it->refusals & (1u << c))
+			json_str(j, NULL, vb_refusal_code(c));
+	json_array_close(j);
 }
 
 static int cmd_plan(struct opts *o, int argc, char **argv)
@@ -378,6 +387,7 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 			json_str(&j, "address", it->dev->name);
 			json_str(&j, "action", vb_action_name(it->action));
 			json_str(&j, "reason", it->reason);
+			json_refusals(&j, it);
 			json_str(&j, "rule", where);
 			json_str(&j, "via", via_name(it->via));
 			json_str(&j, "driver", it->dev->driver[0] ? it->dev->driver : NULL);
@@ -613,23 +623,21 @@ static int check_storage(struct opts *o, struct vb_job *job)
 
 	for (size_t i = 0; r == 0 && i < job->plan.n; i++) {
 		const struct vb_plan_item *it = &job->plan.items[i];
-		char loc[4200], reason[512];
+		char loc[4200];
 		const char *where;
 
-		/* the veto ran (and scanned) only for devices nothing else refused */
-		if (it->action != VB_ACT_REFUSE || !pol.scanned)
+		/* every check ran for every device: the IOMMU state, a bridge or
+		 * a vanished sibling cannot hide a storage refusal */
+		if (!(it->refusals & VB_REFUSALS_STORAGE))
 			continue;
 		if (pol.scan_err) {
 			ret = VB_EXIT_FAILURE; /* logged by the scan */
 			break;
 		}
-		if (!vb_storage_refuses(&pol.st, &job->cfg, &it->dev->addr, it->rule, reason,
-					sizeof(reason)))
-			continue;
 		where = rule_location(job, it->rule, loc, sizeof(loc));
 		log_error("%s: %s refused: %s\n  hint: %s 'exclude path=%s'",
-			  where ? where : job->cfg.file, it->dev->name, reason,
-			  vb_storage_find(&pol.st, &it->dev->addr)->is_root
+			  where ? where : job->cfg.file, it->dev->name, it->reason,
+			  it->refusals & (1u << VB_REFUSE_ROOT_STORAGE)
 				  ? "the host cannot boot without it: narrow the rule or add"
 				  : "add allow-storage=yes to the rule to take it anyway, or add",
 			  it->dev->name);

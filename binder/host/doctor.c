@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 
 #include "cli.h"
+#include "cmdline.h"
 #include "diagnose.h"
 #include "doctor.h"
 #include "initramfs.h"
@@ -95,6 +96,7 @@ static void gather_kernel(struct report *rep)
 {
 	const struct vb_root *root = rep->root;
 	char path[4200];
+	struct vb_boot_switches sw;
 	int err, r;
 
 	if (root->is_host) {
@@ -104,7 +106,9 @@ static void gather_kernel(struct report *rep)
 	}
 	rep->have_cmdline =
 		vb_read_file(root, "proc/cmdline", rep->cmdline, sizeof(rep->cmdline)) >= 0;
-	if (rep->have_cmdline && (vb_cmdline_parse(rep->cmdline, NULL, 0) & VB_CMDLINE_OFF))
+	if (rep->have_cmdline)
+		vb_boot_switches_parse(rep->cmdline, &sw);
+	if (rep->have_cmdline && sw.mode == VB_BOOT_OFF)
 		vb_findings_add(
 			&rep->f, VB_LEVEL_WARNING, VB_F_CMDLINE_OFF, NULL,
 			"remove vfio-bind=off from the kernel command line when you are done",
@@ -247,10 +251,7 @@ static void gather_config(struct report *rep)
 	if (!rep->scanned)
 		return;
 	/* plan as apply would: with the storage veto of the host command */
-	vb_storage_policy_init(&pol, root, &rep->job.cfg);
-	vb_plan_set_veto(vb_storage_veto, &pol);
-	r = vb_job_plan(&rep->job, root);
-	vb_plan_set_veto(NULL, NULL);
+	r = vb_storage_plan_job(root, &rep->job, &pol);
 	vb_storage_policy_free(&pol);
 	if (r < 0) {
 		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL, "cannot plan: %s",

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "job.h"
 #include "storage.h"
 
 #define PATH_SIZE 4096
@@ -1211,33 +1212,45 @@ const struct vb_storage *vb_storage_policy_scan(struct vb_storage_policy *p)
 	return &p->st;
 }
 
-bool vb_storage_veto(const struct vb_root *root, const struct vb_plan_item *item, char *reason,
-		     size_t size, void *userdata)
+int vb_storage_guard(const struct vb_root *root, const struct vb_config *cfg,
+		     struct vb_plan_item *item, void *userdata)
 {
 	struct vb_storage_policy *p = userdata;
 	const struct vb_storage *st;
 	const struct vb_storage_use *u;
+	char reason[sizeof(item->reason)];
 
-	if (!p || !item->dev)
-		return false;
 	if (!p->root)
 		p->root = root;
 	st = vb_storage_policy_scan(p);
 	if (!st) {
 		/* fail safe: a device may hold storage we could not see */
-		snprintf(reason, size, "cannot tell whether it holds mounted storage: %s",
-			 vb_strerror(-p->scan_err));
-		return true;
+		vb_plan_refuse(item, VB_REFUSE_STORAGE_UNKNOWN,
+			       "cannot tell whether it holds mounted storage: %s",
+			       vb_strerror(-p->scan_err));
+		return 0;
 	}
-	if (vb_storage_refuses(st, p->cfg, &item->dev->addr, item->rule, reason, size))
-		return true;
 	u = vb_storage_find(st, &item->dev->addr);
+	if (vb_storage_refuses(st, cfg, &item->dev->addr, item->rule, reason, sizeof(reason))) {
+		vb_plan_refuse(item, u->is_root ? VB_REFUSE_ROOT_STORAGE : VB_REFUSE_STORAGE, "%s",
+			       reason);
+		return 0;
+	}
 	if (u) {
 		char role[768];
 
 		use_role(u, role, sizeof(role));
 		log_warning("%s: %s: taken because %s:%u has allow-storage=yes", item->dev->name,
-			    role, p->cfg->file, p->cfg->rules[item->rule].line);
+			    role, cfg->file, cfg->rules[item->rule].line);
 	}
-	return false;
+	return 0;
+}
+
+int vb_storage_plan_job(const struct vb_root *root, struct vb_job *job,
+			struct vb_storage_policy *pol)
+{
+	const struct vb_plan_guard guard = {vb_storage_guard, pol};
+
+	vb_storage_policy_init(pol, root, &job->cfg);
+	return vb_job_plan(job, root, &guard, 1);
 }

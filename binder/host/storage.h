@@ -84,7 +84,16 @@ void vb_storage_policy_free(struct vb_storage_policy *p);
  * root without proc/ gives an empty list (logged at info, or as a warning
  * on the host). */
 const struct vb_storage *vb_storage_policy_scan(struct vb_storage_policy *p);
-/* A vb_plan_veto_fn: userdata is a struct vb_storage_policy. Logs a warning
- * for a storage controller that allow-storage=yes lets through. */
-bool vb_storage_veto(const struct vb_root *root, const struct vb_plan_item *item, char *reason,
-		     size_t size, void *userdata);
+/* A vb_plan_guard check (userdata: a struct vb_storage_policy): refuses the
+ * root's controller (root-storage), other mounted storage and swap unless
+ * allowed (mounted-storage), everything when the scan failed
+ * (storage-unknown). Logs a warning for a storage controller that
+ * allow-storage=yes lets through. */
+int vb_storage_guard(const struct vb_root *root, const struct vb_config *cfg,
+		     struct vb_plan_item *item, void *userdata);
+
+/* Plans the job as the host command does, with the storage guard. pol is
+ * initialised here; free it after use (its scan serves later questions). */
+struct vb_job;
+int vb_storage_plan_job(const struct vb_root *root, struct vb_job *job,
+			struct vb_storage_policy *pol);

@@ -6,6 +6,7 @@
  * boundary, so apply and release are seen end to end.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -391,6 +392,47 @@ START_TEST(check_refuses_root_controller)
 }
 END_TEST
 
+/* The IOMMU still off when the image is built (Intel before 6.8, before
+ * intel_iommu=on was added): no device has a group, and the root's NVMe
+ * must still fail check, not pass as "no IOMMU group". */
+START_TEST(check_refuses_root_controller_without_iommu)
+{
+	char *root = tree_with_config("desktop", "bind class=0108\n");
+	char dir[4200];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/sys/bus/pci/devices", root);
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		char rel[300];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/iommu_group", e->d_name);
+		fixture_remove(root, rel);
+	}
+	closedir(d);
+
+	struct run r = run("VB_BIN", "--root", root, "check", NULL);
+	ck_assert_msg(r.status == 5, "exit %d, stderr:\n%s", r.status, r.err);
+	assert_contains(r.err, "0000:02:00.0");
+	assert_contains(r.err, "root filesystem");
+	assert_contains(r.err, "vfio-bind.conf:1");
+	run_free(&r);
+
+	/* plan --json: the root's refusal first, the missing group recorded too */
+	r = run("VB_BIN", "--root", root, "plan", "--json", NULL);
+	check_json(r.out);
+	assert_contains(r.out, "\"refusal\": \"root-storage\"");
+	assert_contains(r.out, "\"root-storage\",\n");
+	assert_contains(r.out, "\"no-iommu-group\"\n");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 START_TEST(check_missing_config)
 {
 	char *root = tree_with_config("desktop", NULL);
@@ -699,6 +741,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, plan_json_actions);
 	tcase_add_test(tc, check_reports_file_line_column);
 	tcase_add_test(tc, check_refuses_root_controller);
+	tcase_add_test(tc, check_refuses_root_controller_without_iommu);
 	tcase_add_test(tc, check_missing_config);
 	tcase_add_test(tc, apply_then_release_roundtrip);
 	tcase_add_test(tc, release_by_address);
