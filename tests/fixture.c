@@ -397,12 +397,27 @@ static char *join(const char *root, const char *relpath)
 	return xasprintf("%s/%s", root, relpath);
 }
 
+/* mkdir -p of relpath's parent directories under root. */
+static void make_parents(const char *root, const char *relpath)
+{
+	char *p = join(root, relpath);
+
+	for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		FX_ASSERT(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", p,
+			  strerror(errno));
+		*s = '/';
+	}
+	free(p);
+}
+
 void fixture_write(const char *root, const char *relpath, const char *content)
 {
 	char *p = join(root, relpath);
 	size_t len = strlen(content);
 	int fd;
 
+	make_parents(root, relpath);
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	FX_ASSERT(fd >= 0, "open %s: %s", p, strerror(errno));
 	FX_ASSERT(write(fd, content, len) == (ssize_t)len, "write %s: %s", p, strerror(errno));

@@ -40,6 +40,7 @@ void fixture_preload_args(const char *const *args);
 void fixture_unload_all(void);
 
 /* File helpers, paths relative to root. */
+/* Writes content to relpath under root, creating missing parent dirs. */
 void fixture_write(const char *root, const char *relpath, const char *content);
 /* Whole file, malloc'ed and NUL-terminated; NULL when it does not exist. */
 char *fixture_read(const char *root, const char *relpath);

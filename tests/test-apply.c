@@ -1092,6 +1092,42 @@ START_TEST(test_fault_module)
 }
 END_TEST
 
+/* Why vfio-pci did not load, from the command line and the module dir. */
+START_TEST(test_fault_module_explained)
+{
+	struct ctx c;
+
+	ctx_open(&c, "desktop");
+	plan(&c, "0000:01:00.1", NULL);
+	fixture_write(c.dir, "proc/cmdline",
+		      "root=/dev/sda1 module_blacklist=nouveau,vfio_pci quiet\n");
+	simkernel_module_fails("vfio-pci", EPERM);
+	ck_assert_int_eq(apply(&c), 1);
+	assert_line(&c, VB_LOG_ERR, "cannot load vfio-pci",
+		    "module_blacklist=nouveau,vfio_pci on the kernel command line forbids it");
+
+	/* not blacklisted, but missing from the (initramfs's) module dir */
+	fixture_write(c.dir, "proc/cmdline", "root=/dev/sda1 modprobe.blacklist=nouveau\n");
+	fixture_write(c.dir, "proc/sys/kernel/osrelease", "6.12.9-amd64\n");
+	fixture_write(
+		c.dir, "lib/modules/6.12.9-amd64/modules.dep",
+		"kernel/drivers/vfio/pci/vfio-pci-core.ko.xz: kernel/drivers/vfio/vfio.ko.xz\n"
+		"kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko.xz:\n");
+	simkernel_module_fails("vfio-pci", ENOENT);
+	ck_assert_int_eq(apply(&c), 1);
+	assert_line(&c, VB_LOG_ERR, "cannot load vfio-pci",
+		    "vfio-pci is not in /lib/modules/6.12.9-amd64");
+
+	/* there, and not forbidden: the error itself */
+	fixture_write(c.dir, "lib/modules/6.12.9-amd64/modules.dep",
+		      "kernel/drivers/vfio/pci/vfio-pci.ko.xz: kernel/drivers/vfio/vfio.ko.xz\n");
+	simkernel_module_fails("vfio-pci", EIO);
+	ck_assert_int_eq(apply(&c), 1);
+	assert_line(&c, VB_LOG_ERR, "cannot load vfio-pci:", "Input/output error");
+	ctx_close(&c);
+}
+END_TEST
+
 /* Already-bound devices stay OK when the module fails for the others. */
 START_TEST(test_fault_module_partial)
 {
@@ -1154,6 +1190,7 @@ static Suite *apply_suite(void)
 	tcase_add_test(tc, test_fault_unbind_hangs);
 	tcase_add_test(tc, test_fault_module);
 	tcase_add_test(tc, test_fault_module_partial);
+	tcase_add_test(tc, test_fault_module_explained);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "module.h"
 #include "plan.h"
 
 #define DEVICES_DIR "sys/bus/pci/devices"
@@ -387,6 +388,10 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 	if (n_pending > 0) {
 		r = root->ops->load_module(root, VB_TARGET_DRIVER);
 		if (r < 0) {
+			char why[512];
+
+			vb_module_explain_failure(root, VB_TARGET_DRIVER, r, why, sizeof(why));
+			log_error("cannot load " VB_TARGET_DRIVER ": %s", why);
 			for (i = 0; i < plan->n; i++) {
 				struct work *w = &works[i];
 
@@ -415,7 +420,7 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 		if (r == 0) {
 			outcomes[i].result = VB_RES_OK;
 			vb_copy_str(outcomes[i].driver_after, sizeof(outcomes[i].driver_after),
-				 VB_TARGET_DRIVER);
+				    VB_TARGET_DRIVER);
 			log_info("%s: %s: ok", WHO(&plan->items[i]), WHAT(w));
 			continue;
 		}
@@ -436,7 +441,7 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 			continue;
 		if (!works[i].vanished && vb_pci_refresh(root, plan->items[i].dev) == 0)
 			vb_copy_str(o->driver_after, sizeof(o->driver_after),
-				 plan->items[i].dev->driver);
+				    plan->items[i].dev->driver);
 	}
 #undef WHO
 #undef WHAT
@@ -497,7 +502,8 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 			if (r < 0) {
 				fail(o, "driver_override", r);
 				failures++;
-				vb_copy_str(w.old_override, sizeof(w.old_override), VB_TARGET_DRIVER);
+				vb_copy_str(w.old_override, sizeof(w.old_override),
+					    VB_TARGET_DRIVER);
 				restore_override(root, d, &w);
 				log_failed(who, "release", o, &w);
 				continue;
@@ -527,7 +533,7 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 				failures++;
 				if (ours && !w.vanished) {
 					vb_copy_str(w.old_override, sizeof(w.old_override),
-						 VB_TARGET_DRIVER);
+						    VB_TARGET_DRIVER);
 					restore_override(root, d, &w);
 				}
 				log_failed(who, "release", o, &w);

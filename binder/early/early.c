@@ -39,6 +39,28 @@ static const char *const modprobe_paths[] = {
 	"/usr/bin/modprobe",
 };
 
+/* What modprobe printed (it has exited: the pipe holds all of it), one
+ * kernel log line each. */
+static void log_modprobe_output(int fd, const char *name)
+{
+	char buf[512];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	char *line, *next;
+
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (line = buf; *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (*line)
+			log_warning("modprobe %s: %s", name, line);
+	}
+}
+
 /*
  * Loading through the image's modprobe resolves dependencies and softdeps
  * from the image's own modules.dep, exactly as the hook resolved them.
@@ -46,10 +68,10 @@ static const char *const modprobe_paths[] = {
  */
 static int load_module_modprobe(const struct vb_root *root, const char *name)
 {
-	char *argv[] = {(char *)"modprobe", (char *)"-q", (char *)name, NULL};
+	char *argv[] = {(char *)"modprobe", (char *)name, NULL};
 	char *envp[] = {(char *)"PATH=/sbin:/usr/sbin:/bin:/usr/bin", NULL};
 	const char *path = NULL;
-	int status, waited = 0;
+	int status, waited = 0, err[2];
 	pid_t pid;
 
 	if (!root->is_host)
@@ -63,13 +85,24 @@ static int load_module_modprobe(const struct vb_root *root, const char *name)
 	if (!path)
 		return -ENOENT;
 
-	pid = fork();
-	if (pid < 0)
+	/* modprobe's own message says why (not found, forbidden): keep it */
+	if (pipe(err) < 0)
 		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		close(err[0]);
+		close(err[1]);
+		return r;
+	}
 	if (pid == 0) {
+		close(err[0]);
+		dup2(err[1], 2);
 		execve(path, argv, envp);
 		_exit(127);
 	}
+	close(err[1]);
 	/* modprobe is bounded like any other step: the boot must go on */
 	for (;;) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
@@ -82,11 +115,14 @@ static int load_module_modprobe(const struct vb_root *root, const char *name)
 		if (waited >= MODPROBE_TIMEOUT_MS) {
 			kill(pid, SIGKILL);
 			(void)waitpid(pid, &status, 0);
+			close(err[0]);
 			return -ETIMEDOUT;
 		}
 		nanosleep(&ts, NULL);
 		waited += 10;
 	}
+	log_modprobe_output(err[0], name);
+	close(err[0]);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOEXEC : -EIO;
@@ -100,20 +136,20 @@ static const struct vb_kernel_ops early_ops = {
 static void usage(void)
 {
 	fputs("Usage: vfio-bind-early [--root DIR] [--config FILE] [--dry-run] [--debug]\n"
-	      "Binds the devices of /etc/vfio-bind.conf to vfio-pci at early boot.\n",
+	      "       vfio-bind-early [--root DIR] --boot-switches\n"
+	      "Binds the devices of /etc/vfio-bind.conf to vfio-pci at early boot.\n"
+	      "--boot-switches prints the vfio-bind switches of the kernel command line\n"
+	      "(mode=on|off|dry-run timeout=SECONDS debug=0|1) for the boot script.\n",
 	      stdout);
 }
 
 int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 {
 	static const struct option longopts[] = {
-		{"root", required_argument, NULL, 'r'},
-		{"config", required_argument, NULL, 'c'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+		{"root", required_argument, NULL, 'r'},    {"config", required_argument, NULL, 'c'},
+		{"dry-run", no_argument, NULL, 'n'},       {"debug", no_argument, NULL, 'd'},
+		{"boot-switches", no_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	const char *root_dir = NULL, *config = NULL;
 	struct vb_apply_opts ao = {.unbind_timeout_ms = 5000};
@@ -121,7 +157,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	struct vb_root root;
 	struct vb_job job;
 	struct vb_boot_switches sw;
-	bool debug = false;
+	bool debug = false, print_switches = false;
 	int c, r, kmsg, ret = EARLY_OK;
 
 	while ((c = getopt_long(argc, argv, "r:c:ndhV", longopts, NULL)) != -1) {
@@ -137,6 +173,9 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			break;
 		case 'd':
 			debug = true;
+			break;
+		case 'S':
+			print_switches = true;
 			break;
 		case 'h':
 			usage();
@@ -156,6 +195,14 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		return EARLY_CANNOT_RUN;
 	}
 	root.ops = ops ? ops : &early_ops;
+	if (print_switches) {
+		/* for the boot script, so that both read the command line alike */
+		(void)vb_boot_switches_read(&root, &sw);
+		printf("mode=%s timeout=%u debug=%d\n", vb_boot_mode_name(sw.mode), sw.timeout_s,
+		       sw.debug);
+		vb_root_close(&root);
+		return EARLY_OK;
+	}
 
 	kmsg = openat(root.fd, "dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 	if (kmsg >= 0)
