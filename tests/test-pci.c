@@ -750,6 +750,142 @@ START_TEST(test_no_identity)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Stable topology */
+
+static const struct {
+	const char *physpath, *want;
+} topologies[] = {
+	/* the brief's example: bus numbers below the root are dropped */
+	{"pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0",
+	 "0000:40:03.1/00.0/04.0/00.0"},
+	{"pci0000:00/0000:00:10.0", "0000:00:10.0"},
+	{"/sys/devices/pci0000:00/0000:00:1f.3", "0000:00:1f.3"},
+	/* the same device after a card behind an earlier port renumbered it */
+	{"pci0000:40/0000:40:03.1/0000:42:00.0/0000:43:04.0/0000:44:00.0",
+	 "0000:40:03.1/00.0/04.0/00.0"},
+	/* upper case is read, lower case written */
+	{"PCI0000:0A/0000:0A:1F.3", "0000:0a:1f.3"},
+	{"pci0001:40/0001:40:01.1/0001:41:00.0/0001:42:08.0/0001:43:00.3",
+	 "0001:40:01.1/00.0/08.0/00.3"},
+	/* Intel VMD: the nested root bus number stays, its domain does not */
+	{"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:01.0/10000:e1:00.0",
+	 "0000:00:0e.0/e0:01.0/00.0"},
+	{"pci0000:00/0000:00:0e.0/pci10001:00/10001:00:02.0", "0000:00:0e.0/00:02.0"},
+	/* a platform host controller (ARM) ahead of the root bus is left out */
+	{"platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0", "0000:00:00.0/00.0"},
+	{"pci-0/pci0000:00/0000:00:00.0", "0000:00:00.0"},
+	/* a 5-digit top-level domain (the kernel prints %04x) */
+	{"pci12345:00/12345:00:01.0", "12345:00:01.0"},
+};
+
+START_TEST(test_topology_from_physpath)
+{
+	char buf[VB_TOPOLOGY_MAX];
+
+	memset(buf, 'x', sizeof(buf));
+	ck_assert_int_eq(vb_topology_from_physpath(topologies[_i].physpath, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, topologies[_i].want);
+}
+END_TEST
+
+static const char *const bad_physpaths[] = {
+	"",
+	"pci0000:00",                                        /* a host bridge, no device */
+	"0000:00:01.0",                                      /* no root bus */
+	"platform/foo",                                      /* no PCI at all */
+	"pci0000:00/0000:01:00.0",                           /* first device off the root bus */
+	"pci0000:00/0001:00:01.0",                           /* domain differs from the root's */
+	"pci0000:00/0000:00:01.0/0001:01:00.0",              /* domain changes below a bridge */
+	"pci0000:00/0000:00:01.0/usb1",                      /* not a PCI device below */
+	"pci0000:00/0000:00:01.0/",                          /* trailing '/' */
+	"pci0000:00//0000:00:01.0",                          /* empty component */
+	"pci0000:00/0000:00:20.0",                           /* slot out of range */
+	"pci0000:00/0000:00:01.8",                           /* function out of range */
+	"pci0000:00/0000:00:01",                             /* no function */
+	"pci0000:0/0000:00:01.0",                            /* short root bus */
+	"pci000:00/0000:00:01.0",                            /* short domain */
+	"pci0000:00/pci0000:01/0000:01:00.0",                /* host bridge under host bridge */
+	"pci0000:00/0000:00:0e.0/pci10000:e0",               /* nested host bridge, no device */
+	"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e1:00.0", /* off the nested root */
+};
+
+START_TEST(test_topology_bad_physpath)
+{
+	char buf[VB_TOPOLOGY_MAX];
+
+	strcpy(buf, "untouched");
+	ck_assert_msg(vb_topology_from_physpath(bad_physpaths[_i], buf, sizeof(buf)) == -EINVAL,
+		      "%s", bad_physpaths[_i]);
+	ck_assert_str_eq(buf, "untouched");
+}
+END_TEST
+
+START_TEST(test_topology_buffer)
+{
+	static const char p[] = "pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0";
+	char deep[2048], buf[VB_TOPOLOGY_MAX];
+	size_t o, i;
+
+	/* exactly big enough, and one byte short */
+	ck_assert_int_eq(vb_topology_from_physpath(p, buf, 28), 0);
+	ck_assert_str_eq(buf, "0000:40:03.1/00.0/04.0/00.0");
+	strcpy(buf, "untouched");
+	ck_assert_int_eq(vb_topology_from_physpath(p, buf, 27), -ENOBUFS);
+	ck_assert_str_eq(buf, "untouched");
+	ck_assert_int_eq(vb_topology_from_physpath(NULL, buf, sizeof(buf)), -EINVAL);
+
+	/* 24 hops fit VB_TOPOLOGY_MAX (127 bytes), 25 do not */
+	o = (size_t)snprintf(deep, sizeof(deep), "pci0000:00/0000:00:01.0");
+	for (i = 1; i < 24; i++)
+		o += (size_t)snprintf(deep + o, sizeof(deep) - o, "/0000:%02zx:00.0", i);
+	ck_assert_int_eq(vb_topology_from_physpath(deep, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(strlen(buf), 12 + 23 * 5);
+	snprintf(deep + o, sizeof(deep) - o, "/0000:%02zx:00.0", i);
+	ck_assert_int_eq(vb_topology_from_physpath(deep, buf, sizeof(buf)), -ENOBUFS);
+}
+END_TEST
+
+START_TEST(test_topology_tree)
+{
+	char buf[VB_TOPOLOGY_MAX];
+	struct ctx c;
+	struct vb_pci_dev *d;
+
+	ctx_open(&c, "proxmox");
+	d = dev(&c, "0000:3d:00.0");
+	ck_assert_int_eq(vb_pci_topology(&c.root, d, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "0000:3a:00.0/00.0/08.0/00.0");
+	d = dev(&c, "0000:00:14.0");
+	ck_assert_int_eq(vb_pci_topology(&c.root, d, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "0000:00:14.0");
+	/* every device of the tree has one, and it ends in its slot.function */
+	for (size_t i = 0; i < c.list.n; i++) {
+		char tail[8];
+
+		d = &c.list.devs[i];
+		ck_assert_int_eq(vb_pci_topology(&c.root, d, buf, sizeof(buf)), 0);
+		snprintf(tail, sizeof(tail), "%02x.%x", d->addr.slot, d->addr.func);
+		ck_assert_str_eq(buf + strlen(buf) - 4, tail);
+	}
+	ctx_close(&c);
+
+	/* vanished: removed, or only the bus link left dangling */
+	ctx_open(&c, "desktop");
+	d = dev(&c, "0000:01:00.1");
+	ck_assert_int_eq(vb_pci_topology(&c.root, d, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "0000:00:01.0/00.1");
+	fixture_remove(c.dir, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1");
+	strcpy(buf, "untouched");
+	ck_assert_int_eq(vb_pci_topology(&c.root, d, buf, sizeof(buf)), -ENODEV);
+	ck_assert_str_eq(buf, "untouched");
+	d = dev(&c, "0000:01:00.0");
+	ck_assert_int_eq(simkernel_remove_device(&c.root, "0000:01:00.0"), 0);
+	ck_assert_int_eq(vb_pci_topology(&c.root, d, buf, sizeof(buf)), -ENODEV);
+	ctx_close(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 
 static Suite *pci_suite(void)
 {
@@ -796,6 +932,15 @@ static Suite *pci_suite(void)
 	tcase_add_test(tc, test_no_uevent);
 	tcase_add_test(tc, test_no_uevent_refresh);
 	tcase_add_test(tc, test_no_identity);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("topology");
+	tcase_add_loop_test(tc, test_topology_from_physpath, 0,
+			    sizeof(topologies) / sizeof(topologies[0]));
+	tcase_add_loop_test(tc, test_topology_bad_physpath, 0,
+			    sizeof(bad_physpaths) / sizeof(bad_physpaths[0]));
+	tcase_add_test(tc, test_topology_buffer);
+	tcase_add_test(tc, test_topology_tree);
 	suite_add_tcase(s, tc);
 	return s;
 }

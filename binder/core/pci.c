@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -511,7 +512,7 @@ int vb_pci_load_header(const struct vb_root *root, struct vb_pci_dev *d)
 		/* config space unreadable: the class code tells bridges apart */
 		uint32_t base_sub = d->class >> 8;
 		d->header_type = base_sub == 0x0604 || base_sub == 0x0609 ? 1
-				 : base_sub == 0x0607			  ? 2
+				 : base_sub == 0x0607                     ? 2
 									  : 0;
 	}
 	d->have |= VB_PCI_HAVE_HEADER;
@@ -580,6 +581,129 @@ int vb_pci_refresh(const struct vb_root *root, struct vb_pci_dev *d)
 	free(d->physpath);
 	*d = t;
 	return 0;
+}
+
+/* "pciDDDD:BB" (a host bridge's directory), n bytes at s. */
+static int parse_host_bridge(const char *s, size_t n, uint32_t *domain, uint32_t *bus)
+{
+	char tmp[24];
+	int k;
+
+	if (n < 3 || n >= sizeof(tmp) || (s[0] | 0x20) != 'p' || (s[1] | 0x20) != 'c' ||
+	    (s[2] | 0x20) != 'i')
+		return -EINVAL;
+	memcpy(tmp, s + 3, n - 3);
+	tmp[n - 3] = 0;
+	k = parse_hex(tmp, 4, 8, domain);
+	if (k < 0 || tmp[k] != ':')
+		return -EINVAL;
+	if (parse_hex(tmp + k + 1, 2, 2, bus) != 2 || tmp[k + 3] != 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Appends to buf at *o; -ENOBUFS when it does not fit. */
+static int topo_append(char *buf, size_t size, size_t *o, const char *fmt, unsigned a, unsigned b,
+		       unsigned c, unsigned d)
+{
+	int k;
+
+	if (*o >= size)
+		return -ENOBUFS;
+	if (fmt[0] == 'D')
+		k = snprintf(buf + *o, size - *o, "%04x:%02x:%02x.%x", a, b, c, d);
+	else if (fmt[0] == 'B')
+		k = snprintf(buf + *o, size - *o, "/%02x:%02x.%x", b, c, d);
+	else
+		k = snprintf(buf + *o, size - *o, "/%02x.%x", c, d);
+	if (k < 0 || (size_t)k >= size - *o)
+		return -ENOBUFS;
+	*o += (size_t)k;
+	return 0;
+}
+
+int vb_topology_from_physpath(const char *physpath, char *buf, size_t size)
+{
+	static const char prefix[] = "/sys/devices/";
+	char out[VB_TOPOLOGY_MAX];
+	uint32_t domain = 0, bus = 0;
+	bool seen_root = false, need_root = false;
+	const char *p = physpath;
+	size_t o = 0, hops = 0;
+	int r;
+
+	if (!physpath || size == 0)
+		return -EINVAL;
+	if (strncmp(p, prefix, sizeof(prefix) - 1) == 0)
+		p += sizeof(prefix) - 1;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		uint32_t hd, hb;
+
+		if (n == 0) {
+			/* a physical path from readlink has no "//"; one that
+			 * does was not written by the kernel */
+			return -EINVAL;
+		}
+		if (parse_host_bridge(p, n, &hd, &hb) == 0) {
+			/* A host bridge right below another one, or one below a
+			 * bridge's secondary bus, is not a PCI device tree. */
+			if (need_root)
+				return -EINVAL;
+			domain = hd;
+			bus = hb;
+			seen_root = need_root = true;
+		} else if (seen_root) {
+			struct vb_pci_addr a;
+			char tmp[VB_PCI_NAME_MAX + 8];
+
+			if (n >= sizeof(tmp))
+				return -EINVAL;
+			memcpy(tmp, p, n);
+			tmp[n] = 0;
+			if (vb_pci_addr_parse(tmp, &a) < 0 || a.domain != domain)
+				return -EINVAL;
+			if (need_root && a.bus != bus)
+				return -EINVAL;
+			r = topo_append(out, sizeof(out), &o,
+					hops == 0   ? "D"
+					: need_root ? "B"
+						    : "S",
+					a.domain, a.bus, a.slot, a.func);
+			if (r < 0)
+				return r;
+			need_root = false;
+			hops++;
+		}
+		/* else: a platform device holding the host bridge, left out */
+		p += n;
+		if (*p == '/' && p[1] == 0)
+			return -EINVAL;
+		if (*p == '/')
+			p++;
+	}
+	if (hops == 0 || need_root)
+		return -EINVAL;
+	if (o >= size)
+		return -ENOBUFS;
+	memcpy(buf, out, o + 1);
+	return 0;
+}
+
+int vb_pci_topology(const struct vb_root *root, struct vb_pci_dev *d, char *buf, size_t size)
+{
+	int r;
+
+	r = vb_pci_load_physpath(root, d);
+	if (r < 0)
+		return r;
+	/* The bus link outlives the device directory for a moment on removal
+	 * (and the path may be cached): a gone device has no topology. */
+	r = missing_attr(root, d);
+	if (r < 0)
+		return r;
+	return vb_topology_from_physpath(d->physpath, buf, size);
 }
 
 bool vb_pci_is_endpoint(const struct vb_pci_dev *d)
