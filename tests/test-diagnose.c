@@ -221,8 +221,9 @@ static void concat(const char *out, const char *a, const char *b)
 
 /* boot/initrd.img-KVER under root: an uncompressed microcode archive, then
  * the main archive compressed with `compressor` ("gzip", or NULL: none).
- * conf NULL: the image has no vfio-bind at all. */
-static void write_initramfs(const char *root, const char *compressor, const char *conf)
+ * conf NULL: the image has no vfio-bind at all; snapshot NULL: none. */
+static void write_initramfs_snap(const char *root, const char *compressor, const char *conf,
+				 const char *snapshot)
 {
 	char *early = path_join(root, "early.cpio"), *main_ = path_join(root, "main.cpio");
 	char *z = path_join(root, "main.cpio.z");
@@ -236,6 +237,8 @@ static void write_initramfs(const char *root, const char *compressor, const char
 			      conf,
 			      "init",
 			      "#!/bin/sh\n",
+			      snapshot ? "etc/vfio-bind.snapshot" : NULL,
+			      snapshot,
 			      NULL};
 	const char *without[] = {"init", "#!/bin/sh\n", "bin/busybox", "\177ELF", NULL};
 
@@ -256,6 +259,11 @@ static void write_initramfs(const char *root, const char *compressor, const char
 	free(main_);
 	free(z);
 	free(img);
+}
+
+static void write_initramfs(const char *root, const char *compressor, const char *conf)
+{
+	write_initramfs_snap(root, compressor, conf, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -875,6 +883,53 @@ START_TEST(test_doctor_ready)
 }
 END_TEST
 
+/* doctor reads the image's hardware snapshot and says what the next boot
+ * will refuse on the hardware now. */
+START_TEST(test_doctor_snapshot)
+{
+	static const char conf[] = "bind path=0000:01:00.*\n";
+	static const char good[] =
+		"vfio-bind-snapshot 1\nkernel " KVER "\nsysfs yes\nroot found\n"
+		"select 0000:01:00.0 10de:2204 1458:403b 030000 0000:00:01.0/00.0\n"
+		"select 0000:01:00.1 10de:1aef 1458:403b 040300 0000:00:01.0/00.1\n";
+	static const char changed[] =
+		"vfio-bind-snapshot 1\nkernel " KVER "\nsysfs yes\nroot found\n"
+		"select 0000:01:00.0 10de:1b80 10de:119e 030000 0000:00:01.0/00.0\n"
+		"select 0000:01:00.1 10de:1aef 1458:403b 040300 0000:00:01.0/00.1\n";
+	char *dir = ready_tree();
+	struct doc d;
+
+	write_initramfs_snap(dir, "gzip", conf, good);
+	d = doctor(dir, false);
+	ck_assert_msg(d.ret == VB_EXIT_SUCCESS, "doctor returned %d:\n%s", d.ret, d.out);
+	ck_assert_ptr_null(strstr(d.out, "snapshot"));
+	free(d.out);
+
+	write_initramfs_snap(dir, "gzip", conf, changed);
+	d = doctor(dir, false);
+	assert_contains(d.out, "the next boot will not take it: hardware changed at 0000:01:00.0");
+	free(d.out);
+
+	write_initramfs_snap(dir, "gzip", conf,
+			     "vfio-bind-snapshot 1\nkernel x\nsysfs no\nroot unknown\n");
+	d = doctor(dir, false);
+	assert_contains(d.out, "built without /sys");
+	free(d.out);
+
+	write_initramfs_snap(dir, "gzip", conf, "vfio-bind-snapshot 7\n");
+	d = doctor(dir, false);
+	assert_contains(d.out, "vfio-bind.snapshot:1: unknown snapshot version");
+	ck_assert_int_eq(d.ret, VB_EXIT_ENV);
+	free(d.out);
+
+	write_initramfs(dir, "gzip", conf);
+	d = doctor(dir, false);
+	assert_contains(d.out, "has no hardware snapshot");
+	free(d.out);
+	fixture_cleanup(dir);
+}
+END_TEST
+
 START_TEST(test_doctor_errors)
 {
 	char *dir = ready_tree();
@@ -1007,6 +1062,7 @@ static Suite *diagnose_suite(void)
 	tcase_add_unchecked_fixture(td, kernel_setup, kernel_teardown);
 	tcase_set_timeout(td, 120);
 	tcase_add_test(td, test_doctor_ready);
+	tcase_add_test(td, test_doctor_snapshot);
 	tcase_add_test(td, test_doctor_errors);
 	tcase_add_test(td, test_doctor_config_unsafe);
 	tcase_add_test(td, test_doctor_builtin);

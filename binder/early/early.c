@@ -21,6 +21,7 @@
 #include "early.h"
 #include "job.h"
 #include "log.h"
+#include "snapshot.h"
 
 /* Exit codes (the boot script logs any non-zero one). */
 enum {
@@ -128,6 +129,43 @@ static int load_module_modprobe(const struct vb_root *root, const char *name)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOEXEC : -EIO;
 }
 
+/* The image's hardware snapshot (snapshot.h). 1 loaded, 0 absent (the
+ * guard then applies the fail-closed storage rule), -errno corrupt: then
+ * nothing is taken. Logs. */
+static int load_snapshot(const struct vb_root *root, struct vb_snapshot *snap)
+{
+	char why[128];
+	unsigned line;
+	int r = vb_snapshot_load(root, snap, &line, why, sizeof(why));
+
+	if (r == -ENOENT) {
+		log_warning("no /" VB_SNAPSHOT_FILE " in the image: hardware changes since it was "
+			    "built go unseen, and no mass-storage controller is taken without "
+			    "allow-storage=yes (run update-initramfs -u)");
+		return 0;
+	}
+	if (r < 0) {
+		if (line)
+			log_error("/" VB_SNAPSHOT_FILE
+				  ":%u: %s: hardware snapshot invalid, no device "
+				  "bound (boot continues; run update-initramfs -u)",
+				  line, why);
+		else
+			log_error("/" VB_SNAPSHOT_FILE ": %s: hardware snapshot invalid, no device "
+				  "bound (boot continues; run update-initramfs -u)",
+				  why);
+		return r;
+	}
+	if (!snap->sysfs)
+		log_notice("the image was built without /sys (a chroot?): hardware changes go "
+			   "unseen, and no mass-storage controller is taken without "
+			   "allow-storage=yes");
+	else if (!snap->root_found)
+		log_notice("the root's controller was unknown when the image was built: no "
+			   "mass-storage controller is taken without allow-storage=yes");
+	return 1;
+}
+
 static const struct vb_kernel_ops early_ops = {
 	.write = vb_write_real,
 	.load_module = load_module_modprobe,
@@ -157,6 +195,8 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	struct vb_root root;
 	struct vb_job job;
 	struct vb_boot_switches sw;
+	struct vb_snapshot snap = {0};
+	struct vb_plan_guard guard = {vb_snapshot_guard, NULL};
 	bool debug = false, print_switches = false;
 	int c, r, kmsg, ret = EARLY_OK;
 
@@ -240,6 +280,13 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		ret = EARLY_CONFIG;
 		goto free_job;
 	}
+	r = load_snapshot(&root, &snap);
+	if (r < 0) {
+		ret = EARLY_CONFIG;
+		goto free_job;
+	}
+	guard.userdata = r > 0 ? &snap : NULL;
+
 	r = vb_job_select(&job, &root);
 	vb_diags_log(&job.diags);
 	if (r < 0) {
@@ -247,7 +294,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		ret = EARLY_CANNOT_RUN;
 		goto free_job;
 	}
-	r = vb_job_plan(&job, &root, NULL, 0);
+	r = vb_job_plan(&job, &root, &guard, 1);
 	if (r < 0) {
 		log_error("cannot plan: %s", vb_strerror(r));
 		ret = EARLY_CANNOT_RUN;
@@ -281,6 +328,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	}
 	free(out);
 free_job:
+	vb_snapshot_free(&snap);
 	vb_job_free(&job);
 done:
 	if (kmsg >= 0)

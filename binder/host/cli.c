@@ -17,6 +17,7 @@
 #include "json.h"
 #include "kmod.h"
 #include "log.h"
+#include "snapshot-write.h"
 #include "storage.h"
 
 struct opts {
@@ -44,7 +45,9 @@ static void usage(void)
 	      " plan [--json]            what apply would do to each selected device, and why\n"
 	      " apply [--dry-run]        bind the selected devices to vfio-pci\n"
 	      " release [<address>...]   give devices back to their native drivers\n"
-	      " check [--kernel <ver>]   validate the configuration (and the target kernel)\n"
+	      " check [--kernel <ver>] [--snapshot <file>]\n"
+	      "                          validate the configuration (and the target kernel);\n"
+	      "                          write the hardware snapshot for the initramfs\n"
 	      " modules [--kernel <ver>] print the modules vfio-pci needs in that kernel\n"
 	      " doctor [--json] [--kernel <ver>]\n"
 	      "                          will passthrough work here, and what to fix\n"
@@ -144,6 +147,7 @@ struct cmd_args {
 	bool json;
 	bool dry_run;
 	const char *kver;
+	const char *snapshot;
 };
 
 static int command_options(int argc, char **argv, const char *cmd, const char *accepted,
@@ -153,6 +157,7 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 		{"json", no_argument, NULL, 'j'},
 		{"kernel", required_argument, NULL, 'k'},
 		{"dry-run", no_argument, NULL, 'n'},
+		{"snapshot", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -164,6 +169,7 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 				log_error("%s: option --%s does not apply", cmd,
 					  c == 'j'   ? "json"
 					  : c == 'k' ? "kernel"
+					  : c == 's' ? "snapshot"
 						     : "dry-run");
 			return errtryhelp(), VB_EXIT_USAGE;
 		}
@@ -173,6 +179,8 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 			a->kver = optarg;
 		else if (c == 'n')
 			a->dry_run = true;
+		else if (c == 's')
+			a->snapshot = optarg;
 	}
 	if (!positional && optind < argc) {
 		log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
@@ -615,11 +623,11 @@ static int cmd_modules(struct opts *o, int argc, char **argv)
 }
 
 /* check's device part: plans as apply would and fails on every device the
- * storage policy refuses, naming the rule that selects it. */
-static int check_storage(struct opts *o, struct vb_job *job)
+ * storage policy refuses, naming the rule that selects it. pol is the
+ * caller's (the snapshot reuses its scan). */
+static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_policy *pol)
 {
-	struct vb_storage_policy pol;
-	int r = plan_storage(o, job, &pol), ret = r;
+	int r = plan_storage(o, job, pol), ret = r;
 
 	for (size_t i = 0; r == 0 && i < job->plan.n; i++) {
 		const struct vb_plan_item *it = &job->plan.items[i];
@@ -630,7 +638,7 @@ static int check_storage(struct opts *o, struct vb_job *job)
 		 * a vanished sibling cannot hide a storage refusal */
 		if (!(it->refusals & VB_REFUSALS_STORAGE))
 			continue;
-		if (pol.scan_err) {
+		if (pol->scan_err) {
 			ret = VB_EXIT_FAILURE; /* logged by the scan */
 			break;
 		}
@@ -643,22 +651,49 @@ static int check_storage(struct opts *o, struct vb_job *job)
 			  it->dev->name);
 		ret = VB_EXIT_REFUSED;
 	}
-	vb_storage_policy_free(&pol);
 	return ret;
+}
+
+/* check --snapshot FILE: the hardware snapshot for the image (snapshot.h). */
+static int write_snapshot(struct opts *o, struct vb_job *job, struct vb_storage_policy *pol,
+			  bool devices, const char *kver, const char *path)
+{
+	FILE *f = fopen(path, "we");
+	int r;
+
+	if (!f) {
+		log_error("cannot create %s: %s", path, vb_strerror(-errno));
+		return VB_EXIT_FAILURE;
+	}
+	r = vb_snapshot_write(f, &o->r, job, pol, devices, kver);
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		log_error("cannot write the hardware snapshot %s: %s", path, vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	if (!devices)
+		log_notice("no sys/bus/pci/devices under %s: the snapshot records no hardware; at "
+			   "boot no mass-storage controller is taken without allow-storage=yes",
+			   o->r.path);
+	return 0;
 }
 
 static int cmd_check(struct opts *o, int argc, char **argv)
 {
-	const char *kver_arg;
+	struct vb_storage_policy pol;
+	struct cmd_args a;
 	struct vb_job job;
+	char *kver = NULL;
 	bool bad, devices;
 	int r;
 
-	r = kernel_option(argc, argv, "check", &kver_arg);
+	r = command_options(argc, argv, "check", "k:s:", false, &a);
 	if (r)
 		return r;
 	o->strict_config = true;
 	vb_job_init(&job);
+	vb_storage_policy_init(&pol, &o->r, NULL);
 	/* the initramfs hook may run in a chroot without sysfs: config only */
 	devices = vb_exists(&o->r, "sys/bus/pci/devices");
 	if (devices) {
@@ -670,21 +705,23 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 	}
 	if (r == 0 && bad)
 		r = VB_EXIT_CONFIG;
-	if (r == 0 && kver_arg) {
+	if (r == 0 && a.kver) {
 		struct vb_modset set;
-		char *kver = NULL;
 
-		r = resolve_vfio(o, kver_arg, &set, &kver);
+		r = resolve_vfio(o, a.kver, &set, &kver);
 		if (r == 0)
 			vb_modset_free(&set);
-		free(kver);
 	}
 	if (r == 0 && devices)
-		r = check_storage(o, &job);
+		r = check_storage(o, &job, &pol);
 	else if (r == 0)
 		log_info("no sys/bus/pci/devices under %s: devices not checked", o->r.path);
+	if (r == 0 && a.snapshot)
+		r = write_snapshot(o, &job, &pol, devices, kver ? kver : a.kver, a.snapshot);
 	if (r == 0)
 		log_info("%s: %zu rule(s), valid", job.cfg.file, job.cfg.n_rules);
+	vb_storage_policy_free(&pol);
+	free(kver);
 	vb_job_free(&job);
 	return r;
 }

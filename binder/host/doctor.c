@@ -19,6 +19,7 @@
 #include "json.h"
 #include "kmod.h"
 #include "log.h"
+#include "snapshot.h"
 #include "storage.h"
 
 enum vfio_state { VFIO_UNKNOWN, VFIO_MISSING, VFIO_MODULE, VFIO_BUILTIN };
@@ -405,6 +406,57 @@ static bool has_rule_lines(const char *s, size_t len)
 	return false;
 }
 
+/* What the image's hardware snapshot (snapshot.h) will let the early binder
+ * do at the next boot, judged against the hardware now. */
+static void check_image_snapshot(struct report *rep, const char *hint)
+{
+	struct vb_snapshot snap;
+	char why[128];
+	unsigned line;
+
+	if (!rep->ir.snapshot) {
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_SNAPSHOT, NULL, hint,
+				"%s has no hardware snapshot (built by an older vfio-bind): "
+				"hardware changes go unseen at boot, and no mass-storage "
+				"controller is taken without allow-storage=yes",
+				rep->image);
+		return;
+	}
+	if (vb_snapshot_parse(rep->ir.snapshot, &snap, &line, why, sizeof(why)) < 0) {
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_SNAPSHOT, NULL, hint,
+				"%s: /%s:%u: %s: the early binder will bind nothing", rep->image,
+				VB_INITRAMFS_SNAPSHOT, line, why);
+		return;
+	}
+	if (!snap.sysfs)
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_SNAPSHOT, NULL,
+				"run update-initramfs -u on the host itself, not in a chroot",
+				"%s was built without /sys (a chroot or an installer): hardware "
+				"changes go unseen at boot, and no mass-storage controller is "
+				"taken without allow-storage=yes",
+				rep->image);
+	else if (!snap.root_found)
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_SNAPSHOT, NULL, NULL,
+				"%s was built without knowing the root's controller: no "
+				"mass-storage controller is taken at boot without "
+				"allow-storage=yes",
+				rep->image);
+	/* the boot guard on a copy of each planned item: what it would refuse */
+	for (size_t i = 0; snap.sysfs && i < rep->job.plan.n; i++) {
+		struct vb_plan_item it = rep->job.plan.items[i];
+
+		it.action = VB_ACT_BIND;
+		it.refusal = VB_REFUSE_NONE;
+		it.refusals = 0;
+		if (vb_snapshot_guard(rep->root, &rep->job.cfg, &it, &snap) < 0 ||
+		    !(it.refusals & ((1u << VB_REFUSE_HW_CHANGED) | (1u << VB_REFUSE_PROTECTED))))
+			continue;
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_SNAPSHOT, it.dev->name, hint,
+				"the next boot will not take it: %s", it.reason);
+	}
+	vb_snapshot_free(&snap);
+}
+
 static void gather_initramfs(struct report *rep)
 {
 	char rel[4096], *etc = NULL, hint[4300], create[4300];
@@ -474,6 +526,8 @@ static void gather_initramfs(struct report *rep)
 		} else {
 			rep->ir_state = "current";
 		}
+		if (rep->ir.has_binder)
+			check_image_snapshot(rep, hint);
 	} else if (rep->ir.has_binder || rep->ir.has_config) {
 		rep->ir_state = "stale";
 		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL, hint,
@@ -790,7 +844,7 @@ static void text_report(const struct report *rep)
 	} else if (strcmp(rep->ir_state, "absent") == 0 && !rep->want_initramfs) {
 		sayf(f, 2, "info", "%s does not exist (none needed)", rep->image);
 	}
-	say_findings(rep, 2, (const char *const[]){VB_F_INITRAMFS, NULL});
+	say_findings(rep, 2, (const char *const[]){VB_F_INITRAMFS, VB_F_SNAPSHOT, NULL});
 
 	fprintf(f, "\nLeftovers of a manual setup\n");
 	if (!say_findings(rep, 2, (const char *const[]){VB_F_STALE, NULL}))

@@ -157,8 +157,10 @@ static int parse_entry(struct src *s, struct vb_initramfs *ir, bool *trailer)
 		else if (strcmp(n, VB_INITRAMFS_SCRIPT) == 0)
 			ir->has_script = true;
 	}
-	if ((mode & 0170000) == 0100000 && strcmp(n, VB_INITRAMFS_CONFIG) == 0 &&
+	if ((mode & 0170000) == 0100000 &&
+	    (strcmp(n, VB_INITRAMFS_CONFIG) == 0 || strcmp(n, VB_INITRAMFS_SNAPSHOT) == 0) &&
 	    filesize <= MAX_CONFIG) {
+		bool is_config = strcmp(n, VB_INITRAMFS_CONFIG) == 0;
 		char *c = malloc(filesize + 1);
 
 		if (!c)
@@ -170,10 +172,16 @@ static int parse_entry(struct src *s, struct vb_initramfs *ir, bool *trailer)
 		}
 		c[filesize] = 0;
 		/* a later archive overrides an earlier one, as when the kernel unpacks */
-		free(ir->config);
-		ir->config = c;
-		ir->config_len = filesize;
-		ir->has_config = true;
+		if (is_config) {
+			free(ir->config);
+			free(ir->snapshot);
+			ir->config = c;
+			ir->config_len = filesize;
+			ir->has_config = true;
+		} else {
+			free(ir->snapshot);
+			ir->snapshot = c;
+		}
 	} else {
 		r = src_read(s, NULL, filesize);
 		if (r < 0)
@@ -365,5 +373,6 @@ int vb_initramfs_read(const struct vb_root *root, const char *relpath, struct vb
 void vb_initramfs_free(struct vb_initramfs *ir)
 {
 	free(ir->config);
+	free(ir->snapshot);
 	memset(ir, 0, sizeof(*ir));
 }

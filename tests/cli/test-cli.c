@@ -113,14 +113,14 @@ static void run_free(struct run *r)
 }
 
 /* Check caps a message at a few KiB: print the haystack on stderr instead. */
-#define assert_contains(hay, needle)                                                              \
-	do {                                                                                      \
-		if (!strstr((hay), (needle)))                                                     \
-			fprintf(stderr, "--- output ---\n%s\n---\n", (hay));                     \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		if (!strstr((hay), (needle)))                                                      \
+			fprintf(stderr, "--- output ---\n%s\n---\n", (hay));                       \
 		ck_assert_msg(strstr((hay), (needle)) != NULL, "expected \"%s\"", (needle));       \
 	} while (0)
-#define assert_not_contains(hay, needle)                                                          \
-	ck_assert_msg(strstr((hay), (needle)) == NULL, "did not expect \"%s\" in:\n%s", (needle),   \
+#define assert_not_contains(hay, needle)                                                           \
+	ck_assert_msg(strstr((hay), (needle)) == NULL, "did not expect \"%s\" in:\n%s", (needle),  \
 		      (hay))
 
 static char *tree_with_config(const char *tree, const char *config)
@@ -151,12 +151,12 @@ static char *driver_of(const char *root, const char *bdf)
 	return res;
 }
 
-#define assert_driver(root, bdf, expected)                                                        \
-	do {                                                                                      \
-		char *_d = driver_of((root), (bdf));                                              \
-		ck_assert_msg(strcmp(_d, (expected)) == 0, "%s: driver '%s', expected '%s'", (bdf), \
-			      _d, (expected));                                                    \
-		free(_d);                                                                         \
+#define assert_driver(root, bdf, expected)                                                         \
+	do {                                                                                       \
+		char *_d = driver_of((root), (bdf));                                               \
+		ck_assert_msg(strcmp(_d, (expected)) == 0, "%s: driver '%s', expected '%s'",       \
+			      (bdf), _d, (expected));                                              \
+		free(_d);                                                                          \
 	} while (0)
 
 /* ---- conventions ---- */
@@ -180,19 +180,16 @@ END_TEST
 START_TEST(usage_errors_point_at_help)
 {
 	static const char *const cases[][3] = {
-		{"--bogus", NULL, NULL},
-		{"frobnicate", NULL, NULL},
-		{"status", "--bogus", NULL},
-		{"plan", "extra", NULL},
-		{"--timeout", "abc", "status"},
-		{"--timeout", "-5", "status"},
+		{"--bogus", NULL, NULL},        {"frobnicate", NULL, NULL},
+		{"status", "--bogus", NULL},    {"plan", "extra", NULL},
+		{"--timeout", "abc", "status"}, {"--timeout", "-5", "status"},
 		{"check", "--kernel", NULL},
 	};
 	char *root = fixture_tree("desktop");
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct run r = run("VB_BIN", "--root", root, cases[i][0], cases[i][1], cases[i][2],
-				   NULL);
+		struct run r =
+			run("VB_BIN", "--root", root, cases[i][0], cases[i][1], cases[i][2], NULL);
 		ck_assert_msg(r.status == 2, "case %zu: exit %d, stderr:\n%s", i, r.status, r.err);
 		assert_contains(r.err, "Try 'vfio-bind --help'");
 		assert_not_contains(r.out, "Usage:");
@@ -285,9 +282,9 @@ START_TEST(status_json_fields)
 	char *root = tree_with_config("twin-gpu", "# the second card only\nbind path=43:00\n");
 	struct run r = run("VB_BIN", "--root", root, "status", "--json", NULL);
 	static const char *const fields[] = {
-		"\"address\"",	    "\"vendor\"", "\"device\"",		 "\"subsystem_vendor\"",
-		"\"subsystem_device\"", "\"class\"",  "\"driver\"",		 "\"driver_override\"",
-		"\"iommu_group\"",	    "\"boot_vga\"", "\"selected_by\"",
+		"\"address\"",          "\"vendor\"",   "\"device\"",      "\"subsystem_vendor\"",
+		"\"subsystem_device\"", "\"class\"",    "\"driver\"",      "\"driver_override\"",
+		"\"iommu_group\"",      "\"boot_vga\"", "\"selected_by\"",
 	};
 	char sel[4300];
 
@@ -641,6 +638,227 @@ START_TEST(early_invalid_config_logs_and_binds_nothing)
 }
 END_TEST
 
+/* ---- the hardware snapshot: written by check, enforced at boot ---- */
+
+/* desktop.tree with config, its snapshot written by check --snapshot. */
+static char *tree_with_snapshot(const char *config)
+{
+	char *root = tree_with_config("desktop", config), path[4300];
+	struct run r;
+
+	snprintf(path, sizeof(path), "%s/etc/vfio-bind.snapshot", root);
+	r = run("VB_BIN", "--root", root, "check", "--snapshot", path, NULL);
+	ck_assert_msg(r.status == 0, "check --snapshot: exit %d: %s", r.status, r.err);
+	run_free(&r);
+	set_cmdline(root, "root=UUID=3c5e6f4a-1b2d-4f3e-9a8b-7c6d5e4f3a2b ro quiet\n");
+	fixture_write(root, "dev/kmsg", "");
+	return root;
+}
+
+/* Replaces the first `from` in relpath with `to`. */
+static void edit_file(const char *root, const char *relpath, const char *from, const char *to)
+{
+	char *text = fixture_read(root, relpath), *hit, *out;
+
+	ck_assert_ptr_nonnull(text);
+	hit = strstr(text, from);
+	ck_assert_msg(hit, "%s has no '%s':\n%s", relpath, from, text);
+	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
+	ck_assert_ptr_nonnull(out);
+	sprintf(out, "%.*s%s%s", (int)(hit - text), text, to, hit + strlen(from));
+	fixture_write(root, relpath, out);
+	free(out);
+	free(text);
+}
+
+START_TEST(snapshot_written_by_check)
+{
+	char *root = tree_with_snapshot("bind path=01:00\n");
+	char *snap = fixture_read(root, "etc/vfio-bind.snapshot");
+
+	assert_contains(snap, "\nvfio-bind-snapshot 1\n");
+	assert_contains(snap, "\nsysfs yes\n");
+	assert_contains(snap, "\nroot found\n");
+	/* the root's NVMe, by identity and stable topology; the ESP is on it too */
+	assert_contains(snap, "\nprotect 0000:02:00.0 144d:a80a 144d:a801 010802 0000:00:06.0/00.0 "
+			      "controller of the root filesystem");
+	assert_contains(snap,
+			"\nselect 0000:01:00.0 10de:2204 1458:403b 030000 0000:00:01.0/00.0\n");
+	assert_contains(snap,
+			"\nselect 0000:01:00.1 10de:1aef 1458:403b 040300 0000:00:01.0/00.1\n");
+	/* nothing else: the AHCI holds no mounted storage */
+	assert_not_contains(snap, "0000:00:17.0");
+	free(snap);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(early_takes_what_matches_the_snapshot)
+{
+	char *root = tree_with_snapshot("bind path=01:00\n");
+	struct run r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	char *kmsg = fixture_read(root, "dev/kmsg");
+
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, kmsg);
+	assert_driver(root, "0000:01:00.0", "vfio-pci");
+	assert_driver(root, "0000:01:00.1", "vfio-pci");
+	assert_not_contains(kmsg, "hardware changed");
+	free(kmsg);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* Another card sits at the address now: not taken, said, boot goes on. */
+START_TEST(early_refuses_changed_hardware)
+{
+	char *root = tree_with_snapshot("bind path=01:00\n");
+	struct run r;
+	char *kmsg;
+
+	/* the image was built when 01:00.0 was another card */
+	edit_file(root, "etc/vfio-bind.snapshot", "select 0000:01:00.0 10de:2204 1458:403b",
+		  "select 0000:01:00.0 10de:1b80 10de:119e");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "hardware changed at 0000:01:00.0: was 10de:1b80 [10de:119e] class "
+			      "030000, now 10de:2204 [1458:403b] class 030000; not taken");
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	assert_driver(root, "0000:01:00.1", "vfio-pci");
+	assert_contains(kmsg, "1 refused");
+	ck_assert_int_eq(r.status, 0);
+	free(kmsg);
+	run_free(&r);
+
+	/* the selected card moved to another slot: its old topology is stale */
+	fixture_cleanup(root);
+	root = tree_with_snapshot("bind path=01:00\n");
+	edit_file(root, "etc/vfio-bind.snapshot", "030000 0000:00:01.0/00.0",
+		  "030000 0000:00:1c.4/00.0");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "hardware changed at 0000:01:00.0: was 10de:2204 [1458:403b] at "
+			      "0000:00:1c.4/00.0, now 10de:2204 [1458:403b] at 0000:00:01.0/00.0");
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	free(kmsg);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* A config selecting the root's controller reached the image after the hook
+ * checked it: the snapshot protects the controller anyway. */
+START_TEST(early_never_takes_a_protected_controller)
+{
+	char *root = tree_with_snapshot("bind path=01:00\n");
+	struct run r;
+	char *kmsg;
+
+	fixture_write(root, "etc/vfio-bind.conf",
+		      "bind class=01 allow-storage=yes\nbind path=01:00\n");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "0000:02:00.0");
+	assert_contains(kmsg, "controller of the root filesystem");
+	assert_contains(kmsg, "when the image was built");
+	assert_driver(root, "0000:02:00.0", "nvme");
+	/* the AHCI was not selected when the image was built */
+	assert_driver(root, "0000:00:17.0", "ahci");
+	assert_driver(root, "0000:01:00.0", "vfio-pci");
+	free(kmsg);
+	run_free(&r);
+
+	/* the root's NVMe moved to another slot: still protected there */
+	fixture_write(root, "dev/kmsg", "");
+	edit_file(root, "etc/vfio-bind.snapshot", "010802 0000:00:06.0/00.0",
+		  "010802 0000:00:1d.0/00.0");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "controller of the root filesystem");
+	assert_driver(root, "0000:02:00.0", "nvme");
+	free(kmsg);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* No snapshot, or one made without /sys: mass storage only with
+ * allow-storage=yes; everything else as the config says. */
+START_TEST(early_fails_closed_without_snapshot)
+{
+	char *root = tree_with_config("desktop", "bind class=0106\nbind path=01:00\n");
+	struct run r;
+	char *kmsg;
+
+	set_cmdline(root, "quiet\n");
+	fixture_write(root, "dev/kmsg", "");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "no /etc/vfio-bind.snapshot in the image");
+	assert_contains(kmsg, "0000:00:17.0");
+	assert_contains(kmsg, "mass-storage controller while the image has no hardware snapshot");
+	assert_driver(root, "0000:00:17.0", "ahci");
+	assert_driver(root, "0000:01:00.0", "vfio-pci");
+	free(kmsg);
+	run_free(&r);
+
+	/* built in a chroot: the snapshot says so; allow-storage=yes takes it */
+	fixture_write(root, "etc/vfio-bind.snapshot",
+		      "vfio-bind-snapshot 1\nkernel 6.1.0-18-amd64\nsysfs no\nroot unknown\n");
+	fixture_write(root, "etc/vfio-bind.conf", "bind class=0106 allow-storage=yes\n");
+	fixture_write(root, "dev/kmsg", "");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "built without /sys");
+	assert_driver(root, "0000:00:17.0", "vfio-pci");
+	free(kmsg);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(early_corrupt_snapshot_binds_nothing)
+{
+	char *root = tree_with_snapshot("bind path=01:00\n");
+	struct run r;
+	char *kmsg;
+
+	edit_file(root, "etc/vfio-bind.snapshot", "\nsysfs yes\n", "\nsysfs maybe\n");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 3);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "/etc/vfio-bind.snapshot:");
+	assert_contains(kmsg, "sysfs must be yes or no");
+	assert_contains(kmsg, "no device bound (boot continues");
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	free(kmsg);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* check --snapshot in a chroot without /sys: a snapshot that says so. */
+START_TEST(snapshot_without_sysfs)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\n"), path[4300];
+	struct run r;
+	char *snap;
+
+	snprintf(path, sizeof(path), "%s/sys", root);
+	ck_assert_int_eq(fixture_rm_rf_at(AT_FDCWD, path), 0);
+	snprintf(path, sizeof(path), "%s/etc/vfio-bind.snapshot", root);
+	r = run("VB_BIN", "--root", root, "check", "--snapshot", path, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_contains(r.err, "the snapshot records no hardware");
+	snap = fixture_read(root, "etc/vfio-bind.snapshot");
+	assert_contains(snap, "\nsysfs no\nroot unknown\n");
+	assert_not_contains(snap, "select");
+	free(snap);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 START_TEST(early_static_binary_runs_on_fake_root)
 {
 	/* The klibc binary itself: no simulated kernel, so only paths that do
@@ -742,6 +960,13 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, check_reports_file_line_column);
 	tcase_add_test(tc, check_refuses_root_controller);
 	tcase_add_test(tc, check_refuses_root_controller_without_iommu);
+	tcase_add_test(tc, snapshot_written_by_check);
+	tcase_add_test(tc, snapshot_without_sysfs);
+	tcase_add_test(tc, early_takes_what_matches_the_snapshot);
+	tcase_add_test(tc, early_refuses_changed_hardware);
+	tcase_add_test(tc, early_never_takes_a_protected_controller);
+	tcase_add_test(tc, early_fails_closed_without_snapshot);
+	tcase_add_test(tc, early_corrupt_snapshot_binds_nothing);
 	tcase_add_test(tc, check_missing_config);
 	tcase_add_test(tc, apply_then_release_roundtrip);
 	tcase_add_test(tc, release_by_address);
