@@ -1219,14 +1219,19 @@ START_TEST(test_shipped_example)
 		snprintf(dir, sizeof(dir), "%s",
 			 access("conf/vfio-bind.conf", F_OK) == 0 ? "." : "..");
 	ck_assert_int_eq(vb_root_open(&root, dir), 0);
-	r = vb_config_load(&root, "conf/vfio-bind.conf", "conf/vfio-bind.conf", &c, &d);
-	if (d.n)
-		dump(&d);
-	ck_assert_int_eq(r, 0);
-	ck_assert_uint_eq(c.n_rules, 0);
-	ck_assert_uint_eq(d.n, 0);
-	vb_config_free(&c);
-	vb_diags_free(&d);
+	/* the long example and the /etc/vfio-bind.conf that is installed */
+	for (size_t i = 0; i < 2; i++) {
+		const char *f = i == 0 ? "conf/vfio-bind.conf" : "conf/etc/vfio-bind.conf";
+
+		r = vb_config_load(&root, f, f, &c, &d);
+		if (d.n)
+			dump(&d);
+		ck_assert_msg(r == 0, "%s: %d", f, r);
+		ck_assert_msg(c.n_rules == 0, "%s has %zu rule(s)", f, c.n_rules);
+		ck_assert_uint_eq(d.n, 0);
+		vb_config_free(&c);
+		vb_diags_free(&d);
+	}
 	vb_root_close(&root);
 }
 END_TEST

@@ -996,6 +996,49 @@ START_TEST(test_doctor_config_unsafe)
 }
 END_TEST
 
+START_TEST(test_doctor_initramfs_skipped)
+{
+	char *dir = ready_tree();
+	struct doc d;
+
+	/* what initramfs-hooks/vfio-bind writes when, under a kernel's
+	 * postinst, the check refused the config: an image without vfio-bind */
+	write_initramfs(dir, "gzip", NULL);
+	put(dir, "var/lib/vfio-bind/initramfs-skipped/" KVER,
+	    "kernel=" KVER "\nexit=3\npackage=linux-image-" KVER "\ndate=2026-12-01T23:33:45Z\n"
+	    "message='vfio-bind check --kernel " KVER "' failed (exit 3): fix "
+	    "/etc/vfio-bind.conf and run update-initramfs again\n"
+	    "detail=vfio-bind: /etc/vfio-bind.conf:1:6: error: unknown key 'colour'\n"
+	    "detail=  hint: valid keys: path\n");
+	d = doctor(dir, false);
+	ck_assert_msg(d.ret == VB_EXIT_ENV, "doctor returned %d:\n%s", d.ret, d.out);
+	assert_contains(d.out,
+			"FAIL  the initramfs of kernel " KVER " was built without vfio-bind");
+	assert_contains(d.out, "NOT READY: 2 errors"); /* this and the image's */
+	free(d.out);
+	d = doctor(dir, true);
+	assert_json_valid(dir, d.out);
+	assert_contains(d.out, "\"code\": \"initramfs-skipped\"");
+	assert_contains(d.out,
+			"\"message\": \"the initramfs of kernel " KVER
+			" was built without vfio-bind on 2026-12-01T23:33:45Z, under dpkg for "
+			"linux-image-" KVER ": the check exited 3: /etc/vfio-bind.conf:1:6: "
+			"error: unknown key 'colour'\"");
+	assert_contains(d.out, "correct /etc/vfio-bind.conf, then update-initramfs -u -k " KVER
+			       " (which removes /var/lib/vfio-bind/initramfs-skipped/" KVER ")");
+	free(d.out);
+
+	/* a good build removes the record and puts vfio-bind back: READY */
+	fixture_remove(dir, "var/lib/vfio-bind");
+	write_initramfs(dir, "gzip", "bind path=0000:01:00.0 expand=group\n");
+	d = doctor(dir, false);
+	ck_assert_msg(d.ret == VB_EXIT_SUCCESS, "doctor returned %d:\n%s", d.ret, d.out);
+	ck_assert_ptr_null(strstr(d.out, "built without vfio-bind"));
+	free(d.out);
+	fixture_cleanup(dir);
+}
+END_TEST
+
 START_TEST(test_doctor_builtin)
 {
 	const char *argv[] = {"depmod", "-b", NULL, KVER, NULL};
@@ -1065,6 +1108,7 @@ static Suite *diagnose_suite(void)
 	tcase_add_test(td, test_doctor_snapshot);
 	tcase_add_test(td, test_doctor_errors);
 	tcase_add_test(td, test_doctor_config_unsafe);
+	tcase_add_test(td, test_doctor_initramfs_skipped);
 	tcase_add_test(td, test_doctor_builtin);
 	suite_add_tcase(s, td);
 	return s;

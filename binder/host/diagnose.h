@@ -61,6 +61,7 @@ struct vb_finding {
 #define VB_F_STALE "stale-config"             /* warning: modprobe.d, cmdline... */
 #define VB_F_INITRAMFS "initramfs"            /* error/warning: image out of date */
 #define VB_F_SNAPSHOT "snapshot"              /* warning: the image's hardware snapshot */
+#define VB_F_IR_SKIPPED "initramfs-skipped"   /* error: the hook left vfio-bind out */
 #define VB_F_CMDLINE_OFF "vfio-bind-off"      /* warning: vfio-bind=off this boot */
 
 struct vb_findings {

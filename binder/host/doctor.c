@@ -457,6 +457,67 @@ static void check_image_snapshot(struct report *rep, const char *hint)
 	vb_snapshot_free(&snap);
 }
 
+/* Copies the value of the first "key=" line of a record to buf; false when
+ * there is none. */
+static bool record_value(const char *rec, size_t len, const char *key, char *buf, size_t size)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = rec; p < rec + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(rec + len - p));
+		const char *end = nl ? nl : rec + len;
+
+		if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			snprintf(buf, size, "%.*s", (int)(end - p - klen - 1), p + klen + 1);
+			return true;
+		}
+		p = end + 1;
+	}
+	return false;
+}
+
+/* The hook, run under dpkg with a config it could not use, built the image
+ * without vfio-bind and left a record (initramfs-hooks/vfio-bind,
+ * vfio-bind(8) INITRAMFS). */
+static void gather_skipped(struct report *rep)
+{
+	char rel[4200], *rec = NULL, hint[4400];
+	char exit_s[16], date[64], pkg[256], msg[1024], detail[1024];
+	const char *d = detail;
+	size_t len;
+
+	snprintf(rel, sizeof(rel), "var/lib/vfio-bind/initramfs-skipped/%s", rep->kver);
+	if (vb_read_all(rep->root, rel, 64u << 10, &rec, &len) < 0)
+		return;
+	if (!record_value(rec, len, "exit", exit_s, sizeof(exit_s)))
+		snprintf(exit_s, sizeof(exit_s), "unknown");
+	if (!record_value(rec, len, "date", date, sizeof(date)))
+		snprintf(date, sizeof(date), "an unknown date");
+	if (!record_value(rec, len, "package", pkg, sizeof(pkg)))
+		snprintf(pkg, sizeof(pkg), "an unknown package");
+	if (!record_value(rec, len, "message", msg, sizeof(msg)))
+		snprintf(msg, sizeof(msg), "no message");
+	if (!record_value(rec, len, "detail", detail, sizeof(detail)))
+		detail[0] = '\0';
+	if (strncmp(d, "vfio-bind: ", 11) == 0)
+		d += 11; /* the check's log prefix */
+	free(rec);
+	snprintf(hint, sizeof(hint),
+		 "run vfio-bind check --kernel %s, correct /etc/vfio-bind.conf, then "
+		 "update-initramfs -u -k %s (which removes /%s)",
+		 rep->kver, rep->kver, rel);
+	if (d[0])
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_IR_SKIPPED, NULL, hint,
+				"the initramfs of kernel %s was built without vfio-bind on %s, "
+				"under dpkg for %s: the check exited %s: %s",
+				rep->kver, date, pkg, exit_s, d);
+	else
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_IR_SKIPPED, NULL, hint,
+				"the initramfs of kernel %s was built without vfio-bind on %s, "
+				"under dpkg for %s: %s",
+				rep->kver, date, pkg, msg);
+}
+
 static void gather_initramfs(struct report *rep)
 {
 	char rel[4096], *etc = NULL, hint[4300], create[4300];
@@ -468,6 +529,7 @@ static void gather_initramfs(struct report *rep)
 		snprintf(rep->ir_why, sizeof(rep->ir_why), "the target kernel is unknown");
 		return;
 	}
+	gather_skipped(rep);
 	snprintf(rel, sizeof(rel), "boot/initrd.img-%s", rep->kver);
 	snprintf(rep->image, sizeof(rep->image), "/%s", rel);
 	{
@@ -844,7 +906,8 @@ static void text_report(const struct report *rep)
 	} else if (strcmp(rep->ir_state, "absent") == 0 && !rep->want_initramfs) {
 		sayf(f, 2, "info", "%s does not exist (none needed)", rep->image);
 	}
-	say_findings(rep, 2, (const char *const[]){VB_F_INITRAMFS, VB_F_SNAPSHOT, NULL});
+	say_findings(rep, 2,
+		     (const char *const[]){VB_F_IR_SKIPPED, VB_F_INITRAMFS, VB_F_SNAPSHOT, NULL});
 
 	fprintf(f, "\nLeftovers of a manual setup\n");
 	if (!say_findings(rep, 2, (const char *const[]){VB_F_STALE, NULL}))
