@@ -139,8 +139,9 @@ static int mkimage_gpt(const char *file, const char *partuuid, const char *partl
 }
 
 /* A 64 MiB (sparse) ZFS member as libblkid's prober reads it: four
- * uberblocks in label 0 and the label's nvlist with the pool "name". */
-static int mkimage_zfs(const char *file, const char *pool)
+ * uberblocks in label 0 and the label's nvlist with the pool "name" and,
+ * when guid is not NULL, the "pool_guid" (libblkid's UUID, in decimal). */
+static int mkimage_zfs(const char *file, const char *pool, const char *guid)
 {
 	static uint8_t img[256 * 1024];
 	size_t len = strlen(pool), padded = (len + 3) & ~(size_t)3;
@@ -156,6 +157,23 @@ static int mkimage_zfs(const char *file, const char *pool)
 	put32be(nv + 20, 1);
 	put32be(nv + 24, len);
 	memcpy(nv + 28, pool, len);
+	if (guid) {
+		uint8_t *gp = nv + 12 + 4 + 12 + padded;
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(guid, &end, 10);
+		if (errno || end == guid || *end)
+			return -1;
+		put32be(gp, 12 + 12 + 16); /* nvp_size */
+		put32be(gp + 8, 9);        /* nvp_namelen */
+		memcpy(gp + 12, "pool_guid", 9);
+		put32be(gp + 24, 8); /* DATA_TYPE_UINT64 */
+		put32be(gp + 28, 1);
+		put32be(gp + 32, v >> 32);
+		put32be(gp + 36, (uint32_t)v);
+	}
 	for (int i = 0; i < 4; i++) {
 		put64(img + 128 * 1024 + i * 1024, 0x00bab10cu); /* ub_magic */
 		put64(img + 128 * 1024 + i * 1024 + 8, 5000);    /* ub_version */
@@ -169,17 +187,19 @@ static int mkimage(int argc, char **argv)
 		return mkimage_gpt(argv[3], argv[4], "") < 0 ? 1 : 0;
 	if (argc == 6 && strcmp(argv[2], "gpt") == 0)
 		return mkimage_gpt(argv[3], argv[4], argv[5]) < 0 ? 1 : 0;
-	if (argc == 5 && strcmp(argv[2], "zfs") == 0)
-		return mkimage_zfs(argv[3], argv[4]) < 0 ? 1 : 0;
-	fprintf(stderr, "usage: %s --mkimage gpt FILE PARTUUID [PARTLABEL] | zfs FILE POOL\n",
+	if ((argc == 5 || argc == 6) && strcmp(argv[2], "zfs") == 0)
+		return mkimage_zfs(argv[3], argv[4], argc == 6 ? argv[5] : NULL) < 0 ? 1 : 0;
+	fprintf(stderr,
+		"usage: %s --mkimage gpt FILE PARTUUID [PARTLABEL] | zfs FILE POOL [GUID]\n",
 		argv[0]);
 	return 2;
 }
 
 /* ---- fake roots ---- */
 
-enum { T_BASIC, T_STACKED, T_MISC, T_BLKID, T_EMPTY, _T_MAX };
-static const char *const scenario_names[_T_MAX] = {"basic", "stacked", "misc", "blkid", NULL};
+enum { T_BASIC, T_STACKED, T_MISC, T_BLKID, T_ZFS, T_EMPTY, _T_MAX };
+static const char *const scenario_names[_T_MAX] = {"basic", "stacked", "misc",
+						   "blkid", "zfs",     NULL};
 static char tree[_T_MAX][512];
 static char self_exe[4096];
 
@@ -279,6 +299,31 @@ static void scan_cmdline(const char *cmdline)
 	scan_tree(T_BLKID);
 }
 
+/* zfs scenario: a kernel command line and a mountinfo */
+static void scan_zfs(const char *cmdline, const char *mountinfo)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "%s\n", cmdline);
+	write_file(T_ZFS, "proc/cmdline", text);
+	write_file(T_ZFS, "proc/self/mountinfo", mountinfo);
+	scan_tree(T_ZFS);
+}
+
+static void assert_root_found(void)
+{
+	ck_assert_int_eq(ST.root_state, VB_ROOT_FOUND);
+	ck_assert(ST.root_found);
+	ck_assert_str_eq(ST.root_unresolved, "");
+}
+
+static void assert_root_unknown(const char *why)
+{
+	ck_assert_int_eq(ST.root_state, VB_ROOT_UNKNOWN);
+	ck_assert(!ST.root_found);
+	ck_assert_str_eq(ST.root_unresolved, why);
+}
+
 static struct vb_pci_addr A(const char *s) {
 	struct vb_pci_addr a;
 
@@ -354,6 +399,7 @@ START_TEST(test_nvme_root)
 			 "the root filesystem (/ on nvme0n1p1, ext4)");
 	/* the docker bind mount of the same device is not a second use */
 	ck_assert_uint_eq(uses_of("0000:00:04.0"), 1);
+	assert_root_found();
 }
 END_TEST
 
@@ -741,6 +787,7 @@ START_TEST(test_chroot_seen_from_outside)
 	scan_tree(T_BLKID);
 	assert_use(find("0000:06:00.0"), "sdb1", "sdb1", "/", "ext4", true);
 	assert_use(find("0000:00:17.0"), "sda1", "sda1", "/home", "ext4", false);
+	assert_root_found(); /* root=LABEL=live-media is the host's, not found */
 }
 END_TEST
 
@@ -748,15 +795,22 @@ START_TEST(test_cmdline_no_match)
 {
 	scan_cmdline("root=UUID=deadbeef-0000-4000-8000-000000000000");
 	ck_assert_uint_eq(ST.n, 0);
+	ck_assert(!ST.root_found);
 	teardown();
 	scan_cmdline("root=LABEL=cardlabel"); /* mmcblk0 reports size 0: not probed */
 	ck_assert_uint_eq(ST.n, 0);
+	assert_root_unknown("root=LABEL=cardlabel: not found (no dev/disk/by-label/cardlabel, no "
+			    "label cardlabel on the 7 readable block devices)");
 	teardown();
 	scan_cmdline("root=/dev/nfs nfsroot=10.0.0.1:/srv");
 	ck_assert_uint_eq(ST.n, 0);
+	ck_assert_int_eq(ST.root_state, VB_ROOT_NOT_BLOCK);
 	teardown();
 	scan_cmdline("root=ZFS=nopool/ROOT");
 	ck_assert_uint_eq(ST.n, 0);
+	assert_root_unknown("root=ZFS=nopool/ROOT: no member of pool nopool found (no "
+			    "dev/disk/by-label/nopool, no run/udev/data, no zfs_member with label "
+			    "nopool on the 7 readable block devices)");
 }
 END_TEST
 
@@ -768,6 +822,205 @@ START_TEST(test_cmdline_words)
 	teardown();
 	scan_cmdline("noroot=LABEL=system myroot=/dev/sdb1");
 	ck_assert_uint_eq(ST.n, 0);
+}
+END_TEST
+
+/* ---- zfs: pools found through udev's links and libblkid; the root state ---- */
+
+START_TEST(test_zfs_by_label_only)
+{
+	/* nvme0n1p3 reads as zeros: only dev/disk/by-label/rpool names it */
+	scan_zfs("BOOT_IMAGE=/ROOT/pve-1@/boot/vmlinuz root=ZFS=rpool/ROOT/pve-1 boot=zfs", "");
+	assert_use(find("0000:01:00.0"), "rpool", "nvme0n1p3", "/", "zfs", true);
+	assert_use(find("0000:00:01.1"), "rpool", "nvme0n1p3", "/", "zfs", true); /* its port */
+	ck_assert_uint_eq(ST.n, 2);
+	assert_root_found();
+	teardown();
+	/* the zfs: spelling (dracut, older initramfs-tools) */
+	scan_zfs("root=zfs:rpool/ROOT/pve-1", "");
+	assert_use(find("0000:01:00.0"), "rpool", "nvme0n1p3", "/", "zfs", true);
+	assert_root_found();
+}
+END_TEST
+
+START_TEST(test_zfs_mirror_two_controllers)
+{
+	char reason[256];
+
+	/* sda3 is read by libblkid, nvme1n1p3 cannot be read and udev's
+	 * by-label link names it: both controllers hold the root */
+	scan_zfs("root=ZFS=dpool/ROOT/debian", "");
+	assert_use(find("0000:00:17.0"), "dpool", "sda3", "/", "zfs", true);
+	assert_use(find("0000:02:00.0"), "dpool", "nvme1n1p3", "/", "zfs", true);
+	assert_root_found();
+	for (int rule = -1; rule < 2; rule++) {
+		ck_assert(refuses("0000:00:17.0", rule, reason, sizeof(reason)));
+		ck_assert(refuses("0000:02:00.0", rule, reason, sizeof(reason)));
+	}
+	ck_assert_str_eq(reason, "controller of the root filesystem (/ on dpool over nvme1n1p3, "
+				 "zfs): never taken");
+}
+END_TEST
+
+START_TEST(test_zfs_by_uuid_guid)
+{
+	/* sdb1 says pool GUID 5017541432217011221; udev's by-uuid link for it
+	 * names nvme2n1, which cannot be read; there is no by-label link */
+	scan_zfs("root=ZFS=upool/ROOT/pve-1", "");
+	assert_use(find("0000:06:00.0"), "upool", "sdb1", "/", "zfs", true);
+	assert_use(find("0000:03:00.0"), "upool", "nvme2n1", "/", "zfs", true);
+	assert_root_found();
+}
+END_TEST
+
+START_TEST(test_zfs_udev_database)
+{
+	/* udev's link names one member; its database names all three */
+	scan_zfs("root=ZFS=tank/ROOT/pve-1", "");
+	assert_use(find("0000:04:00.0"), "tank", "nvme3n1", "/", "zfs", true);
+	assert_use(find("0000:05:00.0"), "tank", "nvme4n1", "/", "zfs", true);
+	assert_use(find("0000:08:00.0"), "tank", "nvme5n1", "/", "zfs", true);
+	/* sdc1's record says LABEL=tank but ext4: not a member */
+	ck_assert_ptr_null(find("0000:07:00.0"));
+	ck_assert_uint_eq(ST.n, 6); /* and the three root ports */
+	assert_root_found();
+}
+END_TEST
+
+START_TEST(test_zfs_mounted_root_by_label)
+{
+	/* a running Proxmox host: mountinfo's / is the dataset; its member is
+	 * found by udev's link only */
+	scan_zfs("BOOT_IMAGE=/ROOT/pve-1@/boot/vmlinuz root=ZFS=rpool/ROOT/pve-1 boot=zfs",
+		 "21 1 0:24 / / rw,relatime shared:1 - zfs rpool/ROOT/pve-1 rw,xattr,noacl\n"
+		 "22 21 0:25 / /dpool rw shared:2 - zfs dpool rw\n");
+	assert_use(find("0000:01:00.0"), "rpool", "nvme0n1p3", "/", "zfs", true);
+	assert_use(find("0000:02:00.0"), "dpool", "nvme1n1p3", "/dpool", "zfs", false);
+	assert_use(find("0000:00:17.0"), "dpool", "sda3", "/dpool", "zfs", false);
+	assert_root_found();
+}
+END_TEST
+
+START_TEST(test_zfs_pool_not_found)
+{
+	scan_zfs("root=ZFS=nopool/x boot=zfs", "");
+	ck_assert_uint_eq(ST.n, 0);
+	assert_root_unknown("root=ZFS=nopool/x: no member of pool nopool found (no "
+			    "dev/disk/by-label/nopool, none in run/udev/data, no zfs_member with "
+			    "label nopool on the 3 "
+			    "readable block devices)");
+	teardown();
+	/* a by-label link to a device without a PCI device */
+	scan_zfs("root=ZFS=lpool/ROOT", "");
+	ck_assert_uint_eq(ST.n, 0);
+	assert_root_unknown("root=ZFS=lpool/ROOT: no member of pool lpool found "
+			    "(dev/disk/by-label/lpool: no PCI device under it, none in "
+			    "run/udev/data, no zfs_member with "
+			    "label lpool on the 3 readable block devices)");
+	teardown();
+	scan_zfs("root=ZFS=gpool/ROOT", "");
+	assert_root_unknown("root=ZFS=gpool/ROOT: no member of pool gpool found "
+			    "(dev/disk/by-label/gpool: no such block device, none in "
+			    "run/udev/data, no zfs_member with "
+			    "label gpool on the 3 readable block devices)");
+	teardown();
+	/* mountinfo's / on a pool that cannot be found */
+	scan_zfs("ro quiet", "21 1 0:24 / / rw - zfs nopool/ROOT/pve-1 rw\n");
+	assert_root_unknown("/ (zfs nopool/ROOT/pve-1): no member of pool nopool found (no "
+			    "dev/disk/by-label/nopool, none in run/udev/data, no zfs_member with "
+			    "label nopool on the 3 "
+			    "readable block devices)");
+	teardown();
+	scan_zfs("root=ZFS=AUTO boot=zfs", "");
+	assert_root_unknown("root=ZFS=AUTO: the pool is chosen at boot (bootfs), none is named");
+}
+END_TEST
+
+START_TEST(test_root_unknown_forms)
+{
+	scan_zfs("root=UUID=deadbeef-0000-4000-8000-000000000000 ro", "");
+	assert_root_unknown(
+		"root=UUID=deadbeef-0000-4000-8000-000000000000: not found (no "
+		"dev/disk/by-uuid/deadbeef-0000-4000-8000-000000000000, no UUID "
+		"deadbeef-0000-4000-8000-000000000000 on the 3 readable block devices)");
+	teardown();
+	scan_zfs("root=PARTLABEL=nothing", "");
+	assert_root_unknown(
+		"root=PARTLABEL=nothing: not found (no dev/disk/by-partlabel/nothing, "
+		"no partition label nothing in the partition tables of the 0 readable disks)");
+	teardown();
+	scan_zfs("root=/dev/sdz1", "");
+	assert_root_unknown("root=/dev/sdz1: no such block device in sys");
+	teardown();
+	scan_zfs("root=8:99", "");
+	assert_root_unknown("root=8:99: no such block device in sys");
+	teardown();
+	scan_zfs("root=/dev/loop0", "");
+	assert_root_unknown("root=/dev/loop0: no PCI device under loop0");
+	teardown();
+	scan_zfs("root=block:/dev/sdc1", "");
+	assert_root_unknown("root=block:/dev/sdc1: a form vfio-bind does not resolve");
+	teardown();
+	scan_zfs("ro quiet", "");
+	assert_root_unknown("the root is not named (no / in proc/self/mountinfo, no root= in "
+			    "proc/cmdline)");
+	teardown();
+	/* both sources unresolved: both said */
+	scan_zfs("root=/dev/sdz1", "21 1 7:0 / / rw - ext4 /dev/loop0 rw\n");
+	assert_root_unknown(
+		"/ (ext4 /dev/loop0): no PCI device under loop0; root=/dev/sdz1: no such "
+		"block device in sys");
+	teardown();
+	/* overlay: the root's data is on block devices it does not name */
+	scan_zfs("ro", "21 1 0:30 / / rw - overlay overlay rw,lowerdir=/a,upperdir=/b\n");
+	assert_root_unknown("/ (overlay overlay): no block device to trace");
+}
+END_TEST
+
+START_TEST(test_root_found_either_source)
+{
+	/* root= resolved, / is not in mountinfo */
+	scan_zfs("root=/dev/sdc1", "");
+	assert_use(find("0000:07:00.0"), "sdc1", "sdc1", "/", "", true);
+	assert_root_found();
+	teardown();
+	/* / resolved, root= names something else that cannot be found (a
+	 * chroot seen from outside): the root is found */
+	scan_zfs("root=LABEL=live-media", "21 1 8:33 / / rw - ext4 /dev/sdc1 rw\n");
+	assert_use(find("0000:07:00.0"), "sdc1", "sdc1", "/", "ext4", true);
+	assert_root_found();
+}
+END_TEST
+
+START_TEST(test_root_not_block)
+{
+	scan_zfs("root=/dev/nfs nfsroot=10.0.0.1:/srv/root ip=dhcp",
+		 "21 1 0:22 / / rw - nfs4 10.0.0.1:/srv/root rw\n");
+	ck_assert_int_eq(ST.root_state, VB_ROOT_NOT_BLOCK);
+	ck_assert(ST.root_found);
+	ck_assert_str_eq(ST.root_unresolved, "");
+	teardown();
+	scan_zfs("rdinit=/init", "1 1 0:2 / / rw - rootfs rootfs rw\n");
+	ck_assert_int_eq(ST.root_state, VB_ROOT_NOT_BLOCK);
+	teardown();
+	/* an unresolved source beside it wins: the root may be on a disk */
+	scan_zfs("root=UUID=deadbeef-0000-4000-8000-000000000000",
+		 "21 1 0:22 / / rw - tmpfs tmpfs rw\n");
+	ck_assert_int_eq(ST.root_state, VB_ROOT_UNKNOWN);
+	ck_assert(!ST.root_found);
+	ck_assert_ptr_nonnull(strstr(ST.root_unresolved, "deadbeef"));
+}
+END_TEST
+
+START_TEST(test_root_state_no_proc)
+{
+	ck_assert_int_eq(vb_root_open(&R, tree[T_EMPTY]), 0);
+	ck_assert_int_eq(vb_storage_scan(&R, &ST), -ENOENT);
+	assert_root_unknown("the root is not named (cannot read proc/self/mountinfo, cannot read "
+			    "proc/cmdline)");
+	vb_storage_free(&ST);
+	ck_assert(!ST.root_found);
+	ck_assert_str_eq(ST.root_unresolved, "");
 }
 END_TEST
 
@@ -869,6 +1122,20 @@ static Suite *storage_suite(void)
 	tcase_add_test(tc, test_cmdline_no_match);
 	tcase_add_test(tc, test_cmdline_words);
 	tcase_add_test(tc, test_malformed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("zfs");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_zfs_by_label_only);
+	tcase_add_test(tc, test_zfs_mirror_two_controllers);
+	tcase_add_test(tc, test_zfs_by_uuid_guid);
+	tcase_add_test(tc, test_zfs_udev_database);
+	tcase_add_test(tc, test_zfs_mounted_root_by_label);
+	tcase_add_test(tc, test_zfs_pool_not_found);
+	tcase_add_test(tc, test_root_unknown_forms);
+	tcase_add_test(tc, test_root_found_either_source);
+	tcase_add_test(tc, test_root_not_block);
+	tcase_add_test(tc, test_root_state_no_proc);
 	suite_add_tcase(s, tc);
 	return s;
 }

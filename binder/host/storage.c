@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct cand {
 	char *path; /* "sys/devices/.../block/sda/sda1" */
 	bool whole; /* no "partition" attribute */
 	bool probed;
+	bool readable; /* opened and probed (whatever was found) */
 	char *type, *label, *uuid;
 	struct cand_part {
 		int partno;
@@ -49,6 +51,16 @@ struct pool {
 	char *name;
 	char *mountpoint;
 	bool is_root;
+	char *root_what; /* what named it as the root, for messages: "root=ZFS=rpool/x" */
+	bool found;      /* a member reached a PCI device */
+};
+
+/* What the root sources ("/" in mountinfo, root=) resolved to so far. */
+struct root_res {
+	bool found;      /* one reached a PCI device */
+	bool not_block;  /* one is on no block device (nfs, tmpfs...) */
+	bool unresolved; /* one should be on a block device and was not traced */
+	char why[256];   /* the unresolved ones, "; " between */
 };
 
 struct scan {
@@ -62,6 +74,7 @@ struct scan {
 	bool cands_loaded;
 	struct pool *pools;
 	size_t n_pools;
+	struct root_res rr;
 };
 
 /* What the block device being walked serves. */
@@ -507,13 +520,47 @@ static size_t split(char *line, char **f, size_t max)
 	return n;
 }
 
-static void walk(struct scan *s, const struct ctx *c, const char *devpath)
+/* Walks devpath for c; true when a PCI device was reached. */
+static bool walk(struct scan *s, const struct ctx *c, const char *devpath)
 {
+	bool found = false;
+
 	s->visits = 0;
-	collect(s, c, devpath, NULL, 0, NULL);
+	collect(s, c, devpath, NULL, 0, &found);
+	return found;
 }
 
-static void add_pool(struct scan *s, const char *dataset, const char *mountpoint, bool is_root)
+/* Records a root source that should be on a block device and was not
+ * traced to PCI: what it was and which lookups failed. */
+static void __attribute__((format(printf, 2, 3)))
+root_unresolved(struct scan *s, const char *fmt, ...)
+{
+	struct root_res *rr = &s->rr;
+	size_t len = strlen(rr->why), wl;
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_debug("storage: root not traced: %s", what);
+	rr->unresolved = true;
+	/* the first source's text is kept whole as far as it fits */
+	if (len + 3 >= sizeof(rr->why))
+		return;
+	if (len) {
+		memcpy(rr->why + len, "; ", 2);
+		len += 2;
+	}
+	wl = strlen(what);
+	if (wl > sizeof(rr->why) - 1 - len)
+		wl = sizeof(rr->why) - 1 - len;
+	memcpy(rr->why + len, what, wl);
+	rr->why[len + wl] = 0;
+}
+
+static void add_pool(struct scan *s, const char *dataset, const char *mountpoint, bool is_root,
+		     const char *root_what)
 {
 	size_t len = strcspn(dataset, "/");
 	struct pool *np, *p = NULL;
@@ -531,12 +578,15 @@ static void add_pool(struct scan *s, const char *dataset, const char *mountpoint
 		}
 		s->pools = np;
 		p = &s->pools[s->n_pools];
+		memset(p, 0, sizeof(*p));
 		p->name = strndup(dataset, len);
 		p->mountpoint = strdup(mountpoint);
 		p->is_root = is_root;
-		if (!p->name || !p->mountpoint) {
+		p->root_what = is_root ? strdup(root_what) : NULL;
+		if (!p->name || !p->mountpoint || (is_root && !p->root_what)) {
 			free(p->name);
 			free(p->mountpoint);
+			free(p->root_what);
 			s->err = -ENOMEM;
 			return;
 		}
@@ -544,21 +594,25 @@ static void add_pool(struct scan *s, const char *dataset, const char *mountpoint
 		return;
 	}
 	if (is_root && !p->is_root) {
-		char *mp = strdup(mountpoint);
+		char *mp = strdup(mountpoint), *what = strdup(root_what);
 
-		if (!mp) {
+		if (!mp || !what) {
+			free(mp);
+			free(what);
 			s->err = -ENOMEM;
 			return;
 		}
 		free(p->mountpoint);
 		p->mountpoint = mp;
+		p->root_what = what;
 		p->is_root = true;
 	}
 }
 
 /* btrfs spans devices: sys/fs/btrfs/UUID/devices/ lists them all. Walks
- * every member of the filesystem that has `name` among its devices. */
-static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name)
+ * every member of the filesystem that has `name` among its devices; *found
+ * is set when one reached a PCI device. */
+static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name, bool *found)
 {
 	struct dirent *de;
 	bool done = false;
@@ -588,13 +642,29 @@ static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name)
 			    link_resolve(s->root, rel, target, sizeof(target)) < 0)
 				continue;
 			mc.blockdev = me->d_name;
-			walk(s, &mc, target);
+			if (walk(s, &mc, target))
+				*found = true;
 		}
 		closedir(md);
 		done = true;
 	}
 	closedir(d);
 	return done;
+}
+
+/* Filesystems that live on no block device: a root on one of them has no
+ * controller to protect. Anything else without a block device (overlay,
+ * fuse, an unknown type) leaves the root unknown. */
+static bool fs_not_block(const char *fstype)
+{
+	static const char *const names[] = {
+		"nfs", "nfs4", "cifs", "smb3", "9p", "virtiofs", "ceph", "tmpfs", "ramfs", "rootfs",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(fstype, names[i]) == 0)
+			return true;
+	return false;
 }
 
 static int scan_mounts(struct scan *s)
@@ -612,6 +682,7 @@ static int scan_mounts(struct scan *s)
 		char *f[64], *fstype, *source, *mountpoint, devpath[PATH_SIZE];
 		size_t n = split(line, f, 64), sep;
 		unsigned maj, min;
+		bool found = false;
 		char tail;
 		struct ctx c;
 
@@ -642,7 +713,10 @@ static int scan_mounts(struct scan *s)
 		c.is_root = strcmp(mountpoint, "/") == 0;
 
 		if (strcmp(fstype, "zfs") == 0) {
-			add_pool(s, source, mountpoint, c.is_root);
+			char what[256];
+
+			snprintf(what, sizeof(what), "/ (zfs %s)", source);
+			add_pool(s, source, mountpoint, c.is_root, what);
 			continue;
 		}
 		if (maj != 0)
@@ -650,17 +724,40 @@ static int scan_mounts(struct scan *s)
 		else if (strncmp(source, "/dev/", 5) == 0)
 			/* btrfs (anonymous device numbers) and the like */
 			r = devnode_path(s->root, source, devpath, sizeof(devpath));
-		else
-			continue; /* tmpfs, proc, overlay, nfs... */
+		else {
+			/* tmpfs, proc, overlay, nfs... */
+			if (!c.is_root)
+				continue;
+			if (fs_not_block(fstype)) {
+				log_debug("storage: / is %s (%s): on no block device", fstype,
+					  source);
+				s->rr.not_block = true;
+			} else {
+				root_unresolved(s, "/ (%s %s): no block device to trace", fstype,
+						source);
+			}
+			continue;
+		}
 		if (r < 0) {
 			log_debug("storage: %s (%s on %u:%u): no block device: %s", mountpoint,
 				  source, maj, min, vb_strerror(r));
+			if (c.is_root)
+				root_unresolved(s,
+						"/ (%s %s on %u:%u): no such block device in sys",
+						fstype, source, maj, min);
 			continue;
 		}
 		c.blockdev = base_name(devpath);
-		if (strcmp(fstype, "btrfs") == 0 && walk_btrfs(s, &c, c.blockdev))
-			continue;
-		walk(s, &c, devpath);
+		if (strcmp(fstype, "btrfs") == 0 && walk_btrfs(s, &c, c.blockdev, &found)) {
+			/* found: set by the walk */
+		} else {
+			found = walk(s, &c, devpath);
+		}
+		if (c.is_root && found)
+			s->rr.found = true;
+		else if (c.is_root)
+			root_unresolved(s, "/ (%s %s): no PCI device under %s", fstype, source,
+					c.blockdev);
 	}
 	free(buf);
 	return 0;
@@ -834,6 +931,7 @@ static void cand_probe(struct scan *s, struct cand *c)
 						      BLKID_SUBLKS_TYPE);
 	blkid_probe_enable_partitions(pr, 0);
 	r = blkid_do_safeprobe(pr);
+	c->readable = r >= 0; /* 1: read, nothing on it; -2: ambivalent */
 	if (r == 0) {
 		c->type = probe_value(s, pr, "TYPE");
 		c->label = probe_value(s, pr, "LABEL");
@@ -879,8 +977,10 @@ static int part_path(struct scan *s, const struct cand *c, int partno, char *out
 
 enum tag { TAG_UUID, TAG_LABEL, TAG_PARTUUID, TAG_PARTLABEL };
 
-/* Walks every probed device whose tag equals value. Returns how many. */
-static int walk_by_tag(struct scan *s, const struct ctx *c, enum tag tag, const char *value)
+/* Walks every probed device whose tag equals value. Returns how many;
+ * *found is set when one of them reached a PCI device. */
+static int walk_by_tag(struct scan *s, const struct ctx *c, enum tag tag, const char *value,
+		       bool *found)
 {
 	int hits = 0;
 
@@ -908,7 +1008,8 @@ static int walk_by_tag(struct scan *s, const struct ctx *c, enum tag tag, const 
 					continue;
 				}
 				mc.blockdev = base_name(path);
-				walk(s, &mc, path);
+				if (walk(s, &mc, path))
+					*found = true;
 				hits++;
 			}
 			continue;
@@ -920,34 +1021,182 @@ static int walk_by_tag(struct scan *s, const struct ctx *c, enum tag tag, const 
 		mc.blockdev = cd->name;
 		if (!mc.fstype || !mc.fstype[0])
 			mc.fstype = cd->type;
-		walk(s, &mc, cd->path);
+		if (walk(s, &mc, cd->path))
+			*found = true;
 		hits++;
 	}
 	return hits;
 }
 
+/* How many candidates libblkid could read: for messages. */
+static size_t cands_readable(const struct scan *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_cands; i++)
+		n += s->cands[i].readable;
+	return n;
+}
+
+/* Walks the device a udev link dev/disk/by-KIND/ID names as a member of
+ * pool p. Returns 1 when it reached a PCI device, 0 when the link names a
+ * device without one, -ENOENT without a link, another -errno when the
+ * link's target is no block device in sysfs. */
+static int walk_pool_link(struct scan *s, struct pool *p, const struct ctx *c, const char *kind,
+			  const char *id)
+{
+	char link[PATH_SIZE], devpath[PATH_SIZE];
+	struct stat st;
+	int r;
+
+	if (!id[0] || strchr(id, '/') ||
+	    snprintf(link, sizeof(link), "/dev/disk/%s/%s", kind, id) >= (int)sizeof(link))
+		return -EINVAL;
+	if (fstatat(s->root->fd, link + 1, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		log_debug("storage: pool %s: no %s", p->name, link + 1);
+		return -ENOENT;
+	}
+	r = devnode_path(s->root, link, devpath, sizeof(devpath));
+	if (r < 0) {
+		log_debug("storage: pool %s: %s is no block device: %s", p->name, link + 1,
+			  vb_strerror(r));
+		return r == -ENOENT ? -ENODEV : r; /* -ENOENT: no link */
+	}
+	log_debug("storage: pool %s: %s names %s", p->name, link + 1, base_name(devpath));
+	if (!walk(s, c, devpath))
+		return 0;
+	p->found = true;
+	return 1;
+}
+
+/* Whether the udev database record text (run/udev/data/bMAJ:MIN) is a
+ * member of pool: udev's blkid said zfs_member with that label, or the
+ * device claims the disk/by-label/POOL link (one device wins the link, every
+ * member claims it). */
+static bool udev_data_member(char *text, const char *pool)
+{
+	bool zfs = false, label = false, claims = false;
+	char *save = NULL;
+
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(l, "E:ID_FS_TYPE=zfs_member") == 0)
+			zfs = true;
+		else if (strncmp(l, "E:ID_FS_LABEL=", 14) == 0)
+			label = label || strcmp(l + 14, pool) == 0;
+		else if (strncmp(l, "S:disk/by-label/", 16) == 0)
+			claims = claims || strcmp(l + 16, pool) == 0;
+	}
+	return (zfs && label) || claims;
+}
+
+/* Walks every member of pool p that udev's database names. Returns how
+ * many records named one, -errno without a readable run/udev/data. */
+static int walk_pool_udev_data(struct scan *s, struct pool *p, const struct ctx *c)
+{
+	struct dirent *de;
+	int hits = 0;
+	DIR *d;
+
+	d = opendir_root(s->root, "run/udev/data");
+	if (!d) {
+		int r = -errno;
+
+		log_debug("storage: pool %s: no run/udev/data: %s", p->name, vb_strerror(r));
+		return r;
+	}
+	while ((de = readdir(d)) && !s->err) {
+		char rel[PATH_SIZE], devpath[PATH_SIZE], *text, tail;
+		unsigned maj, min;
+		bool member;
+
+		if (sscanf(de->d_name, "b%u:%u%c", &maj, &min, &tail) != 2 ||
+		    !path_join(rel, sizeof(rel), "run/udev/data", de->d_name) ||
+		    vb_read_all(s->root, rel, SMALL_FILE_MAX, &text, NULL) < 0)
+			continue;
+		member = udev_data_member(text, p->name);
+		free(text);
+		if (!member)
+			continue;
+		hits++;
+		if (devnum_path(s->root, maj, min, devpath, sizeof(devpath)) < 0) {
+			log_debug("storage: pool %s: %s names %u:%u, not in sys", p->name, rel, maj,
+				  min);
+			continue;
+		}
+		log_debug("storage: pool %s: %s names %s", p->name, rel, base_name(devpath));
+		if (walk(s, c, devpath))
+			p->found = true;
+	}
+	closedir(d);
+	return hits;
+}
+
+/*
+ * Every member of every pool in use, from four sources, all counted:
+ * udev's dev/disk/by-label/POOL (it names one member, readable or not when
+ * we look), udev's database run/udev/data (every member udev saw, with
+ * its label), libblkid's zfs_member devices labelled POOL (every member
+ * whose first sectors can be read now), and udev's dev/disk/by-uuid/GUID
+ * for each pool GUID those members report.
+ */
 static void scan_pools(struct scan *s)
 {
 	if (!s->n_pools)
 		return;
 	cands_load(s);
-	for (size_t i = 0; i < s->n_cands && !s->err; i++) {
-		struct cand *cd = &s->cands[i];
+	for (size_t j = 0; j < s->n_pools && !s->err; j++) {
+		struct pool *p = &s->pools[j];
+		struct ctx c = {
+			.blockdev = p->name,
+			.mountpoint = p->mountpoint,
+			.fstype = "zfs",
+			.is_root = p->is_root,
+		};
+		char *guids[8];
+		size_t n_guids = 0;
+		int rl, ru;
 
-		cand_probe(s, cd);
-		if (!cd->type || strcmp(cd->type, "zfs_member") != 0 || !cd->label)
-			continue;
-		for (size_t j = 0; j < s->n_pools; j++) {
-			struct ctx c = {
-				.blockdev = s->pools[j].name,
-				.mountpoint = s->pools[j].mountpoint,
-				.fstype = "zfs",
-				.is_root = s->pools[j].is_root,
-			};
+		rl = walk_pool_link(s, p, &c, "by-label", p->name);
+		ru = walk_pool_udev_data(s, p, &c);
+		for (size_t i = 0; i < s->n_cands && !s->err; i++) {
+			struct cand *cd = &s->cands[i];
+			bool seen = false;
 
-			if (strcmp(cd->label, s->pools[j].name) == 0)
-				walk(s, &c, cd->path);
+			cand_probe(s, cd);
+			if (!cd->type || strcmp(cd->type, "zfs_member") != 0 || !cd->label ||
+			    strcmp(cd->label, p->name) != 0)
+				continue;
+			log_debug("storage: pool %s: %s is a member (libblkid)", p->name, cd->name);
+			if (walk(s, &c, cd->path))
+				p->found = true;
+			if (!cd->uuid || !cd->uuid[0])
+				continue;
+			for (size_t k = 0; k < n_guids; k++)
+				seen = seen || strcmp(guids[k], cd->uuid) == 0;
+			if (!seen && n_guids < sizeof(guids) / sizeof(guids[0]))
+				guids[n_guids++] = cd->uuid;
 		}
+		for (size_t k = 0; k < n_guids && !s->err; k++)
+			walk_pool_link(s, p, &c, "by-uuid", guids[k]);
+
+		if (!p->is_root || !p->root_what)
+			continue;
+		if (p->found) {
+			s->rr.found = true;
+			continue;
+		}
+		root_unresolved(s,
+				"%s: no member of pool %s found (%s%s%s%s, %s, no zfs_member "
+				"with label %s on the %zu readable block devices)",
+				p->root_what, p->name, rl == -ENOENT ? "no " : "",
+				"dev/disk/by-label/", p->name,
+				rl == -ENOENT ? ""
+				: rl == 0     ? ": no PCI device under it"
+					      : ": no such block device",
+				ru < 0    ? "no run/udev/data"
+				: ru == 0 ? "none in run/udev/data"
+					  : "run/udev/data: not in sys or not on PCI",
+				p->name, cands_readable(s));
 	}
 }
 
@@ -987,14 +1236,15 @@ static int scan_cmdline(struct scan *s)
 	static const struct {
 		const char *prefix; /* root=PREFIX... */
 		const char *link;   /* udev's dev/disk/by-* name for it */
+		const char *what;   /* for messages */
 		enum tag tag;
 	} tags[] = {
-		{"UUID=", "/dev/disk/by-uuid/", TAG_UUID},
-		{"LABEL=", "/dev/disk/by-label/", TAG_LABEL},
-		{"PARTUUID=", "/dev/disk/by-partuuid/", TAG_PARTUUID},
-		{"PARTLABEL=", "/dev/disk/by-partlabel/", TAG_PARTLABEL},
+		{"UUID=", "/dev/disk/by-uuid/", "UUID", TAG_UUID},
+		{"LABEL=", "/dev/disk/by-label/", "label", TAG_LABEL},
+		{"PARTUUID=", "/dev/disk/by-partuuid/", "partition UUID", TAG_PARTUUID},
+		{"PARTLABEL=", "/dev/disk/by-partlabel/", "partition label", TAG_PARTLABEL},
 	};
-	char cmdline[8192], value[1024], fstype[64] = "", devpath[PATH_SIZE];
+	char cmdline[8192], value[1024], fstype[64] = "", devpath[PATH_SIZE], what[1100];
 	struct ctx c = {.mountpoint = "/", .is_root = true};
 	unsigned maj, min;
 	char tail;
@@ -1007,18 +1257,25 @@ static int scan_cmdline(struct scan *s)
 	}
 	if (!cmdline_value(cmdline, "root", value, sizeof(value)) || !value[0])
 		return 0;
+	snprintf(what, sizeof(what), "root=%s", value);
 	cmdline_value(cmdline, "rootfstype", fstype, sizeof(fstype));
 	c.fstype = fstype;
 
 	/* Debian/Proxmox ZFS root: root=ZFS=pool/dataset (or zfs:pool/dataset) */
 	if (strncasecmp(value, "ZFS=", 4) == 0 || strncasecmp(value, "zfs:", 4) == 0) {
-		if (strcasecmp(value + 4, "AUTO") != 0)
-			add_pool(s, value + 4, "/", true);
+		if (strcasecmp(value + 4, "AUTO") == 0)
+			root_unresolved(s, "%s: the pool is chosen at boot (bootfs), none is named",
+					what);
+		else if (value[4] == 0 || value[4] == '/')
+			root_unresolved(s, "%s: no pool named", what);
+		else
+			add_pool(s, value + 4, "/", true, what);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
 		size_t pl = strlen(tags[i].prefix), ll = strlen(tags[i].link);
 		char link[PATH_SIZE], *id = NULL;
+		bool found = false;
 
 		if (strncmp(value, tags[i].prefix, pl) == 0)
 			id = value + pl;
@@ -1028,33 +1285,94 @@ static int scan_cmdline(struct scan *s)
 			continue;
 		if (tags[i].tag == TAG_PARTUUID)
 			id[strcspn(id, "/")] = 0; /* PARTUUID=x/PARTNROFF=n: the same disk */
-		if (!id[0])
+		if (!id[0]) {
+			root_unresolved(s, "%s: empty %s", what, tags[i].what);
 			return 0;
+		}
 		/* udev's link first: no disk is read */
 		if (!strchr(id, '/') &&
 		    snprintf(link, sizeof(link), "%s%s", tags[i].link, id) < (int)sizeof(link) &&
 		    devnode_path(s->root, link, devpath, sizeof(devpath)) == 0) {
 			c.blockdev = base_name(devpath);
-			walk(s, &c, devpath);
+			if (walk(s, &c, devpath))
+				s->rr.found = true;
+			else
+				root_unresolved(s, "%s: %s is %s, no PCI device under it", what,
+						link + 1, c.blockdev);
 			return 0;
 		}
-		if (walk_by_tag(s, &c, tags[i].tag, id) == 0)
-			log_debug("storage: root=%s: no such device", value);
+		log_debug("storage: %s: no %s%s, probing", what, tags[i].link + 1, id);
+		if (walk_by_tag(s, &c, tags[i].tag, id, &found) == 0)
+			root_unresolved(s,
+					"%s: not found (no %s%s, no %s %s %s the %zu readable %s)",
+					what, tags[i].link + 1, id, tags[i].what, id,
+					tags[i].tag == TAG_PARTUUID || tags[i].tag == TAG_PARTLABEL
+						? "in the partition tables of"
+						: "on",
+					cands_readable(s),
+					tags[i].tag == TAG_PARTUUID || tags[i].tag == TAG_PARTLABEL
+						? "disks"
+						: "block devices");
+		else if (found)
+			s->rr.found = true;
+		else
+			root_unresolved(s, "%s: no PCI device under the device with that %s", what,
+					tags[i].what);
+		return 0;
+	}
+	if (strcmp(value, "/dev/nfs") == 0) {
+		log_debug("storage: root=/dev/nfs: on no block device");
+		s->rr.not_block = true;
 		return 0;
 	}
 	if (strncmp(value, "/dev/", 5) == 0)
 		r = devnode_path(s->root, value, devpath, sizeof(devpath));
 	else if (sscanf(value, "%u:%u%c", &maj, &min, &tail) == 2)
 		r = devnum_path(s->root, maj, min, devpath, sizeof(devpath));
-	else
-		r = -EINVAL;
+	else {
+		root_unresolved(s, "%s: a form vfio-bind does not resolve", what);
+		return 0;
+	}
 	if (r < 0) {
-		log_debug("storage: root=%s: no block device: %s", value, vb_strerror(r));
+		root_unresolved(s, "%s: no such block device in sys", what);
 		return 0;
 	}
 	c.blockdev = base_name(devpath);
-	walk(s, &c, devpath);
+	if (walk(s, &c, devpath))
+		s->rr.found = true;
+	else
+		root_unresolved(s, "%s: no PCI device under %s", what, c.blockdev);
 	return 0;
+}
+
+/* The root fields of st from what the sources resolved to. */
+static void root_finish(struct scan *s, int rm, int rc)
+{
+	struct vb_storage *st = s->st;
+	struct root_res *rr = &s->rr;
+
+	if (rr->found) {
+		st->root_state = VB_ROOT_FOUND;
+	} else if (rr->unresolved) {
+		st->root_state = VB_ROOT_UNKNOWN;
+		snprintf(st->root_unresolved, sizeof(st->root_unresolved), "%s", rr->why);
+	} else if (rr->not_block) {
+		st->root_state = VB_ROOT_NOT_BLOCK;
+	} else {
+		/* nothing names the root: a chroot without proc, a bare cmdline */
+		st->root_state = VB_ROOT_UNKNOWN;
+		snprintf(st->root_unresolved, sizeof(st->root_unresolved),
+			 "the root is not named (%s, %s)",
+			 rm < 0 ? "cannot read proc/self/mountinfo" : "no / in proc/self/mountinfo",
+			 rc < 0 ? "cannot read proc/cmdline" : "no root= in proc/cmdline");
+	}
+	st->root_found = st->root_state != VB_ROOT_UNKNOWN;
+	if (st->root_state == VB_ROOT_UNKNOWN)
+		log_debug("storage: the root's controller is unknown: %s", st->root_unresolved);
+	else
+		log_debug("storage: the root is %s", st->root_state == VB_ROOT_FOUND
+							     ? "on PCI storage"
+							     : "on no block device");
 }
 
 int vb_storage_scan(const struct vb_root *root, struct vb_storage *st)
@@ -1070,6 +1388,8 @@ int vb_storage_scan(const struct vb_root *root, struct vb_storage *st)
 	rc = s.err ? 0 : scan_cmdline(&s);
 	if (!s.err)
 		scan_pools(&s);
+	if (!s.err)
+		root_finish(&s, rm, rc);
 
 	for (size_t i = 0; i < s.n_cands; i++)
 		cand_free(&s.cands[i]);
@@ -1077,6 +1397,7 @@ int vb_storage_scan(const struct vb_root *root, struct vb_storage *st)
 	for (size_t i = 0; i < s.n_pools; i++) {
 		free(s.pools[i].name);
 		free(s.pools[i].mountpoint);
+		free(s.pools[i].root_what);
 	}
 	free(s.pools);
 	free(s.root_dir);
@@ -1084,8 +1405,22 @@ int vb_storage_scan(const struct vb_root *root, struct vb_storage *st)
 	r = s.err;
 	if (!r && rm < 0 && rs < 0 && rc < 0)
 		r = -ENOENT;
-	if (r < 0)
+	if (r < 0) {
+		enum vb_root_state state = st->root_state;
+		char why[sizeof(st->root_unresolved)];
+
+		memcpy(why, st->root_unresolved, sizeof(why));
 		vb_storage_free(st);
+		if (r == -ENOENT) {
+			/* the list is empty, what is known of the root stays */
+			st->root_state = state;
+			memcpy(st->root_unresolved, why, sizeof(why));
+		} else {
+			snprintf(st->root_unresolved, sizeof(st->root_unresolved),
+				 "the storage scan failed: %s", vb_strerror(r));
+		}
+		st->root_found = st->root_state != VB_ROOT_UNKNOWN;
+	}
 	return r;
 }
 
@@ -1096,8 +1431,7 @@ void vb_storage_free(struct vb_storage *st)
 	for (size_t i = 0; i < st->n; i++)
 		use_free(&st->v[i]);
 	free(st->v);
-	st->v = NULL;
-	st->n = 0;
+	memset(st, 0, sizeof(*st)); /* VB_ROOT_UNKNOWN, root_found false */
 }
 
 const struct vb_storage_use *vb_storage_find(const struct vb_storage *st,

@@ -13,9 +13,21 @@
  * nbd) are ignored.
  *
  * Everything is read under the root: proc/self/mountinfo, proc/swaps,
- * proc/cmdline, sys/dev/block, sys/class/block, dev/NAME (probed with
- * libblkid, only for UUID/LABEL/PARTUUID/PARTLABEL roots that udev's
- * dev/disk/by-* links do not name, and for ZFS pools). Host only (libblkid).
+ * proc/cmdline, sys/dev/block, sys/class/block, dev/disk/by-*, run/udev/data
+ * (for ZFS pools), dev/NAME (probed with libblkid, only for
+ * UUID/LABEL/PARTUUID/PARTLABEL roots that udev's dev/disk/by-* links do not
+ * name, and for ZFS pools). Host only (libblkid).
+ *
+ * ZFS pools: a member is any block device that udev's
+ * dev/disk/by-label/POOL link names, any device udev's database
+ * (run/udev/data/bMAJ:MIN) records as a zfs_member labelled POOL or as
+ * claiming that link, any device libblkid reads as a zfs_member labelled
+ * POOL, and any device a dev/disk/by-uuid/GUID link names for a pool GUID
+ * read from a member (udev makes both links for a zfs_member: LABEL is the
+ * pool name, UUID the pool GUID in decimal; every member claims them, one
+ * wins). The union counts, so a member whose first sectors cannot be read
+ * but that udev named is still protected, and so is every member of a
+ * mirror or raidz that udev recorded or that can be read.
  */
 
 #include <stdbool.h>
@@ -36,16 +48,44 @@ struct vb_storage_use {
 	bool is_root;     /* serves the root filesystem */
 };
 
+/*
+ * What is known of the root filesystem's storage. The root is mountinfo's
+ * "/" and the kernel command line's root= (a chroot seen from outside has
+ * both, and they may differ): it is FOUND when either reached at least one
+ * PCI device. NOT_BLOCK: the root is on no block device at all (nfs, cifs,
+ * 9p, virtiofs, tmpfs, ramfs, rootfs, root=/dev/nfs): there is no
+ * controller to protect. UNKNOWN otherwise: the root should be on a block
+ * device and was not traced to PCI (a UUID, label, pool or device that
+ * cannot be resolved, a root on loop or a device without a PCI ancestor,
+ * overlay, an unknown root= form, nothing naming the root at all). One
+ * unresolved source beside a NOT_BLOCK one gives UNKNOWN.
+ */
+enum vb_root_state {
+	VB_ROOT_UNKNOWN = 0, /* the zero value: unknown until traced */
+	VB_ROOT_FOUND,
+	VB_ROOT_NOT_BLOCK,
+};
+
 struct vb_storage {
 	struct vb_storage_use *v;
 	size_t n;
+	enum vb_root_state root_state;
+	bool root_found;           /* the root filesystem's controller(s) were found, or the
+				      root is on no block device: root_state != VB_ROOT_UNKNOWN */
+	char root_unresolved[256]; /* when root_state is VB_ROOT_UNKNOWN: what could not be
+				      resolved, e.g. "root=ZFS=rpool/ROOT/pve-1: no member of
+				      pool rpool found (no dev/disk/by-label/rpool, none in
+				      run/udev/data, no zfs_member with label rpool on the 3
+				      readable block devices)"; "" otherwise */
 };
 
 /* Fills st (initialised here; free it whatever the return). Single entries
  * that cannot be resolved are skipped (log_debug). Returns 0, -ENOMEM, or
  * -ENOENT when nothing could be read at all (no proc/self/mountinfo, no
- * proc/swaps and no proc/cmdline under the root): st is then empty. */
+ * proc/swaps and no proc/cmdline under the root): st is then empty. The
+ * root fields are set whatever the return (VB_ROOT_UNKNOWN on an error). */
 int vb_storage_scan(const struct vb_root *root, struct vb_storage *st);
+/* Frees the list; the root fields go back to VB_ROOT_UNKNOWN. */
 void vb_storage_free(struct vb_storage *st);
 
 /* The most important use of the PCI device a: a root use first, then the
