@@ -628,7 +628,12 @@ static int cmd_modules(struct opts *o, int argc, char **argv)
 static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_policy *pol)
 {
 	int r = plan_storage(o, job, pol), ret = r;
+	const struct vb_storage *st = r == 0 ? vb_storage_policy_scan(pol) : NULL;
 
+	if (st && !st->root_found)
+		log_warning("cannot tell which controller holds the root filesystem: %s; no "
+			    "mass-storage controller (class 01) is taken without allow-storage=yes",
+			    st->root_unresolved[0] ? st->root_unresolved : "nothing names it");
 	for (size_t i = 0; r == 0 && i < job->plan.n; i++) {
 		const struct vb_plan_item *it = &job->plan.items[i];
 		char loc[4200];

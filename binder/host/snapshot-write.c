@@ -50,8 +50,7 @@ int vb_snapshot_write(FILE *f, const struct vb_root *root, struct vb_job *job,
 		st = vb_storage_policy_scan(pol);
 		if (!st)
 			return pol->scan_err ? pol->scan_err : -EIO;
-		for (size_t i = 0; i < st->n; i++)
-			root_found |= st->v[i].is_root;
+		root_found = st->root_found;
 	}
 	fprintf(f,
 		"# vfio-bind hardware snapshot, written by vfio-bind check --snapshot when\n"

@@ -1576,6 +1576,9 @@ int vb_storage_guard(const struct vb_root *root, const struct vb_config *cfg,
 		use_role(u, role, sizeof(role));
 		log_warning("%s: %s: taken because %s:%u has allow-storage=yes", item->dev->name,
 			    role, cfg->file, cfg->rules[item->rule].line);
+	} else if (!st->root_found) {
+		/* fail closed: it may be the root's controller */
+		vb_plan_refuse_unknown_storage(cfg, item, "the root's controller is unknown");
 	}
 	return 0;
 }
