@@ -620,6 +620,7 @@ struct topo_out {
 	char *buf;
 	size_t o, size;
 	unsigned hops;
+	bool overflow; /* never: the stable form is not longer than the value */
 };
 
 /* Appends one hop: "DDDD:BB:SS[.F]" (first), "BB:SS[.F]" (the first behind a
@@ -645,8 +646,10 @@ static void topo_emit(struct topo_out *t, bool first, bool nested, const struct 
 		if (k > 0)
 			t->o += (size_t)k;
 	}
-	if (t->o >= t->size)
-		t->o = t->size - 1; /* caught by the length check */
+	if (t->o >= t->size) {
+		t->o = t->size - 1;
+		t->overflow = true;
+	}
 	t->hops++;
 }
 
@@ -921,7 +924,7 @@ static int parse_topology(const char *v, size_t n, char **ret, struct verr *e)
 		r = topo_parse_sysfs(v, n, pos, &t, e);
 	else
 		r = topo_parse_stable(v, n, &t, e);
-	if (r == 0 && t.o >= VB_TOPOLOGY_MAX)
+	if (r == 0 && (t.o >= VB_TOPOLOGY_MAX || t.overflow))
 		r = verr(e, 0,
 			 "%u hops are more than any PCI hierarchy has (at most %d characters "
 			 "in the stable form)",
