@@ -259,19 +259,39 @@ END_TEST
 static const struct {
 	const char *text, *value;
 } topologies[] = {
-	{"bind topology=pci0000:00/0000:00:03.1/0000:0a:00.0",
-	 "pci0000:00/0000:00:03.1/0000:0a:00.0"},
-	{"bind topology=/sys/devices/pci0000:00/0000:00:03.1/0000:0a:00.0/",
-	 "pci0000:00/0000:00:03.1/0000:0a:00.0"},
-	{"bind topology=sys/devices/pci0000:00/0000:00:01.0", "pci0000:00/0000:00:01.0"},
-	{"bind topology=/pci0000:00//0000:00:01.0//", "pci0000:00/0000:00:01.0"},
-	{"bind topology=PCI0000:00/0000:00:1F.3", "pci0000:00/0000:00:1f.3"},
-	/* the last component may be a slot: every function there */
-	{"bind topology=pci0000:00/0000:00:03.1/0000:0a:00", "pci0000:00/0000:00:03.1/0000:0a:00"},
-	{"bind topology=pci0000:00/0000:00:03.1/0000:0A:00//",
-	 "pci0000:00/0000:00:03.1/0000:0a:00"},
+	/* the stable form, as 'vfio-bind status' prints it */
+	{"bind topology=0000:00:03.1/00.0", "0000:00:03.1/00.0"},
+	{"bind topology=0000:40:03.1/00.0/04.0/00.0", "0000:40:03.1/00.0/04.0/00.0"},
+	{"bind topology=0000:00:1f.3", "0000:00:1f.3"},
+	{"bind topology=0000:00:1F.3", "0000:00:1f.3"},
+	{"bind topology=0000:0A:03.1/1F.7", "0000:0a:03.1/1f.7"},
+	{"bind topology=0000:00:03.1/00.0/", "0000:00:03.1/00.0"},
+	{"bind topology=0000:00:03.1//00.0", "0000:00:03.1/00.0"},
+	/* the last hop may be a slot: every function there */
+	{"bind topology=0000:00:03.1/00", "0000:00:03.1/00"},
+	{"bind topology=0000:00:1f", "0000:00:1f"},
+	/* behind a host bridge nested in a device (Intel VMD) */
+	{"bind topology=0000:00:0e.0/e0:01.0/00.0", "0000:00:0e.0/e0:01.0/00.0"},
+	{"bind topology=0000:00:0e.0/E0:01", "0000:00:0e.0/e0:01"},
+	/* the sysfs form: bus numbers below the root bus are dropped */
+	{"bind topology=pci0000:00/0000:00:03.1/0000:0a:00.0", "0000:00:03.1/00.0"},
+	{"bind topology=/sys/devices/pci0000:00/0000:00:03.1/0000:0a:00.0/", "0000:00:03.1/00.0"},
+	{"bind topology=sys/devices/pci0000:00/0000:00:01.0", "0000:00:01.0"},
+	{"bind topology=/pci0000:00//0000:00:01.0//", "0000:00:01.0"},
+	{"bind topology=PCI0000:00/0000:00:1F.3", "0000:00:1f.3"},
+	{"bind topology=pci0000:00/0000:00:03.1/0000:0a:00", "0000:00:03.1/00"},
+	{"bind topology=pci0000:00/0000:00:03.1/0000:0A:00//", "0000:00:03.1/00"},
 	{"bind topology=pci0001:40/0001:40:01.1/0001:41:00.0/0001:42:08.0/0001:43:00.3",
-	 "pci0001:40/0001:40:01.1/0001:41:00.0/0001:42:08.0/0001:43:00.3"},
+	 "0001:40:01.1/00.0/08.0/00.3"},
+	{"bind topology=pci0000:40/0000:40:03.1/0000:42:00.0/0000:43:04.0/0000:44:00.0",
+	 "0000:40:03.1/00.0/04.0/00.0"},
+	{"bind topology=/sys/devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:01.0/"
+	 "10000:e1:00.0",
+	 "0000:00:0e.0/e0:01.0/00.0"},
+	{"bind topology=/sys/devices/platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/"
+	 "0000:01:00.0",
+	 "0000:00:00.0/00.0"},
+	{"bind topology=pci12345:00/12345:00:01.0", "12345:00:01.0"},
 };
 
 START_TEST(test_topology_forms)
@@ -286,6 +306,66 @@ START_TEST(test_topology_forms)
 	format_is(t, want);
 	check_round_trip(t);
 	vb_config_free(&c);
+}
+END_TEST
+
+/* The parser reduces a sysfs path to exactly what vb_pci_topology() makes of
+ * the device's own path: a rule copied from readlink matches its device. */
+START_TEST(test_topology_sysfs_is_physpath_topology)
+{
+	static const char *const paths[] = {
+		"pci0000:00/0000:00:10.0",
+		"pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0",
+		"pci0000:40/0000:40:03.1/0000:42:00.0/0000:43:04.0/0000:44:00.0",
+		"pci0001:40/0001:40:01.1/0001:41:00.0/0001:42:08.0/0001:43:00.3",
+		"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:01.0/10000:e1:00.0",
+		"pci0000:00/0000:00:0e.0/pci10001:00/10001:00:02.0",
+		"platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0",
+		"pci-0/pci0000:00/0000:00:00.0",
+		"pci12345:00/12345:00:01.0",
+	};
+	char text[256], want[VB_TOPOLOGY_MAX];
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct vb_config c;
+		const struct vb_term *t;
+
+		ck_assert_int_eq(vb_topology_from_physpath(paths[i], want, sizeof(want)), 0);
+		snprintf(text, sizeof(text), "bind topology=/sys/devices/%s", paths[i]);
+		t = parse_term1(text, &c);
+		ck_assert_str_eq(t->topology, want);
+		vb_config_free(&c);
+		/* and the stable form parses to itself */
+		snprintf(text, sizeof(text), "bind topology=%s", want);
+		t = parse_term1(text, &c);
+		ck_assert_str_eq(t->topology, want);
+		vb_config_free(&c);
+	}
+}
+END_TEST
+
+/* As deep as a device's topology can be (VB_TOPOLOGY_MAX), and no deeper. */
+START_TEST(test_topology_depth)
+{
+	char text[512];
+	struct vb_config c;
+	struct vb_diags d;
+	const struct vb_term *t;
+	size_t o, i;
+
+	o = (size_t)snprintf(text, sizeof(text), "bind topology=0000:00:01.0");
+	for (i = 1; i < 24; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "/00.0");
+	t = parse_term1(text, &c);
+	ck_assert_uint_eq(strlen(t->topology), VB_TOPOLOGY_MAX - 1);
+	vb_config_free(&c);
+	snprintf(text + o, sizeof(text) - o, "/00.0");
+	ck_assert_int_eq(parse(text, &c, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_uint_eq(d.v[0].column, 15);
+	ck_assert_ptr_nonnull(strstr(d.v[0].message, "25 hops are more than any PCI hierarchy"));
+	vb_config_free(&c);
+	vb_diags_free(&d);
 }
 END_TEST
 
@@ -410,7 +490,7 @@ START_TEST(test_all_keys_in_one_rule)
 	ck_assert_uint_eq(r->line, 1);
 	ck_assert_int_gt(vb_rule_format(r, buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "bind path=0000:0a:00.0 id=10de:1b80 subsystem-id=1458:3702 "
-			      "class=0300 topology=pci0000:00/0000:00:03.1/0000:0a:00.0 "
+			      "class=0300 topology=0000:00:03.1/00.0 "
 			      "iommugroup=21 boot-vga=no expand=slot,group");
 	vb_config_free(&c);
 }
@@ -564,13 +644,14 @@ static const struct {
 	{"bind class=03000000", 1, 12, "found 8"},
 	{"bind class=0x03", 1, 13, "expected a hex digit, found 'x'"},
 	{"bind class=03:00", 1, 14, "expected a hex digit, found ':'"},
-	/* topology= */
-	{"bind topology=0000:00:01.0", 1, 15, "expected the root bus 'pciDDDD:BB'"},
+	/* topology=, sysfs form */
 	{"bind topology=pci0000:00", 1, 25, "expected at least one device after the root bus"},
-	{"bind topology=/", 1, 15, "expected pciDDDD:BB/DDDD:BB:SS.F"},
-	{"bind topology=/sys/bus/pci/devices/0000:01:00.0", 1, 16, "expected the root bus"},
+	{"bind topology=/", 1, 15, "expected DDDD:BB:SS.F/SS.F/... or pciDDDD:BB/DDDD:BB:SS.F"},
+	{"bind topology=/sys/bus/pci/devices/0000:01:00.0", 1, 16,
+	 "expected the root bus 'pciDDDD:BB' as first component, found 'sys'"},
 	{"bind topology=pci0000:0/0000:00:01.0", 1, 23, "the root bus number '0' must be 2"},
-	{"bind topology=pci000:00/0000:00:01.0", 1, 18, "the root bus domain '000' must be 4"},
+	{"bind topology=pci000:00/0000:00:01.0", 1, 18,
+	 "the root bus domain '000' must be 4 to 8 hex digits"},
 	{"bind topology=pci0000:00x/0000:00:01.0", 1, 25, "unexpected 'x' after the root bus"},
 	{"bind topology=pci0000:00/00:01.0", 1, 26, "with a 4-digit domain"},
 	{"bind topology=pci0000:00/0000:0:01.0", 1, 31, "the bus '0' must be 2 hex digits"},
@@ -580,7 +661,36 @@ static const struct {
 	{"bind topology=pci0000:00/0000:00:20.0", 1, 34, "slot 20 is out of range"},
 	{"bind topology=pci0000:00/0000:01:00.0", 1, 26, "must be on the root bus 00"},
 	{"bind topology=pci0000:00/0001:00:01.0", 1, 26, "domain 0001 differs"},
+	{"bind topology=pci0000:00/0000:00:01.0/0001:01:00.0", 1, 39, "domain 0001 differs"},
 	{"bind topology=pci0000:00/0000:00:01.0/0000:01:00.0:", 1, 51, "unexpected third ':'"},
+	{"bind topology=pci0000:00/pci0000:01/0000:01:00.0", 1, 26,
+	 "expected a device after the root bus, found another root bus"},
+	{"bind topology=pci0000:00/0000:00:0e.0/pci10000:e0", 1, 50,
+	 "expected at least one device after the root bus"},
+	{"bind topology=pci0000:00/0000:00:0e.0/pci10000:e0/10000:e1:00.0", 1, 51,
+	 "must be on the root bus e0, not bus e1"},
+	{"bind topology=/sys/devices/platform/scb/fd500000.pcie", 1, 54,
+	 "expected the root bus 'pciDDDD:BB' below the platform device"},
+	/* topology=, stable form */
+	{"bind topology=00:01.0", 1, 15, "expected the first hop as DOMAIN:BUS:SLOT.FUNC"},
+	{"bind topology=01.0/00.0", 1, 15, "expected the first hop as DOMAIN:BUS:SLOT.FUNC"},
+	{"bind topology=0000:00:01.0/0000:01:00.0", 1, 28,
+	 "'0000:01:00.0' is a full address: below the first hop write only SLOT.FUNC"},
+	{"bind topology=0000:00:01.0/0.0", 1, 28, "the slot '0' must be 2 hex digits"},
+	{"bind topology=0000:00:01.0/000.0", 1, 28, "the slot '000' must be 2 hex digits"},
+	{"bind topology=0000:00:01/00.0", 1, 25, "expected '.FUNC' after the slot"},
+	{"bind topology=0000:00:01.0/00/00.0", 1, 30,
+	 "expected '.FUNC' after the slot (only the last hop may leave out the function)"},
+	{"bind topology=0000:00:01.0/00.8", 1, 31, "function 8 is out of range (0-7)"},
+	{"bind topology=0000:00:01.0/20.0", 1, 28, "slot 20 is out of range (00-1f)"},
+	{"bind topology=0000:00:01.0/00.0x", 1, 32, "unexpected 'x' after the function"},
+	{"bind topology=0000:00:01.0/00-0", 1, 30, "expected '.' after the slot, found '-'"},
+	{"bind topology=0000:00:01.0/0g.0", 1, 29, "'g' is not a hex digit"},
+	{"bind topology=0000:00:01.0/00.*", 1, 31, "expected the function in hex, found '*'"},
+	{"bind topology=0000:00:01.0/1:2:3:4", 1, 28, "unexpected ':' in a hop"},
+	{"bind topology=0000:00:01.0/e:01.0", 1, 28, "the root bus number 'e' must be 2"},
+	{"bind topology=0000:00:0e.0/e0-01.0", 1, 28, "slot e0 is out of range"},
+	{"bind topology=0000:00:01.0/..", 1, 28, "expected the slot in hex, found '.'"},
 	/* iommugroup= */
 	{"bind iommugroup=2147483648", 1, 17, "out of range (0-2147483647)"},
 	{"bind iommugroup=99999999999999999999999", 1, 17, "out of range"},
@@ -1279,6 +1389,8 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_id_forms, 0, sizeof(ids) / sizeof(ids[0]));
 	tcase_add_loop_test(tc, test_class_forms, 0, sizeof(classes) / sizeof(classes[0]));
 	tcase_add_loop_test(tc, test_topology_forms, 0, sizeof(topologies) / sizeof(topologies[0]));
+	tcase_add_test(tc, test_topology_sysfs_is_physpath_topology);
+	tcase_add_test(tc, test_topology_depth);
 	tcase_add_loop_test(tc, test_group_forms, 0, sizeof(groups) / sizeof(groups[0]));
 	tcase_add_test(tc, test_boot_vga_forms);
 	tcase_add_test(tc, test_options);

@@ -344,16 +344,62 @@ START_TEST(test_term_class_parsed)
 }
 END_TEST
 
+/* Hex case does not matter; forms that are not the stable one (terms built
+ * by hand: the config parser never makes them) match nothing. */
+static void term_topology_forms(struct ctx *cp)
+{
+	static const char *const none[] = {
+		/* the sysfs spelling is normalised by the parser, never compared */
+		"pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0",
+		"/sys/devices/pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0",
+		/* bus numbers below the root bus are not part of it */
+		"0000:40:03.1/41:00.0/42:04.0/43:00.0",
+		"0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0",
+		"0000:40:03.1/00.0/04.0/00.0/",
+		"/0000:40:03.1/00.0/04.0/00.0",
+		"0000:40:03.1//00.0/04.0/00.0",
+		"0000:40:03.1/00.0/04.0/0",
+		"0000:40:03.1/00.0/04.0/00.",
+		"0000:40:03.1/00.0/04.0/00.*",
+		"0000:40:03.1/00.0/4.0/00.0",
+		"40:03.1/00.0/04.0/00.0",
+		"0001:40:03.1/00.0/04.0/00.0",
+		"0000:41:03.1/00.0/04.0/00.0",
+		"",
+	};
+	struct ctx *c = cp;
+	struct vb_term t;
+	char up[] = "0000:40:03.1/00.0/04.0/00.0", buf[128];
+	size_t i, k;
+
+	for (k = 0; up[k]; k++)
+		if (up[k] >= 'a' && up[k] <= 'f')
+			up[k] = (char)(up[k] - 'a' + 'A');
+	t = topo_term(up);
+	ck_assert(vb_term_match(&c->root, &t, dev(c, "0000:43:00.0")));
+	t = topo_term(NULL);
+	ck_assert(!vb_term_match(&c->root, &t, dev(c, "0000:43:00.0")));
+	for (i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", none[i]);
+		t = topo_term(buf);
+		for (k = 0; k < c->list.n; k++)
+			ck_assert_msg(!vb_term_match(&c->root, &t, &c->list.devs[k]),
+				      "'%s' took %s", none[i], c->list.devs[k].name);
+	}
+}
+
 START_TEST(test_term_topology)
 {
 	struct ctx c;
 	struct vb_term t;
-	char p1[] = "pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0";
-	char p2[] = "pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00";
-	char p3[] = "pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0";
-	char p4[] = "PCI0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0";
-	char p5[] = "pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0/x";
-	char p6[] = "pci0000:40/0000:40:03.1/0000:41:00";
+	char p1[] = "0000:40:03.1/00.0/04.0/00.0";
+	char p2[] = "0000:40:03.1/00.0/04.0/00";
+	char p3[] = "0000:40:03.1/00.0/04.0";
+	char p4[] = "0000:40:03.1/00.0/04.0/00.1";
+	char p5[] = "0000:40:03.1/00.0/04.0/00.0/00.0";
+	char p6[] = "0000:40:03.1/00";
+	char p7[] = "0000:40:03";
+	char p8[] = "0000:00:03.1/00.0"; /* the other card, at 0a:00.0 */
 
 	ctx_open(&c, "twin-gpu");
 	t = topo_term(p1);
@@ -361,24 +407,33 @@ START_TEST(test_term_topology)
 	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:43:00.1")));
 	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:0a:00.0")));
 	ck_assert(dev(&c, "0000:43:00.0")->have & VB_PCI_HAVE_PHYSPATH);
-	/* last component without function: every function of the slot */
+	/* last hop without function: every function of the slot */
 	t = topo_term(p2);
 	ck_assert(vb_term_match(&c.root, &t, dev(&c, "0000:43:00.0")));
 	ck_assert(vb_term_match(&c.root, &t, dev(&c, "0000:43:00.1")));
 	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:0a:00.0")));
-	/* a bridge's path is not a prefix match for what is behind it */
+	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:42:04.0")));
+	/* a bridge's topology is not a prefix match for what is behind it */
 	t = topo_term(p3);
 	ck_assert(vb_term_match(&c.root, &t, dev(&c, "0000:42:04.0")));
 	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:43:00.0")));
 	t = topo_term(p4);
-	ck_assert(vb_term_match(&c.root, &t, dev(&c, "0000:43:00.0")));
+	ck_assert(vb_term_match(&c.root, &t, dev(&c, "0000:43:00.1")));
+	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:43:00.0")));
 	t = topo_term(p5);
 	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:43:00.0")));
 	/* a slot term takes the slot's functions, not what is behind them */
 	t = topo_term(p6);
 	ck_assert(vb_term_match(&c.root, &t, dev(&c, "0000:41:00.0")));
 	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:42:04.0")));
+	/* the slot form of the first hop */
+	t = topo_term(p7);
+	ck_assert(vb_term_match(&c.root, &t, dev(&c, "0000:40:03.1")));
+	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:41:00.0")));
+	t = topo_term(p8);
+	ck_assert(vb_term_match(&c.root, &t, dev(&c, "0000:0a:00.0")));
 	ck_assert(!vb_term_match(&c.root, &t, dev(&c, "0000:43:00.0")));
+	term_topology_forms(&c);
 	ctx_close(&c);
 }
 END_TEST
@@ -527,12 +582,143 @@ START_TEST(test_twin_gpus)
 		  "bind topology=/sys/devices/pci0000:00/0000:00:03.1/0000:0a:00.1\n"
 		  "bind topology=pci0000:00/0000:00:03.1/0000:0a:00.0/\n",
 		  "0000:0a:00.0 0000:0a:00.1");
+	select_is(&c, "bind topology=0000:40:03.1/00.0/04.0/00.0\n", "0000:43:00.0");
+	select_is(&c, "bind topology=0000:40:03.1/00.0/04.0/00\n", "0000:43:00.0 0000:43:00.1");
+	select_is(&c, "bind topology=0000:00:03.1/00\n", "0000:0a:00.0 0000:0a:00.1");
 	/* and boot-vga */
 	select_is(&c, "bind id=10de:2204 boot-vga=no\n", "0000:43:00.0");
 	select_is(&c, "bind id=10de:2204 boot-vga=yes\n", "0000:0a:00.0");
 	/* and the group */
 	select_is(&c, "bind iommugroup=35\n", "0000:43:00.0 0000:43:00.1");
 	ctx_close(&c);
+}
+END_TEST
+
+/*
+ * The same machine before and after a card went into the slot of an earlier
+ * root port (tests/sysfs/renumber-*.tree): every bus behind the later ports
+ * moved up by one. A topology= rule, in either spelling and written on
+ * either side of the change, takes the same physical devices; a path= rule
+ * for the old address takes another device, or none.
+ */
+static const struct {
+	const char *conf, *before, *after;
+} renumbered[] = {
+	/* the stable form, as 'vfio-bind status' shows it */
+	{"bind topology=0000:00:1c.4/00.0\n", "0000:02:00.0", "0000:03:00.0"},
+	{"bind topology=0000:00:1c.4/00\n", "0000:02:00.0 0000:02:00.1",
+	 "0000:03:00.0 0000:03:00.1"},
+	{"bind topology=0000:00:1d.0/00.0/01.0/00.1\n", "0000:05:00.1", "0000:06:00.1"},
+	{"bind topology=0000:00:1D.0/00.0/01.0/00\n", "0000:05:00.0 0000:05:00.1",
+	 "0000:06:00.0 0000:06:00.1"},
+	/* the sysfs path, copied before the card was added */
+	{"bind topology=pci0000:00/0000:00:1c.4/0000:02:00.0\n", "0000:02:00.0", "0000:03:00.0"},
+	{"bind topology=/sys/devices/pci0000:00/0000:00:1d.0/0000:03:00.0/0000:04:01.0/"
+	 "0000:05:00\n",
+	 "0000:05:00.0 0000:05:00.1", "0000:06:00.0 0000:06:00.1"},
+	/* ... and after */
+	{"bind topology=/sys/devices/pci0000:00/0000:00:1d.0/0000:04:00.0/0000:05:01.0/"
+	 "0000:06:00.0/\n",
+	 "0000:05:00.0", "0000:06:00.0"},
+	/* a switch port is found by its topology too */
+	{"bind topology=0000:00:1d.0/00.0/01.0\n", "0000:04:01.0", "0000:05:01.0"},
+	/* the root bus and what is on it do not move */
+	{"bind topology=0000:00:01.0/00\n", "0000:01:00.0 0000:01:00.1",
+	 "0000:01:00.0 0000:01:00.1"},
+	{"bind topology=0000:00:17.0\n", "0000:00:17.0", "0000:00:17.0"},
+	/* the new card: nothing there before */
+	{"bind topology=0000:00:1c.0/00.0\n", "", "0000:02:00.0"},
+	/* the old addresses: another device (the new NVMe), or none */
+	{"bind path=02:00\n", "0000:02:00.0 0000:02:00.1", "0000:02:00.0"},
+	{"bind path=0000:05:00.0\n", "0000:05:00.0", ""},
+};
+
+/* "vvvv:dddd ssss:ssss cccccc" of each selected device, for comparing
+ * devices across the two trees by what they are, not where. */
+static const char *selected_identity(const struct ctx *c)
+{
+	static char buf[4096];
+	size_t j, o = 0;
+
+	buf[0] = 0;
+	for (j = 0; j < c->list.n; j++) {
+		const struct vb_pci_dev *d = &c->list.devs[j];
+
+		if (c->sel[j].via == VB_VIA_NONE)
+			continue;
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%04x:%04x %04x:%04x %06x",
+				      o ? " " : "", d->vendor, d->device, d->subsys_vendor,
+				      d->subsys_device, (unsigned)d->class);
+		ck_assert_uint_lt(o, sizeof(buf));
+	}
+	return buf;
+}
+
+/* What the trees above rest on: every device that is in both has the same
+ * stable topology in both, and it differs from every other device's. */
+static void topology_same_in_both_trees(struct ctx *bp, struct ctx *ap)
+{
+	static const char *const moved[][2] = {
+		{"0000:01:00.0", "0000:01:00.0"}, {"0000:02:00.1", "0000:03:00.1"},
+		{"0000:03:00.0", "0000:04:00.0"}, {"0000:04:01.0", "0000:05:01.0"},
+		{"0000:05:00.0", "0000:06:00.0"}, {"0000:05:00.1", "0000:06:00.1"},
+	};
+	char a[VB_TOPOLOGY_MAX], b[VB_TOPOLOGY_MAX];
+	struct ctx *before = bp, *after = ap;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+		struct vb_pci_dev *x = dev(before, moved[i][0]), *y = dev(after, moved[i][1]);
+
+		ck_assert_int_eq(vb_pci_topology(&before->root, x, a, sizeof(a)), 0);
+		ck_assert_int_eq(vb_pci_topology(&after->root, y, b, sizeof(b)), 0);
+		ck_assert_str_eq(a, b);
+		ck_assert(x->vendor == y->vendor && x->device == y->device);
+		/* the physical path changed (behind the later ports): that is
+		 * what topology= no longer compares */
+		if (strcmp(moved[i][0], moved[i][1]) != 0)
+			ck_assert_str_ne(x->physpath, y->physpath);
+		for (k = 0; k < after->list.n; k++) {
+			char t[VB_TOPOLOGY_MAX];
+
+			if (&after->list.devs[k] == y)
+				continue;
+			ck_assert_int_eq(
+				vb_pci_topology(&after->root, &after->list.devs[k], t, sizeof(t)),
+				0);
+			ck_assert_str_ne(t, b);
+		}
+	}
+	ck_assert_int_eq(vb_pci_topology(&after->root, dev(after, "0000:00:1d.0"), b, sizeof(b)),
+			 0);
+	ck_assert_str_eq(b, "0000:00:1d.0");
+	ck_assert_int_eq(vb_pci_topology(&after->root, dev(after, "0000:06:00.1"), b, sizeof(b)),
+			 0);
+	ck_assert_str_eq(b, "0000:00:1d.0/00.0/01.0/00.1");
+}
+
+START_TEST(test_topology_survives_renumbering)
+{
+	struct ctx before, after;
+	char id_before[4096];
+
+	/* one pair of trees for every case: building trees is what costs */
+	ctx_open(&before, "renumber-before");
+	ctx_open(&after, "renumber-after");
+	for (size_t i = 0; i < sizeof(renumbered) / sizeof(renumbered[0]); i++) {
+		select_is(&before, renumbered[i].conf, renumbered[i].before);
+		snprintf(id_before, sizeof(id_before), "%s", selected_identity(&before));
+		select_is(&after, renumbered[i].conf, renumbered[i].after);
+		if (strncmp(renumbered[i].conf, "bind topology=", 14) == 0 &&
+		    renumbered[i].before[0] != 0)
+			/* the same physical devices: same ids, subsystem and class */
+			ck_assert_str_eq(selected_identity(&after), id_before);
+		else
+			ck_assert_str_ne(selected_identity(&after), id_before);
+	}
+	topology_same_in_both_trees(&before, &after);
+	ctx_close(&before);
+	ctx_close(&after);
 }
 END_TEST
 
@@ -819,6 +1005,7 @@ static Suite *select_suite(void)
 	tcase_add_test(tc, test_term_class);
 	tcase_add_test(tc, test_term_class_parsed);
 	tcase_add_test(tc, test_term_topology);
+	tcase_add_test(tc, test_topology_survives_renumbering);
 	tcase_add_test(tc, test_term_group);
 	tcase_add_test(tc, test_term_boot_vga);
 	tcase_add_test(tc, test_rule_without_terms);

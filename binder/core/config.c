@@ -110,7 +110,8 @@ void vb_diags_log(const struct vb_diags *d)
 
 	for (i = 0; i < d->n; i++) {
 		const struct vb_diag *g = &d->v[i];
-		int prio = (g->severity == VB_SEV_ERROR ? VB_LOG_ERR : VB_LOG_WARNING) | VB_LOG_BARE;
+		int prio =
+			(g->severity == VB_SEV_ERROR ? VB_LOG_ERR : VB_LOG_WARNING) | VB_LOG_BARE;
 		const char *sev = g->severity == VB_SEV_ERROR ? "error" : "warning";
 		char where[64];
 
@@ -162,9 +163,9 @@ static const struct key {
 	 "expected 2, 4 or 6 hex digits without 0x: base class, base+subclass or "
 	 "base+subclass+prog-if (e.g. class=03 display, class=0300 VGA, class=0403 audio)"},
 	{"topology", VB_TERM_TOPOLOGY,
-	 "expected the device's directory under /sys/devices, e.g. "
-	 "pci0000:00/0000:00:03.1/0000:0a:00.0 (see 'readlink -f "
-	 "/sys/bus/pci/devices/0000:0a:00.0')"},
+	 "expected where the device is plugged in, as 'vfio-bind status' shows it: the "
+	 "device on the root bus, then SLOT.FUNC per bridge (e.g. 0000:00:03.1/00.0), or its "
+	 "directory under /sys/devices (e.g. pci0000:00/0000:00:03.1/0000:0a:00.0)"},
 	{"iommugroup", VB_TERM_GROUP,
 	 "expected a decimal group number from 0 to 2147483647, as in "
 	 "/sys/kernel/iommu_groups/N"},
@@ -380,6 +381,9 @@ static int read_hex(const char *v, size_t n, size_t *pos, unsigned min, unsigned
 		if (min == max)
 			return verr(e, start, "the %s '%.*s' must be %u hex digits", what,
 				    (int)(i - start), v + start, min);
+		if (i - start < min)
+			return verr(e, start, "the %s '%.*s' must be %u to %u hex digits", what,
+				    (int)(i - start), v + start, min, max);
 		return verr(e, start, "the %s '%.*s' has more than %u hex digits", what,
 			    (int)(i - start), v + start, max);
 	}
@@ -405,9 +409,10 @@ static int expect_sep(const char *v, size_t n, size_t *pos, char c, const char *
 }
 
 /*
- * [DOMAIN:]BUS:SLOT[.FUNC|.*]. strict: the sysfs widths DDDD:BB:SS.F, and
- * the slot form only as DDDD:BB:SS (for topology components). any_func NULL:
- * no slot form.
+ * [DOMAIN:]BUS:SLOT[.FUNC|.*]. strict: the sysfs widths DDDD:BB:SS.F (the
+ * kernel prints the domain %04x, so VMD domains have 5 digits), and the slot
+ * form only as DDDD:BB:SS (for topology components). any_func NULL: no slot
+ * form.
  */
 static int parse_addr(const char *v, size_t n, bool strict, struct vb_pci_addr *a, bool *any_func,
 		      struct verr *e)
@@ -431,7 +436,7 @@ static int parse_addr(const char *v, size_t n, bool strict, struct vb_pci_addr *
 		return verr(e, 0, "expected DOMAIN:BUS:SLOT.FUNC with a 4-digit domain");
 
 	if (colons == 2) {
-		r = read_hex(v, n, &pos, strict ? 4 : 1, 4, "domain", &x, e);
+		r = read_hex(v, n, &pos, strict ? 4 : 1, strict ? 8 : 4, "domain", &x, e);
 		if (r < 0)
 			return r;
 		a->domain = x;
@@ -599,26 +604,108 @@ static int parse_expand(const char *v, size_t n, unsigned *ret, struct verr *e)
 	return 0;
 }
 
-/* pci0000:00/0000:00:03.1/0000:0a:00.0, optionally under /sys/devices/. */
-static int parse_topology(const char *v, size_t n, char **ret, struct verr *e)
+/*
+ * topology=. Two spellings, one meaning (vb_pci_topology() in pci.h):
+ *
+ *   stable  0000:40:03.1/00.0/04.0/00.0   what 'vfio-bind status' shows
+ *   sysfs   [/sys/devices/]pci0000:40/0000:40:03.1/0000:41:00.0/0000:42:04.0/0000:43:00.0
+ *
+ * Both are normalised to the stable form here, so the bus numbers below the
+ * root bus in a sysfs path are checked for form and then dropped: they are
+ * what changes when a card renumbers the buses. The last hop may name a slot
+ * without function (".../00", ".../0000:43:00"): every function there.
+ */
+
+struct topo_out {
+	char *buf;
+	size_t o, size;
+	unsigned hops;
+	bool overflow; /* never: the stable form is not longer than the value */
+};
+
+/* Appends one hop: "DDDD:BB:SS[.F]" (first), "BB:SS[.F]" (the first behind a
+ * nested host bridge) or "SS[.F]"; func < 0 is the slot form. */
+static void topo_emit(struct topo_out *t, bool first, bool nested, const struct vb_pci_addr *a,
+		      int func)
 {
-	static const char prefix[] = "/sys/devices/";
-	uint32_t root_domain = 0, root_bus = 0;
-	size_t pos = 0, o = 0, comp = 0;
-	char *out;
-	int r = 0;
+	int k;
 
-	if (n >= sizeof(prefix) - 1 && memcmp(v, prefix, sizeof(prefix) - 1) == 0)
-		pos = sizeof(prefix) - 1;
-	else if (n >= sizeof(prefix) - 2 && memcmp(v, prefix + 1, sizeof(prefix) - 2) == 0)
-		pos = sizeof(prefix) - 2;
+	if (t->hops > 0 && t->o < t->size)
+		t->buf[t->o++] = '/';
+	if (first)
+		k = snprintf(t->buf + t->o, t->size - t->o, "%04x:%02x:%02x", (unsigned)a->domain,
+			     a->bus, a->slot);
+	else if (nested)
+		k = snprintf(t->buf + t->o, t->size - t->o, "%02x:%02x", a->bus, a->slot);
+	else
+		k = snprintf(t->buf + t->o, t->size - t->o, "%02x", a->slot);
+	if (k > 0)
+		t->o += (size_t)k;
+	if (func >= 0 && t->o < t->size) {
+		k = snprintf(t->buf + t->o, t->size - t->o, ".%x", (unsigned)func);
+		if (k > 0)
+			t->o += (size_t)k;
+	}
+	if (t->o >= t->size) {
+		t->o = t->size - 1;
+		t->overflow = true;
+	}
+	t->hops++;
+}
 
-	out = malloc(n + 1);
-	if (!out)
-		return -ENOMEM;
+/* Is [start, end) the last component (only '/' after it)? */
+static bool topo_last(const char *v, size_t n, size_t end)
+{
+	while (end < n && v[end] == '/')
+		end++;
+	return end == n;
+}
+
+/* "pciDDDD:BB" at v[start, end): a host bridge, as sysfs names its directory. */
+static int topo_host_bridge(const char *v, size_t start, size_t end, uint32_t *domain,
+			    uint32_t *bus, struct verr *e)
+{
+	size_t p = start + 3;
+	uint32_t x;
+	int r;
+
+	r = read_hex(v, end, &p, 4, 8, "root bus domain", &x, e);
+	if (r < 0)
+		return r;
+	*domain = x;
+	r = expect_sep(v, end, &p, ':', "root bus domain", e);
+	if (r < 0)
+		return r;
+	r = read_hex(v, end, &p, 2, 2, "root bus number", &x, e);
+	if (r < 0)
+		return r;
+	*bus = x;
+	if (p != end) {
+		char b[8];
+
+		return verr(e, p, "unexpected %s after the root bus",
+			    describe(v, end, p, b, sizeof(b)));
+	}
+	return 0;
+}
+
+static bool topo_is_pci(const char *v, size_t start, size_t end)
+{
+	return end - start >= 3 && lower(v[start]) == 'p' && lower(v[start + 1]) == 'c' &&
+	       lower(v[start + 2]) == 'i';
+}
+
+/* The sysfs spelling, from the first component on (prefix already skipped). */
+static int topo_parse_sysfs(const char *v, size_t n, size_t pos, struct topo_out *t, struct verr *e)
+{
+	uint32_t domain = 0, root_bus = 0;
+	bool need_device = false, platform = false;
+	size_t comp = 0, last_end = pos;
+	int r;
+
 	while (pos < n) {
 		const char *c;
-		size_t start, end, k;
+		size_t start, end;
 
 		/* "a//b" and a trailing '/' mean the same path: collapse */
 		if (v[pos] == '/') {
@@ -628,84 +715,226 @@ static int parse_topology(const char *v, size_t n, char **ret, struct verr *e)
 		start = pos;
 		c = memchr(v + pos, '/', n - pos);
 		end = c ? (size_t)(c - v) : n;
+		pos = last_end = end;
 
-		if (comp == 0) {
-			uint32_t x;
-			size_t p = start + 3;
+		if (comp == 0 && ((end - start == 8 && memcmp(v + start, "platform", 8) == 0) ||
+				  (end - start > 4 && memcmp(v + start, "pci-", 4) == 0))) {
+			/* ARM: the host controller is a platform device the path
+			 * names ahead of the root bus (Xen's pcifront: "pci-0");
+			 * the root bus's domain already tells the host bridges
+			 * apart, as in vb_topology_from_physpath(). */
+			platform = true;
+			comp++;
+			continue;
+		}
+		if (platform) {
+			struct verr scratch;
 
-			if (end - start < 3 || lower(v[start]) != 'p' ||
-			    lower(v[start + 1]) != 'c' || lower(v[start + 2]) != 'i') {
-				r = verr(e, start,
-					 "expected the root bus 'pciDDDD:BB' as first component, "
-					 "found "
-					 "'%.*s'",
-					 (int)(end - start > 40 ? 40 : end - start), v + start);
-				break;
-			}
-			r = read_hex(v, end, &p, 4, 4, "root bus domain", &x, e);
+			/* "platform/scb/fd500000.pcie/pci0000:00/...": up to the
+			 * first component that is a root bus */
+			comp++;
+			if (!topo_is_pci(v, start, end) ||
+			    topo_host_bridge(v, start, end, &domain, &root_bus, &scratch) < 0)
+				continue;
+			need_device = true;
+			platform = false;
+			continue;
+		}
+		if (topo_is_pci(v, start, end)) {
+			if (need_device)
+				return verr(e, start,
+					    "expected a device after the root bus, found "
+					    "another root bus");
+			r = topo_host_bridge(v, start, end, &domain, &root_bus, e);
 			if (r < 0)
-				break;
-			root_domain = x;
-			r = expect_sep(v, end, &p, ':', "root bus domain", e);
-			if (r < 0)
-				break;
-			r = read_hex(v, end, &p, 2, 2, "root bus number", &x, e);
-			if (r < 0)
-				break;
-			root_bus = x;
-			if (p != end) {
-				char b[8];
-
-				r = verr(e, p, "unexpected %s after the root bus",
-					 describe(v, end, p, b, sizeof(b)));
-				break;
-			}
+				return r;
+			need_device = true;
+		} else if (comp == 0) {
+			return verr(e, start,
+				    "expected the root bus 'pciDDDD:BB' as first component, found "
+				    "'%.*s'",
+				    (int)(end - start > 40 ? 40 : end - start), v + start);
 		} else {
 			struct vb_pci_addr a;
+			bool any = false;
 
-			size_t k2 = end;
-			bool any;
-
-			/* The last component may name a slot (DDDD:BB:SS): every
-			 * function plugged in there. */
-			while (k2 < n && v[k2] == '/')
-				k2++;
-			r = parse_addr(v + start, end - start, true, &a, k2 == n ? &any : NULL, e);
+			r = parse_addr(v + start, end - start, true, &a,
+				       topo_last(v, n, end) ? &any : NULL, e);
 			if (r < 0) {
 				e->off += start;
-				break;
+				return r;
 			}
-			if (a.domain != root_domain) {
-				r = verr(e, start,
-					 "device domain %04x differs from the root bus's %04x",
-					 (unsigned)a.domain, (unsigned)root_domain);
-				break;
-			}
-			if (comp == 1 && a.bus != root_bus) {
-				r = verr(e, start,
-					 "the first device must be on the root bus %02x, not bus "
-					 "%02x",
-					 (unsigned)root_bus, (unsigned)a.bus);
-				break;
-			}
+			if (a.domain != domain)
+				return verr(e, start,
+					    "device domain %04x differs from the root bus's %04x",
+					    (unsigned)a.domain, (unsigned)domain);
+			if (need_device && a.bus != root_bus)
+				return verr(
+					e, start,
+					"the first device must be on the root bus %02x, not bus "
+					"%02x",
+					(unsigned)root_bus, (unsigned)a.bus);
+			/* below the root bus only the slot.function is kept */
+			topo_emit(t, t->hops == 0, need_device, &a, any ? -1 : a.func);
+			need_device = false;
 		}
-		if (o > 0)
-			out[o++] = '/';
-		for (k = start; k < end; k++)
-			out[o++] = lower(v[k]);
 		comp++;
-		pos = end;
 	}
-	if (r == 0 && comp == 0)
-		r = verr(e, 0, "expected pciDDDD:BB/DDDD:BB:SS.F[/...]");
-	else if (r == 0 && comp == 1)
-		r = verr(e, n, "expected at least one device after the root bus");
+	if (comp == 0)
+		return verr(e, 0, "expected DDDD:BB:SS.F/SS.F/... or pciDDDD:BB/DDDD:BB:SS.F/...");
+	if (platform)
+		return verr(e, last_end,
+			    "expected the root bus 'pciDDDD:BB' below the platform "
+			    "device");
+	if (need_device || t->hops == 0)
+		return verr(e, last_end, "expected at least one device after the root bus");
+	return 0;
+}
+
+/* SS[.F] at v[*pos, end); the slot form only when last. */
+static int topo_slot_func(const char *v, size_t end, size_t *pos, bool last, struct vb_pci_addr *a,
+			  int *func, struct verr *e)
+{
+	size_t i = *pos;
+	uint32_t x;
+	char b[8];
+	int r;
+
+	r = read_hex(v, end, pos, 2, 2, "slot", &x, e);
+	if (r < 0)
+		return r;
+	if (x > 0x1f)
+		return verr(e, i, "slot %02x is out of range (00-1f)", (unsigned)x);
+	a->slot = (uint8_t)x;
+	if (*pos == end) {
+		if (!last)
+			return verr(e, *pos,
+				    "expected '.FUNC' after the slot (only the last hop "
+				    "may leave out the function)");
+		*func = -1;
+		return 0;
+	}
+	r = expect_sep(v, end, pos, '.', "slot", e);
+	if (r < 0)
+		return r;
+	i = *pos;
+	r = read_hex(v, end, pos, 1, 1, "function", &x, e);
+	if (r < 0)
+		return r;
+	if (x > 7)
+		return verr(e, i, "function %x is out of range (0-7)", (unsigned)x);
+	if (*pos != end)
+		return verr(e, *pos, "unexpected %s after the function",
+			    describe(v, end, *pos, b, sizeof(b)));
+	*func = (int)x;
+	return 0;
+}
+
+/* The stable spelling: DDDD:BB:SS.F, then SS.F or (behind a nested host
+ * bridge) BB:SS.F per hop. */
+static int topo_parse_stable(const char *v, size_t n, struct topo_out *t, struct verr *e)
+{
+	size_t pos = 0;
+	int r;
+
+	while (pos < n) {
+		struct vb_pci_addr a = {0};
+		size_t start, end, p, k, colons = 0;
+		const char *c;
+		bool last, any = false;
+		int func = -1;
+
+		if (v[pos] == '/') {
+			pos++;
+			continue;
+		}
+		start = p = pos;
+		c = memchr(v + pos, '/', n - pos);
+		end = pos = c ? (size_t)(c - v) : n;
+		last = topo_last(v, n, end);
+		for (k = start; k < end; k++)
+			if (v[k] == ':')
+				colons++;
+
+		if (t->hops == 0) {
+			if (colons != 2)
+				return verr(e, start,
+					    "expected the first hop as DOMAIN:BUS:SLOT.FUNC "
+					    "(e.g. 0000:00:03.1), found '%.*s'",
+					    (int)(end - start > 40 ? 40 : end - start), v + start);
+			r = parse_addr(v + start, end - start, true, &a, last ? &any : NULL, e);
+			if (r < 0) {
+				e->off += start;
+				return r;
+			}
+			topo_emit(t, true, false, &a, any ? -1 : a.func);
+			continue;
+		}
+		if (colons == 2)
+			return verr(e, start,
+				    "'%.*s' is a full address: below the first hop write only "
+				    "SLOT.FUNC (bus numbers below the root bus are not compared)",
+				    (int)(end - start > 40 ? 40 : end - start), v + start);
+		if (colons > 2)
+			return verr(e, start, "unexpected ':' in a hop");
+		if (colons == 1) {
+			uint32_t x;
+
+			/* the first hop behind a host bridge nested in the hop
+			 * before (Intel VMD): its root bus number */
+			r = read_hex(v, end, &p, 2, 2, "root bus number", &x, e);
+			if (r < 0)
+				return r;
+			a.bus = (uint8_t)x;
+			r = expect_sep(v, end, &p, ':', "root bus number", e);
+			if (r < 0)
+				return r;
+		}
+		r = topo_slot_func(v, end, &p, last, &a, &func, e);
+		if (r < 0)
+			return r;
+		topo_emit(t, false, colons == 1, &a, func);
+	}
+	if (t->hops == 0)
+		return verr(e, 0, "expected DDDD:BB:SS.F/SS.F/... or pciDDDD:BB/DDDD:BB:SS.F/...");
+	return 0;
+}
+
+static int parse_topology(const char *v, size_t n, char **ret, struct verr *e)
+{
+	static const char prefix[] = "/sys/devices/";
+	struct topo_out t = {0};
+	size_t pos = 0, k;
+	int r;
+
+	t.size = n + 32;
+	t.buf = malloc(t.size);
+	if (!t.buf)
+		return -ENOMEM;
+
+	if (n >= sizeof(prefix) - 1 && memcmp(v, prefix, sizeof(prefix) - 1) == 0)
+		pos = sizeof(prefix) - 1;
+	else if (n >= sizeof(prefix) - 2 && memcmp(v, prefix + 1, sizeof(prefix) - 2) == 0)
+		pos = sizeof(prefix) - 2;
+	for (k = pos; k < n && v[k] == '/'; k++)
+		;
+	/* A leading '/' or "pci" is a path under /sys/devices; the stable
+	 * form starts with a hex digit. */
+	if (pos > 0 || (n > 0 && v[0] == '/') || topo_is_pci(v, k, n))
+		r = topo_parse_sysfs(v, n, pos, &t, e);
+	else
+		r = topo_parse_stable(v, n, &t, e);
+	if (r == 0 && (t.o >= VB_TOPOLOGY_MAX || t.overflow))
+		r = verr(e, 0,
+			 "%u hops are more than any PCI hierarchy has (at most %d characters "
+			 "in the stable form)",
+			 t.hops, VB_TOPOLOGY_MAX - 1);
 	if (r < 0) {
-		free(out);
+		free(t.buf);
 		return r;
 	}
-	out[o] = 0;
-	*ret = out;
+	t.buf[t.o] = 0;
+	*ret = t.buf;
 	return 0;
 }
 

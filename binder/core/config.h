@@ -29,7 +29,7 @@ enum vb_term_kind {
 	VB_TERM_ID,       /* id=vvvv:dddd, device may be * */
 	VB_TERM_SUBSYS,   /* subsystem-id=vvvv:dddd, device may be * */
 	VB_TERM_CLASS,    /* class=cc | ccss | ccsspp (prefix match) */
-	VB_TERM_TOPOLOGY, /* topology=pci0000:00/0000:00:03.1/0000:0a:00.0 (last may be a slot) */
+	VB_TERM_TOPOLOGY, /* topology=0000:00:03.1/00.0 (stable form, pci.h; last may be a slot) */
 	VB_TERM_GROUP,    /* iommugroup=N */
 	VB_TERM_BOOT_VGA, /* boot-vga=yes|no */
 	_VB_TERM_MAX,
@@ -54,7 +54,7 @@ struct vb_term {
 			uint32_t value;
 			unsigned digits; /* 2, 4 or 6 */
 		} class;
-		char *topology; /* normalised, no leading/trailing '/' */
+		char *topology; /* the stable form (vb_pci_topology()), slot form allowed */
 		unsigned group;
 		bool boot_vga;
 	};
@@ -133,7 +133,7 @@ void vb_diags_log(const struct vb_diags *d);
 
 /* Canonical text of a term, for messages and JSON: "path=0000:01:00.0",
  * "path=0000:01:00.*" (slot), "id=10de:*", "class=0403", "iommugroup=12",
- * "boot-vga=yes", "topology=pci0000:00/0000:00:03.1/0000:0a:00.0".
+ * "boot-vga=yes", "topology=0000:00:03.1/00.0".
  * Parsing the output gives the same term. Returns the length, -ENOBUFS when
  * it does not fit (buf then holds a truncated string), -EINVAL. */
 int vb_term_format(const struct vb_term *t, char *buf, size_t size);

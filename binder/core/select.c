@@ -22,21 +22,24 @@ static char lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Does the sysfs physical path `path` match the topology term `term`? Equal
- * (hex case-insensitively), or, when the term's last component is a slot
- * without function ("0000:0a:00"), equal up to a ".F" suffix. (A term whose
- * last component has a function cannot be followed by ".F" in a real path.) */
-static bool topology_match(const char *term, const char *path)
+/* Does the device's stable topology `topo` (vb_pci_topology()) match the
+ * term's, normalised the same way by the config parser? Equal (hex
+ * case-insensitively), or, when the term's last hop is a slot without
+ * function (".../04"), equal up to a ".F" suffix. Both strings hold only the
+ * domain, the root bus and each hop's slot.function, so bus numbers below
+ * the root bus are never compared. A term that is not in the stable form
+ * (a sysfs path set by hand) equals no device's topology and matches none. */
+static bool topology_match(const char *term, const char *topo)
 {
 	size_t i;
 
 	for (i = 0; term[i]; i++)
-		if (lower(term[i]) != lower(path[i]))
+		if (lower(term[i]) != lower(topo[i]))
 			return false;
-	if (path[i] == '\0')
+	if (topo[i] == '\0')
 		return true;
-	return i > 0 && path[i] == '.' && path[i + 1] >= '0' && path[i + 1] <= '7' &&
-	       path[i + 2] == '\0';
+	return i > 0 && topo[i] == '.' && topo[i + 1] >= '0' && topo[i + 1] <= '7' &&
+	       topo[i + 2] == '\0';
 }
 
 bool vb_term_match(const struct vb_root *root, const struct vb_term *t, struct vb_pci_dev *d)
@@ -61,9 +64,13 @@ bool vb_term_match(const struct vb_root *root, const struct vb_term *t, struct v
 	case VB_TERM_TOPOLOGY:
 		if (!t->topology || !*t->topology)
 			return false;
-		if (vb_pci_load_physpath(root, d) < 0 || !d->physpath)
-			return false;
-		return topology_match(t->topology, d->physpath);
+		{
+			char topo[VB_TOPOLOGY_MAX];
+
+			if (vb_pci_topology(root, d, topo, sizeof(topo)) < 0)
+				return false;
+			return topology_match(t->topology, topo);
+		}
 	case VB_TERM_GROUP:
 		if (vb_pci_load_group(root, d) < 0)
 			return false;

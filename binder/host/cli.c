@@ -218,12 +218,30 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 		return r;
 	}
 
+	/* The stable topology, for users to copy into a topology= rule; the
+	 * column is as wide as the widest one. "" when the device vanished or
+	 * its path is not a PCI one. */
+	char(*topo)[VB_TOPOLOGY_MAX] = calloc(job.list.n ? job.list.n : 1, sizeof(*topo));
+	int topo_w = (int)strlen("TOPOLOGY");
+	if (!topo) {
+		log_error("cannot list devices: %s", vb_strerror(-ENOMEM));
+		vb_job_free(&job);
+		return VB_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < job.list.n; i++) {
+		if (vb_pci_topology(&o->r, &job.list.devs[i], topo[i], sizeof(topo[i])) < 0)
+			topo[i][0] = 0;
+		if ((int)strlen(topo[i]) > topo_w)
+			topo_w = (int)strlen(topo[i]);
+	}
+
 	struct json j;
 	if (json) {
 		json_devices_begin(&j, &job, bad);
 	} else {
-		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %s\n", "ADDRESS", "ID",
-		       "SUBSYSTEM", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", "SELECTED-BY");
+		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %-*s %s\n", "ADDRESS", "ID",
+		       "SUBSYSTEM", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", topo_w,
+		       "TOPOLOGY", "SELECTED-BY");
 	}
 	for (size_t i = 0; i < job.list.n; i++) {
 		struct vb_pci_dev *d = &job.list.devs[i];
@@ -261,6 +279,7 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 				json_bool(&j, "boot_vga", d->boot_vga == 1);
 			else
 				json_null(&j, "boot_vga");
+			json_str(&j, "topology", topo[i][0] ? topo[i] : NULL);
 			json_str(&j, "selected_by", where);
 			json_str(&j, "selected_via", via_name(s->via));
 			if (s->excluded_by >= 0)
@@ -278,12 +297,13 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 				snprintf(grp, sizeof(grp), "%d", d->iommu_group);
 			else
 				strcpy(grp, "-");
-			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %s\n", d->name, id, sub,
-			       (unsigned)d->class, d->driver[0] ? d->driver : "-",
+			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %-*s %s\n", d->name, id,
+			       sub, (unsigned)d->class, d->driver[0] ? d->driver : "-",
 			       d->override[0] ? d->override : "-", grp,
 			       d->boot_vga < 0 ? "-"
 			       : d->boot_vga   ? "yes"
 					       : "no",
+			       topo_w, topo[i][0] ? topo[i] : "-",
 			       where                 ? where
 			       : s->excluded_by >= 0 ? "(excluded)"
 						     : "-");
@@ -294,6 +314,7 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 		json_object_close(&j);
 		json_end(&j);
 	}
+	free(topo);
 	vb_job_free(&job);
 	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
 }

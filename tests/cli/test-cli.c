@@ -282,9 +282,9 @@ START_TEST(status_json_fields)
 	char *root = tree_with_config("twin-gpu", "# the second card only\nbind path=43:00\n");
 	struct run r = run("VB_BIN", "--root", root, "status", "--json", NULL);
 	static const char *const fields[] = {
-		"\"address\"",          "\"vendor\"",   "\"device\"",      "\"subsystem_vendor\"",
-		"\"subsystem_device\"", "\"class\"",    "\"driver\"",      "\"driver_override\"",
-		"\"iommu_group\"",      "\"boot_vga\"", "\"selected_by\"",
+		"\"address\"",          "\"vendor\"",   "\"device\"",   "\"subsystem_vendor\"",
+		"\"subsystem_device\"", "\"class\"",    "\"driver\"",   "\"driver_override\"",
+		"\"iommu_group\"",      "\"boot_vga\"", "\"topology\"", "\"selected_by\"",
 	};
 	char sel[4300];
 
@@ -293,6 +293,7 @@ START_TEST(status_json_fields)
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		assert_contains(r.out, fields[i]);
 	assert_contains(r.out, "\"address\": \"0000:43:00.0\"");
+	assert_contains(r.out, "\"topology\": \"0000:40:03.1/00.0/04.0/00.0\"");
 	snprintf(sel, sizeof(sel), "\"selected_by\": \"%s/etc/vfio-bind.conf:2\"", root);
 	assert_contains(r.out, sel);
 	/* the identical first card is not selected */
@@ -307,6 +308,103 @@ START_TEST(status_json_fields)
 	}
 	run_free(&r);
 	fixture_cleanup(root);
+}
+END_TEST
+
+static void set_cmdline(const char *root, const char *cmdline)
+{
+	fixture_write(root, "proc/cmdline", cmdline);
+}
+
+/* The JSON object of one device in `status --json` output (freed by caller). */
+static char *json_device(const char *out, const char *bdf)
+{
+	char key[64];
+	const char *p, *end;
+
+	snprintf(key, sizeof(key), "\"address\": \"%s\"", bdf);
+	p = strstr(out, key);
+	ck_assert_msg(p, "no %s in:\n%s", bdf, out);
+	end = strchr(p, '}');
+	ck_assert_ptr_nonnull(end);
+	return strndup(p, end - p);
+}
+
+/* A card added behind an earlier root port renumbers the buses behind the
+ * later ones (tests/sysfs/renumber-*.tree): status shows the same topology
+ * for the same device before and after, in the table and in JSON. */
+START_TEST(status_topology_survives_renumbering)
+{
+	static const char *const same[][3] = {
+		{"0000:02:00.0", "0000:03:00.0", "0000:00:1c.4/00.0"},
+		{"0000:05:00.1", "0000:06:00.1", "0000:00:1d.0/00.0/01.0/00.1"},
+		{"0000:01:00.0", "0000:01:00.0", "0000:00:01.0/00.0"},
+	};
+	char *before = tree_with_config("renumber-before", NULL);
+	char *after = tree_with_config("renumber-after", NULL);
+	struct run rb = run("VB_BIN", "--root", before, "status", "--json", NULL);
+	struct run ra = run("VB_BIN", "--root", after, "status", "--json", NULL);
+	struct run rt = run("VB_BIN", "--root", after, "status", NULL);
+
+	ck_assert_int_eq(rb.status, 0);
+	ck_assert_int_eq(ra.status, 0);
+	ck_assert_int_eq(rt.status, 0);
+	check_json(rb.out);
+	check_json(ra.out);
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		char want[128], *ob = json_device(rb.out, same[i][0]),
+				*oa = json_device(ra.out, same[i][1]);
+
+		snprintf(want, sizeof(want), "\"topology\": \"%s\"", same[i][2]);
+		assert_contains(ob, want);
+		assert_contains(oa, want);
+		free(ob);
+		free(oa);
+	}
+	/* the table has a TOPOLOGY column, as wide as the widest topology */
+	assert_contains(rt.out, " BOOT TOPOLOGY                    SELECTED-BY\n");
+	assert_contains(rt.out, "   no 0000:00:1c.4/00.0           -\n");
+	assert_contains(rt.out, "    - 0000:00:1d.0/00.0/01.0/00.1 -\n");
+	run_free(&rb);
+	run_free(&ra);
+	run_free(&rt);
+	fixture_cleanup(before);
+	fixture_cleanup(after);
+}
+END_TEST
+
+/* The config written before the card was added (a topology copied from
+ * status, and a sysfs path), applied after it: the same GPU and NIC port are
+ * taken at their new addresses, by the host command and the early binder;
+ * the new NVMe at the GPU's old address is not. */
+START_TEST(apply_topology_after_renumbering)
+{
+	static const char conf[] =
+		"bind topology=0000:00:1c.4/00\n"
+		"bind topology=/sys/devices/pci0000:00/0000:00:1d.0/0000:03:00.0/"
+		"0000:04:01.0/0000:05:00.1\n";
+	static const char *const bins[] = {"VB_SIM_BIN", "VB_EARLY_SIM_BIN"};
+
+	for (size_t i = 0; i < 2; i++) {
+		char *root = tree_with_config("renumber-after", conf);
+		struct run r;
+
+		fixture_write(root, "dev/kmsg", "");
+		set_cmdline(root, "root=/dev/sda2 ro quiet\n");
+		if (i == 0)
+			r = run(bins[i], "--root", root, "apply", NULL);
+		else
+			r = run(bins[i], "--root", root, NULL);
+		ck_assert_msg(r.status == 0, "%s: exit %d: %s", bins[i], r.status, r.err);
+		assert_driver(root, "0000:03:00.0", "vfio-pci");
+		assert_driver(root, "0000:03:00.1", "vfio-pci");
+		assert_driver(root, "0000:06:00.1", "vfio-pci");
+		assert_driver(root, "0000:06:00.0", "ixgbe");
+		assert_driver(root, "0000:02:00.0", "nvme");
+		assert_driver(root, "0000:01:00.0", "amdgpu");
+		run_free(&r);
+		fixture_cleanup(root);
+	}
 }
 END_TEST
 
@@ -555,11 +653,6 @@ START_TEST(apply_twin_gpus_takes_only_the_named_one)
 END_TEST
 
 /* ---- the early binder ---- */
-
-static void set_cmdline(const char *root, const char *cmdline)
-{
-	fixture_write(root, "proc/cmdline", cmdline);
-}
 
 START_TEST(early_binds_and_logs_to_kmsg)
 {
@@ -956,6 +1049,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, bad_root_is_exit_1);
 	tcase_add_test(tc, status_table_matches_dump);
 	tcase_add_test(tc, status_json_fields);
+	tcase_add_test(tc, status_topology_survives_renumbering);
 	tcase_add_test(tc, plan_json_actions);
 	tcase_add_test(tc, check_reports_file_line_column);
 	tcase_add_test(tc, check_refuses_root_controller);
@@ -973,6 +1067,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, apply_dry_run_writes_nothing);
 	tcase_add_test(tc, apply_refuses_invalid_config);
 	tcase_add_test(tc, apply_twin_gpus_takes_only_the_named_one);
+	tcase_add_test(tc, apply_topology_after_renumbering);
 	tcase_add_test(tc, early_binds_and_logs_to_kmsg);
 	tcase_add_test(tc, early_cmdline_off_and_dry_run);
 	tcase_add_test(tc, early_invalid_config_logs_and_binds_nothing);
