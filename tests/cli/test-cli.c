@@ -952,6 +952,45 @@ START_TEST(snapshot_without_sysfs)
 }
 END_TEST
 
+/* The image built before a card renumbered the buses, booted after: a
+ * topology= rule's devices are taken at their new addresses, and the
+ * device now at a path= rule's old address is not taken. */
+START_TEST(early_snapshot_across_renumbering)
+{
+	static const char conf[] = "bind topology=0000:00:1c.4/00\n" /* the guest GPU, 02:00 */
+				   "bind path=0000:02:00.0\n";        /* the same GPU, by address */
+	char *before = tree_with_config("renumber-before", conf);
+	char *after = tree_with_config("renumber-after", conf);
+	char path[4300], *snap, *kmsg;
+	struct run r;
+
+	snprintf(path, sizeof(path), "%s/etc/vfio-bind.snapshot", before);
+	r = run("VB_BIN", "--root", before, "check", "--snapshot", path, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+	snap = fixture_read(before, "etc/vfio-bind.snapshot");
+	assert_contains(snap, "select 0000:02:00.0 10de:2489 1462:3973 030000 0000:00:1c.4/00.0\n");
+	fixture_write(after, "etc/vfio-bind.snapshot", snap);
+	free(snap);
+
+	set_cmdline(after, "BOOT_IMAGE=/boot/vmlinuz root=/dev/sda2 ro quiet\n");
+	fixture_write(after, "dev/kmsg", "");
+	r = run("VB_EARLY_SIM_BIN", "--root", after, NULL);
+	kmsg = fixture_read(after, "dev/kmsg");
+	assert_driver(after, "0000:03:00.0", "vfio-pci");
+	assert_driver(after, "0000:03:00.1", "vfio-pci");
+	assert_contains(kmsg, "hardware changed at 0000:02:00.0: was 10de:2489 [1462:3973] at "
+			      "0000:00:1c.4/00.0, now 144d:a80c [144d:a801] at 0000:00:1c.0/00.0; "
+			      "not taken");
+	assert_driver(after, "0000:02:00.0", "nvme");
+	ck_assert_int_eq(r.status, 0);
+	free(kmsg);
+	run_free(&r);
+	fixture_cleanup(before);
+	fixture_cleanup(after);
+}
+END_TEST
+
 START_TEST(early_static_binary_runs_on_fake_root)
 {
 	/* The klibc binary itself: no simulated kernel, so only paths that do
@@ -1061,6 +1100,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, early_never_takes_a_protected_controller);
 	tcase_add_test(tc, early_fails_closed_without_snapshot);
 	tcase_add_test(tc, early_corrupt_snapshot_binds_nothing);
+	tcase_add_test(tc, early_snapshot_across_renumbering);
 	tcase_add_test(tc, check_missing_config);
 	tcase_add_test(tc, apply_then_release_roundtrip);
 	tcase_add_test(tc, release_by_address);
