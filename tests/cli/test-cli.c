@@ -528,6 +528,33 @@ START_TEST(check_refuses_root_controller_without_iommu)
 }
 END_TEST
 
+/* The root cannot be traced (a pool whose members are not found): check says
+ * what it could not resolve and refuses every mass-storage controller whose
+ * rule lacks allow-storage=yes. */
+START_TEST(check_fails_closed_when_root_unknown)
+{
+	char *root = tree_with_config("desktop", "bind class=0106\nbind path=01:00\n");
+	struct run r;
+
+	fixture_write(root, "proc/cmdline", "root=ZFS=rpool/ROOT/pve-1 boot=zfs ro\n");
+	fixture_write(root, "proc/self/mountinfo", "");
+	r = run("VB_BIN", "--root", root, "check", NULL);
+	ck_assert_msg(r.status == 5, "exit %d: %s", r.status, r.err);
+	assert_contains(r.err, "cannot tell which controller holds the root filesystem: "
+			       "root=ZFS=rpool/ROOT/pve-1: no member of pool rpool found");
+	assert_contains(r.err, "0000:00:17.0 refused: mass-storage controller while the root's "
+			       "controller is unknown");
+	assert_not_contains(r.err, "0000:01:00.0 refused");
+	run_free(&r);
+
+	fixture_write(root, "etc/vfio-bind.conf", "bind class=0106 allow-storage=yes\n");
+	r = run("VB_BIN", "--root", root, "check", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 START_TEST(check_missing_config)
 {
 	char *root = tree_with_config("desktop", NULL);
@@ -1093,6 +1120,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, check_reports_file_line_column);
 	tcase_add_test(tc, check_refuses_root_controller);
 	tcase_add_test(tc, check_refuses_root_controller_without_iommu);
+	tcase_add_test(tc, check_fails_closed_when_root_unknown);
 	tcase_add_test(tc, snapshot_written_by_check);
 	tcase_add_test(tc, snapshot_without_sysfs);
 	tcase_add_test(tc, early_takes_what_matches_the_snapshot);
