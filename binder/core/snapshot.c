@@ -300,8 +300,9 @@ int vb_snapshot_guard(const struct vb_root *root, const struct vb_config *cfg,
 			continue;
 		if (strcmp(e->topology, topo) == 0 || !model_selected(s, e))
 			vb_plan_refuse(item, VB_REFUSE_PROTECTED,
-				       "protected when the image was built: %s (then %s at %s)",
-				       e->what[0] ? e->what : "storage controller", e->address,
+				       "%s when the image was built (then at %s, topology %s): "
+				       "never taken",
+				       e->what[0] ? e->what : "a storage controller", e->address,
 				       e->topology);
 	}
 
