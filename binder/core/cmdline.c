@@ -50,16 +50,20 @@ bool vb_cmdline_value(const char *cmdline, const char *key, char *buf, size_t si
 	bool found = false;
 
 	while ((len = vb_cmdline_next(&cmdline, &w)) > 0) {
-		size_t o = 0;
+		char word[1024];
+		size_t n = 0;
 
-		if (len <= klen || memcmp(w, key, klen) != 0 || w[klen] != '=')
+		/* quotes group, they are not part of the word: the kernel reads
+		 * "root=LABEL=x" as root= too */
+		for (size_t i = 0; i < len; i++)
+			if (w[i] != '"' && n + 1 < sizeof(word))
+				word[n++] = w[i];
+		word[n] = '\0';
+		if (n <= klen || memcmp(word, key, klen) != 0 || word[klen] != '=')
 			continue;
 		found = true;
-		for (size_t i = klen + 1; i < len && size; i++)
-			if (w[i] != '"' && o + 1 < size)
-				buf[o++] = w[i];
 		if (size)
-			buf[o] = '\0';
+			vb_copy_str(buf, size, word + klen + 1);
 	}
 	return found;
 }

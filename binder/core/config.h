@@ -119,6 +119,12 @@ int vb_config_load(const struct vb_root *root, const char *relpath, const char *
 		   struct vb_config *cfg, struct vb_diags *diags);
 void vb_config_free(struct vb_config *cfg);
 
+/* Does rule index `rule` of cfg say allow-storage=yes? (-1, no rule: no.) */
+static inline bool vb_rule_allows_storage(const struct vb_config *cfg, int rule)
+{
+	return cfg && rule >= 0 && (size_t)rule < cfg->n_rules && cfg->rules[rule].allow_storage;
+}
+
 void vb_diags_init(struct vb_diags *d, const char *file);
 void vb_diags_free(struct vb_diags *d);
 /* line 0: about the whole file; column 0: about the whole line. Past

@@ -71,8 +71,7 @@ bool vb_plan_refuse_unknown_storage(const struct vb_config *cfg, struct vb_plan_
 {
 	if ((it->dev->class >> 16) != 0x01)
 		return false;
-	if (cfg && it->rule >= 0 && (size_t)it->rule < cfg->n_rules &&
-	    cfg->rules[it->rule].allow_storage)
+	if (vb_rule_allows_storage(cfg, it->rule))
 		return false;
 	vb_plan_refuse(it, VB_REFUSE_STORAGE_UNKNOWN,
 		       "mass-storage controller while %s: taken only with allow-storage=yes", why);

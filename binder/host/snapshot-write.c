@@ -14,7 +14,7 @@ static bool selected_with_allow(const struct vb_job *job, const struct vb_pci_de
 		const struct vb_plan_item *it = &job->plan.items[i];
 
 		if (it->dev == d)
-			return it->rule >= 0 && job->cfg.rules[it->rule].allow_storage;
+			return vb_rule_allows_storage(&job->cfg, it->rule);
 	}
 	return false;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "cmdline.h"
 #include "job.h"
 #include "storage.h"
 
@@ -1203,34 +1204,6 @@ static void scan_pools(struct scan *s)
 /* The value of the last `key=` word of a kernel command line into buf,
  * quotes removed (the kernel accepts "key=a b" and key="a b"); false when
  * absent. */
-static bool cmdline_value(const char *cmdline, const char *key, char *buf, size_t size)
-{
-	size_t klen = strlen(key);
-	bool found = false;
-	const char *p = cmdline;
-
-	while (*p) {
-		char word[1024];
-		size_t len = 0;
-		bool quote = false;
-
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		for (; *p && (quote || !isspace((unsigned char)*p)); p++) {
-			if (*p == '"')
-				quote = !quote;
-			else if (len + 1 < sizeof(word))
-				word[len++] = *p;
-		}
-		word[len] = 0;
-		if (len <= klen || strncmp(word, key, klen) != 0 || word[klen] != '=')
-			continue;
-		snprintf(buf, size, "%s", word + klen + 1);
-		found = true;
-	}
-	return found;
-}
-
 static int scan_cmdline(struct scan *s)
 {
 	static const struct {
@@ -1255,10 +1228,10 @@ static int scan_cmdline(struct scan *s)
 		log_debug("storage: cannot read proc/cmdline: %s", vb_strerror(r));
 		return r;
 	}
-	if (!cmdline_value(cmdline, "root", value, sizeof(value)) || !value[0])
+	if (!vb_cmdline_value(cmdline, "root", value, sizeof(value)) || !value[0])
 		return 0;
 	snprintf(what, sizeof(what), "root=%s", value);
-	cmdline_value(cmdline, "rootfstype", fstype, sizeof(fstype));
+	vb_cmdline_value(cmdline, "rootfstype", fstype, sizeof(fstype));
 	c.fstype = fstype;
 
 	/* Debian/Proxmox ZFS root: root=ZFS=pool/dataset (or zfs:pool/dataset) */
@@ -1484,11 +1457,6 @@ static void use_role(const struct vb_storage_use *u, char *buf, size_t size)
 	}
 }
 
-static bool rule_allows(const struct vb_config *cfg, int rule)
-{
-	return cfg && rule >= 0 && (size_t)rule < cfg->n_rules && cfg->rules[rule].allow_storage;
-}
-
 bool vb_storage_refuses(const struct vb_storage *st, const struct vb_config *cfg,
 			const struct vb_pci_addr *a, int rule, char *buf, size_t size)
 {
@@ -1497,7 +1465,7 @@ bool vb_storage_refuses(const struct vb_storage *st, const struct vb_config *cfg
 
 	if (!u)
 		return false;
-	if (!u->is_root && rule_allows(cfg, rule))
+	if (!u->is_root && vb_rule_allows_storage(cfg, rule))
 		return false;
 	use_role(u, role, sizeof(role));
 	if (u->is_root)
