@@ -83,6 +83,8 @@ static const char *via_name(enum vb_via via)
 		return "expand=slot";
 	case VB_VIA_GROUP:
 		return "expand=group";
+	case VB_VIA_VF:
+		return "vfs";
 	default:
 		return NULL;
 	}
@@ -235,6 +237,42 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			topo_w = (int)strlen(topo[i]);
 	}
 
+	/* VFs right after their PF, by index; the rest in address order */
+	size_t *order = calloc(job.list.n ? job.list.n : 1, sizeof(*order)), n_order = 0;
+	bool *placed = calloc(job.list.n ? job.list.n : 1, sizeof(*placed));
+	if (!order || !placed) {
+		log_error("cannot list devices: %s", vb_strerror(-ENOMEM));
+		free(order);
+		free(placed);
+		free(topo);
+		vb_job_free(&job);
+		return VB_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < job.list.n; i++)
+		(void)vb_pci_load_physfn(&o->r, &job.list.devs[i]);
+	for (size_t i = 0; i < job.list.n; i++) {
+		struct vb_pci_dev *d = &job.list.devs[i];
+		char name[VB_PCI_NAME_MAX];
+		struct vb_pci_addr va;
+		struct vb_pci_dev *vf;
+
+		if (d->pf[0] && d->vf_index >= 0 && vb_pci_addr_parse(d->pf, &va) == 0 &&
+		    vb_pci_find(&job.list, &va))
+			continue; /* placed under its PF */
+		placed[i] = true;
+		order[n_order++] = i;
+		for (unsigned k = 0; k <= 0xffff && vb_pci_virtfn(&o->r, d->name, k, name) == 0;
+		     k++)
+			if (vb_pci_addr_parse(name, &va) == 0 &&
+			    (vf = vb_pci_find(&job.list, &va)) && !placed[vf - job.list.devs]) {
+				placed[vf - job.list.devs] = true;
+				order[n_order++] = (size_t)(vf - job.list.devs);
+			}
+	}
+	for (size_t i = 0; i < job.list.n; i++)
+		if (!placed[i])
+			order[n_order++] = i;
+
 	struct json j;
 	if (json) {
 		json_devices_begin(&j, &job, bad);
@@ -243,7 +281,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 		       "SUBSYSTEM", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", topo_w,
 		       "TOPOLOGY", "SELECTED-BY");
 	}
-	for (size_t i = 0; i < job.list.n; i++) {
+	for (size_t oi = 0; oi < n_order; oi++) {
+		size_t i = order[oi];
 		struct vb_pci_dev *d = &job.list.devs[i];
 		const struct vb_sel *s = &job.sel[i];
 		char loc[4200], buf[16], grp[16];
@@ -280,6 +319,11 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			else
 				json_null(&j, "boot_vga");
 			json_str(&j, "topology", topo[i][0] ? topo[i] : NULL);
+			json_str(&j, "physfn", d->pf[0] ? d->pf : NULL);
+			if (d->pf[0] && d->vf_index >= 0)
+				json_int(&j, "vf_index", d->vf_index);
+			else
+				json_null(&j, "vf_index");
 			json_str(&j, "selected_by", where);
 			json_str(&j, "selected_via", via_name(s->via));
 			if (s->excluded_by >= 0)
@@ -297,7 +341,11 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 				snprintf(grp, sizeof(grp), "%d", d->iommu_group);
 			else
 				strcpy(grp, "-");
-			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %-*s %s\n", d->name, id,
+			char vf[48] = "";
+
+			if (d->pf[0] && d->vf_index >= 0)
+				snprintf(vf, sizeof(vf), " (VF %d of %s)", d->vf_index, d->pf);
+			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %-*s %s%s\n", d->name, id,
 			       sub, (unsigned)d->class, d->driver[0] ? d->driver : "-",
 			       d->override[0] ? d->override : "-", grp,
 			       d->boot_vga < 0 ? "-"
@@ -306,7 +354,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			       topo_w, topo[i][0] ? topo[i] : "-",
 			       where                 ? where
 			       : s->excluded_by >= 0 ? "(excluded)"
-						     : "-");
+						     : "-",
+			       vf);
 		}
 	}
 	if (json) {
@@ -314,6 +363,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 		json_object_close(&j);
 		json_end(&j);
 	}
+	free(order);
+	free(placed);
 	free(topo);
 	vb_job_free(&job);
 	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
@@ -352,13 +403,20 @@ static void log_no_iommu(struct opts *o, const struct vb_job *job)
 	}
 }
 
-static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad)
+/* create: apply makes the VFs of numvfs= rules first (dry_run: says what it
+ * would do), so that planning sees them; plan only plans their creation. */
+static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad, bool create, bool dry_run)
 {
 	struct vb_storage_policy pol;
 	int r = prepare(o, job, false, bad);
 
 	if (r)
 		return r;
+	r = *bad ? 0 : vb_job_sriov(job, &o->r, create, dry_run);
+	if (r < 0) {
+		log_error("cannot create SR-IOV VFs: %s", vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
 	r = plan_storage(o, job, &pol);
 	vb_storage_policy_free(&pol);
 	if (r == 0)
@@ -391,7 +449,7 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 	json = a.json;
 	o->strict_config = true;
 	vb_job_init(&job);
-	r = plan_prepare(o, &job, &bad);
+	r = plan_prepare(o, &job, &bad, false, false);
 	if (r) {
 		vb_job_free(&job);
 		return r;
@@ -428,6 +486,33 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 			       it->reason);
 		}
 	}
+	/* numvfs=: what apply (or the early binder) does to each PF first */
+	if (json) {
+		json_array_close(&j);
+		json_array_open(&j, "sriov");
+	} else if (job.sriov.n > 0) {
+		printf("\n%-12s %-9s %-24s %s\n", "PF", "SR-IOV", "RULE", "REASON");
+	}
+	for (size_t i = 0; i < job.sriov.n; i++) {
+		const struct vb_sriov_item *it = &job.sriov.items[i];
+		char loc[4200];
+		const char *where = rule_location(&job, it->rule, loc, sizeof(loc));
+
+		if (json) {
+			json_object_open(&j, NULL);
+			json_str(&j, "pf", it->pf);
+			json_str(&j, "action", vb_sriov_action_name(it->action));
+			json_int(&j, "numvfs", job.cfg.rules[it->rule].numvfs);
+			json_int(&j, "current_numvfs", it->numvfs);
+			json_int(&j, "totalvfs", it->totalvfs);
+			json_str(&j, "rule", where);
+			json_str(&j, "reason", it->reason);
+			json_object_close(&j);
+		} else {
+			printf("%-12s %-9s %-24s %s\n", it->pf, vb_sriov_action_name(it->action),
+			       where ? where : "-", it->reason);
+		}
+	}
 	if (json) {
 		json_array_close(&j);
 		json_object_close(&j);
@@ -455,7 +540,7 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 	ao.dry_run = a.dry_run;
 	o->strict_config = true;
 	vb_job_init(&job);
-	r = plan_prepare(o, &job, &bad);
+	r = plan_prepare(o, &job, &bad, true, a.dry_run);
 	if (r || bad) {
 		if (bad)
 			log_error("%s has errors: nothing applied", job.cfg.file);
@@ -621,18 +706,91 @@ static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *
 	return 0;
 }
 
+/* Adds the module set of every driver= of the config (variant drivers,
+ * pci-stub) to set, each module once. A driver the kernel lacks is an error
+ * naming the rule. Returns 0 or an exit code (logged). */
+static int resolve_drivers(struct opts *o, const struct vb_job *job, const char *kver,
+			   struct vb_modset *set)
+{
+	for (size_t i = 0; i < job->cfg.n_rules; i++) {
+		const char *drv = job->cfg.rules[i].driver;
+		struct vb_modset more;
+		bool seen = false;
+		int r;
+
+		if (!drv[0] || strcmp(drv, VB_TARGET_DRIVER) == 0)
+			continue;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(job->cfg.rules[k].driver, drv) == 0;
+		if (seen)
+			continue;
+		r = vb_modset_resolve(&o->r, kver, drv, &more);
+		if (r == -ENOENT) {
+			log_error("%s:%u: driver=%s: kernel %s has no such module (neither in "
+				  "lib/modules/%s nor built in)\n  hint: vfio-pci variant drivers "
+				  "exist only in kernels built with them; 'modinfo -k %s %s' tells",
+				  job->cfg.file, job->cfg.rules[i].line, drv, kver, kver, kver,
+				  drv);
+			return VB_EXIT_ENV;
+		}
+		if (r < 0) {
+			log_error("cannot resolve %s in kernel %s: %s", drv, kver, vb_strerror(r));
+			return VB_EXIT_ENV;
+		}
+		for (size_t m = 0; m < more.n; m++) {
+			bool dup = false;
+			char **v;
+
+			for (size_t k = 0; k < set->n && !dup; k++)
+				dup = strcmp(set->names[k], more.names[m]) == 0;
+			if (dup)
+				continue;
+			v = realloc(set->names, (set->n + 1) * sizeof(*v));
+			if (!v) {
+				vb_modset_free(&more);
+				return VB_EXIT_FAILURE;
+			}
+			set->names = v;
+			set->names[set->n++] = more.names[m];
+			more.names[m] = NULL;
+		}
+		vb_modset_free(&more);
+	}
+	return 0;
+}
+
 static int cmd_modules(struct opts *o, int argc, char **argv)
 {
 	struct vb_modset set;
 	const char *kver_arg;
+	struct vb_job job;
 	char *kver = NULL;
+	bool bad;
 	int r;
 
 	r = kernel_option(argc, argv, "modules", &kver_arg);
 	if (r)
 		return r;
+	/* the drivers that driver= names come with vfio-pci's set */
+	vb_job_init(&job);
+	r = load_config(o, &job, false, &bad);
+	if (r == 0 && bad) {
+		vb_diags_log(&job.diags);
+		r = VB_EXIT_CONFIG;
+	}
+	if (r) {
+		vb_job_free(&job);
+		return r;
+	}
 	r = resolve_vfio(o, kver_arg, &set, &kver);
 	if (r == 0) {
+		r = resolve_drivers(o, &job, kver, &set);
+		if (r) {
+			vb_modset_free(&set);
+			free(kver);
+			vb_job_free(&job);
+			return r;
+		}
 		for (size_t i = 0; i < set.n; i++)
 			printf("%s\n", set.names[i]);
 		if (set.builtin)
@@ -640,6 +798,7 @@ static int cmd_modules(struct opts *o, int argc, char **argv)
 		vb_modset_free(&set);
 	}
 	free(kver);
+	vb_job_free(&job);
 	return r;
 }
 
@@ -676,6 +835,31 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 				  : "add allow-storage=yes to the rule to take it anyway, or add",
 			  it->dev->name);
 		ret = VB_EXIT_REFUSED;
+	}
+	return ret;
+}
+
+/* numvfs= against this machine's PFs: more VFs than a PF supports is an
+ * error; a PF that has another count is left alone at boot (a warning). */
+static int check_sriov(struct opts *o, struct vb_job *job)
+{
+	int r = vb_job_sriov(job, &o->r, false, false), ret = 0;
+
+	if (r < 0) {
+		log_error("cannot read the SR-IOV state: %s", vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < job->sriov.n; i++) {
+		const struct vb_sriov_item *it = &job->sriov.items[i];
+		char loc[4200];
+		const char *where = rule_location(job, it->rule, loc, sizeof(loc));
+
+		if (it->action == VB_SRIOV_TOO_MANY || it->action == VB_SRIOV_FAILED) {
+			log_error("%s: %s: %s", where, it->pf, it->reason);
+			ret = VB_EXIT_CONFIG;
+		} else if (it->action == VB_SRIOV_MISMATCH) {
+			log_warning("%s: %s: %s", where, it->pf, it->reason);
+		}
 	}
 	return ret;
 }
@@ -735,9 +919,13 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 		struct vb_modset set;
 
 		r = resolve_vfio(o, a.kver, &set, &kver);
-		if (r == 0)
+		if (r == 0) {
+			r = resolve_drivers(o, &job, kver, &set);
 			vb_modset_free(&set);
+		}
 	}
+	if (r == 0 && devices)
+		r = check_sriov(o, &job);
 	if (r == 0 && devices)
 		r = check_storage(o, &job, &pol);
 	else if (r == 0)
