@@ -92,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	CHECK(vb_job_select(&job, &root) == 0);
+	CHECK(vb_job_sriov(&job, &root, false, false) == 0);
 	CHECK(vb_job_plan(&job, &root, NULL, 0) == 0);
 	for (size_t i = 0; i < job.plan.n; i++) {
 		const struct vb_plan_item *it = &job.plan.items[i];
