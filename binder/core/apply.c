@@ -499,9 +499,9 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 			log_failed(who, "release", o, &w);
 			continue;
 		}
-		/* Ours: vfio-pci, or the driver our override names (a variant
-		 * driver, pci-stub: driver=). A device a native driver holds
-		 * under its own override is not. */
+		/* Ours: an override naming vfio-pci, or the device on the driver
+		 * its override names (a variant driver, pci-stub: driver=). A
+		 * device on its native driver without an override is not. */
 		held = d->override[0] ? d->override : VB_TARGET_DRIVER;
 		on_vfio = d->driver[0] && (strcmp(d->driver, VB_TARGET_DRIVER) == 0 ||
 					   strcmp(d->driver, held) == 0);
