@@ -24,9 +24,9 @@ struct vb_kernel_ops {
 };
 
 struct vb_root {
-	int fd;          /* O_PATH directory fd of the root */
-	char path[4096]; /* as given, for messages */
-	bool is_host;    /* root is "/": the running kernel may be touched */
+	int fd;            /* O_PATH directory fd of the root */
+	char path[4096];   /* as given, for messages */
+	bool is_host;      /* root is "/": the running kernel may be touched */
 	const struct vb_kernel_ops *ops;
 	unsigned unbind_timeout_ms; /* 0: no timeout */
 };
@@ -53,8 +53,7 @@ int vb_read_file(const struct vb_root *root, const char *relpath, char *buf, siz
 /* readlinkat() under the root, NUL-terminated. Returns length or -errno. */
 int vb_read_link(const struct vb_root *root, const char *relpath, char *buf, size_t size);
 /* Whole file into a malloc'ed buffer (NUL-terminated); max bytes limit. */
-int vb_read_all(const struct vb_root *root, const char *relpath, size_t max, char **ret,
-		size_t *ret_len);
+int vb_read_all(const struct vb_root *root, const char *relpath, size_t max, char **ret, size_t *ret_len);
 bool vb_exists(const struct vb_root *root, const char *relpath);
 
 /* Kernel write through root->ops, bounded by timeout_ms (0: unbounded).
@@ -62,8 +61,8 @@ bool vb_exists(const struct vb_root *root, const char *relpath);
  * reported as -ETIMEDOUT. */
 int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
 		    unsigned timeout_ms);
-static inline int vb_kernel_write_str(const struct vb_root *root, const char *relpath,
-				      const char *s, unsigned timeout_ms)
+static inline int vb_kernel_write_str(const struct vb_root *root, const char *relpath, const char *s,
+				      unsigned timeout_ms)
 {
 	size_t n = 0;
 	while (s[n])

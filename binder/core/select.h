@@ -18,9 +18,9 @@ enum vb_via {
 };
 
 struct vb_sel {
-	enum vb_via via; /* VB_VIA_NONE: not selected */
-	int rule;        /* index into cfg->rules of the selecting rule, -1 */
-	int excluded_by; /* index of the exclude rule that removed it, -1 */
+	enum vb_via via;   /* VB_VIA_NONE: not selected */
+	int rule;          /* index into cfg->rules of the selecting rule, -1 */
+	int excluded_by;   /* index of the exclude rule that removed it, -1 */
 };
 
 /* sel has list->n entries, parallel to list->devs. Rules that match no device

@@ -19,8 +19,7 @@ void json_object_open(struct json *j, const char *key);
 void json_object_close(struct json *j);
 void json_array_open(struct json *j, const char *key);
 void json_array_close(struct json *j);
-void json_str(struct json *j, const char *key,
-	      const char *value); /* NULL or "" -> null when value is NULL */
+void json_str(struct json *j, const char *key, const char *value); /* NULL or "" -> null when value is NULL */
 void json_int(struct json *j, const char *key, long value);
 void json_bool(struct json *j, const char *key, bool value);
 void json_null(struct json *j, const char *key);
