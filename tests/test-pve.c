@@ -185,7 +185,8 @@ START_TEST(test_pci_cfg_good)
 	vb_mappings_free(&m);
 	vb_diags_free(&d);
 	{
-		static const char t[] = "a1\n  # c\n\tmap node=pve1,id=1234:5678,path=0000:01:00.7,";
+		static const char t[] =
+			"a1\n  # c\n\tmap node=pve1,id=1234:5678,path=0000:01:00.7,";
 		ck_assert_int_eq(vb_pve_parse_pci_cfg("pci.cfg", t, strlen(t), "pve1", &m, &d), 0);
 		ck_assert_uint_eq(m.v[0].n, 1);
 		ck_assert_uint_eq(m.v[0].paths[0].addr.func, 7);
@@ -204,8 +205,8 @@ START_TEST(test_pci_cfg_bad)
 		unsigned line, column;
 		const char *msg, *hint;
 	} cases[] = {
-		{"gpu extra\n\tmap node=a,id=1234:5678,path=0000:01:00.0\n", 1, 5, "after the mapping ID",
-		 NULL},
+		{"gpu extra\n\tmap node=a,id=1234:5678,path=0000:01:00.0\n", 1, 5,
+		 "after the mapping ID", NULL},
 		{"1gpu\n\tmap node=a,id=1234:5678,path=0000:01:00.0\n", 1, 1, "invalid mapping ID",
 		 NULL},
 		{"\tmap node=a,id=1234:5678,path=0000:01:00.0\n", 1, 2, "outside a mapping", NULL},
@@ -223,10 +224,11 @@ START_TEST(test_pci_cfg_bad)
 		{"gpu\n\tmap node=a,id=1234:5678,path=0000:01:00.0\n\ngpu\n\tmap "
 		 "node=a,id=1234:5678,path=0000:01:00.0\n",
 		 4, 1, "duplicate mapping 'gpu' (first at line 1)", NULL},
-		{"gpu\n\tmap node=a,id=1234:5678,path=0000:01:00.0\r\n", 2, 43, "control character 0x0d",
-		 NULL},
+		{"gpu\n\tmap node=a,id=1234:5678,path=0000:01:00.0\r\n", 2, 43,
+		 "control character 0x0d", NULL},
 		{"gpu\n\tmap node=a,id=1234:5678\n", 2, 6, "map entry without path=", NULL},
-		{"gpu\n\tmap id=1234:5678,path=0000:01:00.0\n", 2, 6, "map entry without node=", NULL},
+		{"gpu\n\tmap id=1234:5678,path=0000:01:00.0\n", 2, 6,
+		 "map entry without node=", NULL},
 		{"gpu\n\tmap node=a,path=0000:01:00.0\n", 2, 6, "map entry without id=", NULL},
 		{"gpu\n\tmap node=a,id=1234:5678,path=0000:01:00.0,nod=b\n", 2, 44,
 		 "unknown key 'nod'", "did you mean 'node'?"},
@@ -239,7 +241,8 @@ START_TEST(test_pci_cfg_bad)
 		 "invalid subsystem-id=", NULL},
 		{"gpu\n\tmap node=a,id=1234:5678,iommugroup=-1,path=0000:01:00.0\n", 2, 37,
 		 "invalid iommugroup=", NULL},
-		{"gpu\n\tmap node=-a,id=1234:5678,path=0000:01:00.0\n", 2, 11, "invalid node=", NULL},
+		{"gpu\n\tmap node=-a,id=1234:5678,path=0000:01:00.0\n", 2, 11,
+		 "invalid node=", NULL},
 		{"gpu\n\tmap node=a,id=1234:5678,path=0000:01:00.0;0000:0A:00.0\n", 2, 44,
 		 "invalid path '0000:0A:00.0'", "lower-case hex"},
 		{"gpu\n\tmap node=a,id=1234:5678,path=0000:01:20.0\n", 2, 31, "invalid path", NULL},
@@ -263,8 +266,8 @@ START_TEST(test_pci_cfg_bad)
 			      "case %zu: at %u:%u, expected %u:%u", i, g->line, g->column,
 			      cases[i].line, cases[i].column);
 		if (cases[i].hint)
-			ck_assert_msg(g->hint && strstr(g->hint, cases[i].hint), "case %zu hint: %s",
-				      i, g->hint ? g->hint : "none");
+			ck_assert_msg(g->hint && strstr(g->hint, cases[i].hint),
+				      "case %zu hint: %s", i, g->hint ? g->hint : "none");
 		vb_mappings_free(&m);
 		vb_diags_free(&d);
 	}
@@ -290,8 +293,9 @@ START_TEST(test_select_mappings)
 	struct vb_diags pd;
 	const struct vb_diag *g;
 
-	ck_assert_int_eq(load(dir, &root, &job, "bind mapping=gpu\nbind mapping=nic\n"
-					       "bind mapping=vgpu\nbind mapping=remote\n",
+	ck_assert_int_eq(load(dir, &root, &job,
+			      "bind mapping=gpu\nbind mapping=nic\n"
+			      "bind mapping=vgpu\nbind mapping=remote\n",
 			      &pd),
 			 0);
 	ck_assert_uint_eq(pd.n, 0);
@@ -517,8 +521,9 @@ START_TEST(test_image_file_roundtrip)
 	char why[128];
 	FILE *f;
 
-	ck_assert_int_eq(load(dir, &root, &job, "bind mapping=gpu\nbind mapping=nic\n"
-					       "bind mapping=nosub\nbind mapping=nogroup\n",
+	ck_assert_int_eq(load(dir, &root, &job,
+			      "bind mapping=gpu\nbind mapping=nic\n"
+			      "bind mapping=nosub\nbind mapping=nogroup\n",
 			      &pd),
 			 0);
 	f = open_memstream(&text, &len);
@@ -561,7 +566,8 @@ START_TEST(test_image_file_roundtrip)
 		ck_assert_int_eq(vb_job_plan(&job, &root, NULL, 0), 0);
 		ck_assert_uint_eq(early.plan.n, job.plan.n);
 		for (size_t i = 0; i < job.plan.n; i++) {
-			ck_assert_str_eq(early.plan.items[i].dev->name, job.plan.items[i].dev->name);
+			ck_assert_str_eq(early.plan.items[i].dev->name,
+					 job.plan.items[i].dev->name);
 			ck_assert_int_eq(early.plan.items[i].action, job.plan.items[i].action);
 			ck_assert_str_eq(early.plan.items[i].reason, job.plan.items[i].reason);
 		}
@@ -615,7 +621,8 @@ START_TEST(test_image_file_bad)
 		unsigned line = 99;
 		char why[128];
 
-		ck_assert_msg(vb_mappings_parse(cases[i].text, &m, &line, why, sizeof(why)) == -EINVAL,
+		ck_assert_msg(vb_mappings_parse(cases[i].text, &m, &line, why, sizeof(why)) ==
+				      -EINVAL,
 			      "case %zu accepted", i);
 		ck_assert_msg(line == cases[i].line && strstr(why, cases[i].why),
 			      "case %zu: line %u: %s", i, line, why);
@@ -637,8 +644,9 @@ static void vm_running(const char *dir, unsigned vmid, unsigned pid)
 	snprintf(val, sizeof(val), "%u\n", pid);
 	fixture_write(dir, rel, val);
 	snprintf(rel, sizeof(rel), "proc/%u/cmdline", pid);
-	n = snprintf(val, sizeof(val), "/usr/bin/kvm%c-id%c%u%c-pidfile%c/var/run/qemu-server/%u.pid",
-		     0, 0, vmid, 0, 0, vmid);
+	n = snprintf(val, sizeof(val),
+		     "/usr/bin/kvm%c-id%c%u%c-pidfile%c/var/run/qemu-server/%u.pid", 0, 0, vmid, 0,
+		     0, vmid);
 	{
 		char path[4200];
 		FILE *f;
@@ -696,9 +704,9 @@ START_TEST(test_vms)
 	fixture_write(dir, "proc/777/cmdline", "/usr/sbin/sshd");
 	snprintf(line, sizeof(line),
 		 "0000:3d:00.0 100 pid:4242\n"
-		 "0000:5e:00.0 103 pid:999\n"            /* a dead VM's leftover */
-		 "0000:00:14.0 104 time:%lld\n"           /* a VM starting now */
-		 "0000:00:17.0 105 time:1000\n"           /* a start that timed out long ago */
+		 "0000:5e:00.0 103 pid:999\n"   /* a dead VM's leftover */
+		 "0000:00:14.0 104 time:%lld\n" /* a VM starting now */
+		 "0000:00:17.0 105 time:1000\n" /* a start that timed out long ago */
 		 "garbage line\n",
 		 (long long)time(NULL) + 600);
 	fixture_write(dir, "run/qemu-server/pci-id-reservations", line);
@@ -738,7 +746,8 @@ START_TEST(test_vms)
 		vb_vms_describe(&v, &a, false, buf, sizeof(buf));
 		ck_assert_str_eq(buf, "100*,102");
 		vb_vms_describe(&v, &a, true, buf, sizeof(buf));
-		ck_assert_str_eq(buf, "100 (running, hostpci1), 102 (stopped, hostpci3 mapping nic)");
+		ck_assert_str_eq(buf,
+				 "100 (running, hostpci1), 102 (stopped, hostpci3 mapping nic)");
 	}
 	vb_vms_free(&v);
 	vb_root_close(&root);
