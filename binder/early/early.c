@@ -181,9 +181,13 @@ static int load_mappings(const struct vb_root *root, struct vb_job *job)
 		return 0;
 	r = vb_mappings_load(root, &job->maps, &line, why, sizeof(why));
 	if (r < 0) {
-		log_error("/" VB_MAPPINGS_FILE ":%u: %s: the Proxmox mappings of the image are "
+		char at[16] = "";
+
+		if (line)
+			snprintf(at, sizeof(at), ":%u", line);
+		log_error("/" VB_MAPPINGS_FILE "%s: %s: the Proxmox mappings of the image are "
 			  "unusable, no device bound (boot continues; run update-initramfs -u)",
-			  line, why);
+			  at, why);
 		return r;
 	}
 	r = vb_mappings_link(&job->maps, &job->cfg, &job->diags);
