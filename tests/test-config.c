@@ -831,7 +831,7 @@ START_TEST(test_error_hints)
 		{"bind node=pve", "Proxmox"},
 		{"bind zzzzzz=1",
 		 "valid keys: path, address, id, subsystem-id, class, topology, "
-		 "iommugroup, boot-vga, expand, allow-storage, vfs, numvfs, driver"},
+		 "iommugroup, boot-vga, mapping, expand, allow-storage, vfs, numvfs, driver"},
 		{"bnid id=10de:1b80", "did you mean 'bind'?"},
 		{"exlcude id=10de:1b80", "did you mean 'exclude'?"},
 		{"path=01:00.0", "a rule is 'bind KEY=VALUE...'"},
