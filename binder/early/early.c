@@ -20,6 +20,7 @@
 #include "cmdline.h"
 #include "early.h"
 #include "job.h"
+#include "lock.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -32,6 +33,8 @@ enum {
 };
 
 #define MODPROBE_TIMEOUT_MS 30000
+/* Nothing else binds in the initramfs: a held lock is a stray binder. */
+#define LOCK_WAIT_MS 10000
 
 static const char *const modprobe_paths[] = {
 	"/sbin/modprobe",
@@ -287,6 +290,22 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	}
 	guard.userdata = r > 0 ? &snap : NULL;
 
+	{
+		long holder = 0;
+
+		r = vb_lock_take(&root, LOCK_WAIT_MS, &holder);
+		if (r == -ETIMEDOUT) {
+			log_error("another vfio-bind (pid %ld) held /" VB_LOCK_FILE
+				  " for %d s: no device bound (boot continues)",
+				  holder, LOCK_WAIT_MS / 1000);
+			ret = EARLY_CANNOT_RUN;
+			goto free_job;
+		}
+		/* no lock file (no /run): nothing else can be running this early */
+		if (r < 0)
+			log_warning("cannot take /" VB_LOCK_FILE ": %s; binding without it",
+				    vb_strerror(r));
+	}
 	r = vb_job_select(&job, &root);
 	vb_diags_log(&job.diags);
 	if (r < 0) {
@@ -328,6 +347,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	}
 	free(out);
 free_job:
+	vb_lock_release();
 	vb_snapshot_free(&snap);
 	vb_job_free(&job);
 done:
