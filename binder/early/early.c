@@ -22,6 +22,7 @@
 #include "job.h"
 #include "lock.h"
 #include "log.h"
+#include "mark.h"
 #include "snapshot.h"
 
 /* Exit codes (the boot script logs any non-zero one). */
@@ -167,6 +168,27 @@ static int load_snapshot(const struct vb_root *root, struct vb_snapshot *snap)
 		log_notice("the root's controller was unknown when the image was built: no "
 			   "mass-storage controller is taken without allow-storage=yes");
 	return 1;
+}
+
+/* What the snapshot made this boot refuse, the real system's unit and udev
+ * rule refuse too (mark.h): /run moves to the real root. */
+static void mark_refusals(const struct vb_root *root, const struct vb_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct vb_plan_item *it = &plan->items[i];
+		const char *code = it->refusals & (1u << VB_REFUSE_HW_CHANGED)  ? "hardware-changed"
+				   : it->refusals & (1u << VB_REFUSE_PROTECTED) ? "protected"
+										: NULL;
+		char text[300];
+
+		if (!code)
+			continue;
+		snprintf(text, sizeof(text), "%s %s", code, it->reason);
+		if (vb_mark_set(root, VB_MARK_BOOT_REFUSED, it->dev, text) < 0)
+			log_warning("%s: cannot record the refusal in /" VB_MARK_BOOT_REFUSED
+				    ": the real system may take it",
+				    it->dev->name);
+	}
 }
 
 static const struct vb_kernel_ops early_ops = {
@@ -342,6 +364,8 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		}
 		log_notice("%s%zu device(s) on vfio-pci, %d failed, %zu refused",
 			   ao.dry_run ? "dry run: " : "", ok, r, refused);
+		if (!ao.dry_run)
+			mark_refusals(&root, &job.plan);
 		if (r > 0)
 			ret = EARLY_DEVICE;
 	}

@@ -17,9 +17,11 @@
 #include "hotplug.h"
 #include "job.h"
 #include "json.h"
+#include "cmdline.h"
 #include "kmod.h"
 #include "lock.h"
 #include "log.h"
+#include "mark.h"
 #include "snapshot-write.h"
 #include "storage.h"
 
@@ -47,7 +49,7 @@ static void usage(void)
 	      "Commands:\n"
 	      " status [--json]          every PCI device, its driver and the rule selecting it\n"
 	      " plan [--json]            what apply would do to each selected device, and why\n"
-	      " apply [--dry-run] [--device <address>]\n"
+	      " apply [--dry-run] [--device <address>] [--auto]\n"
 	      "                          bind the selected devices (or only this one) to vfio-pci\n"
 	      " release [<address>...]   give devices back to their native drivers\n"
 	      " check [--kernel <ver>] [--snapshot <file>]\n"
@@ -157,6 +159,7 @@ struct cmd_args {
 	const char *kver;
 	const char *snapshot;
 	const char *device;
+	bool automatic;
 };
 
 static int command_options(int argc, char **argv, const char *cmd, const char *accepted,
@@ -168,6 +171,7 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 		{"dry-run", no_argument, NULL, 'n'},
 		{"snapshot", required_argument, NULL, 's'},
 		{"device", required_argument, NULL, 'd'},
+		{"auto", no_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -181,6 +185,7 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 					  : c == 'k' ? "kernel"
 					  : c == 's' ? "snapshot"
 					  : c == 'd' ? "device"
+					  : c == 'a' ? "auto"
 						     : "dry-run");
 			return errtryhelp(), VB_EXIT_USAGE;
 		}
@@ -194,6 +199,8 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 			a->snapshot = optarg;
 		else if (c == 'd')
 			a->device = optarg;
+		else if (c == 'a')
+			a->automatic = true;
 	}
 	if (!positional && optind < argc) {
 		log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
@@ -530,6 +537,38 @@ static int device_precheck(struct opts *o, const char *arg, struct vb_pci_addr *
 	return r;
 }
 
+/* apply --auto (the unit, the udev rule) leaves alone what an admin gave
+ * back with release, and refuses what the early binder refused this boot
+ * (the hardware changed since the image was built, a protected controller):
+ * only an admin's apply takes those (mark.h). */
+static void apply_marks(struct opts *o, struct vb_job *job)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < job->plan.n; i++) {
+		struct vb_plan_item *it = &job->plan.items[i];
+		enum vb_refusal code = VB_REFUSE_HW_CHANGED;
+		char why[320];
+
+		if (vb_mark_get(&o->r, VB_MARK_RELEASED, it->dev, why, sizeof(why))) {
+			log_notice("%s: given back by 'vfio-bind release': not taken again "
+				   "('vfio-bind apply' takes it)",
+				   it->dev->name);
+			continue;
+		}
+		job->plan.items[n++] = *it;
+		it = &job->plan.items[n - 1];
+		if (it->action == VB_ACT_REFUSE ||
+		    !vb_mark_get(&o->r, VB_MARK_BOOT_REFUSED, it->dev, why, sizeof(why)))
+			continue;
+		if (strncmp(why, "protected ", 10) == 0)
+			code = VB_REFUSE_PROTECTED;
+		vb_plan_refuse(it, code, "refused at boot: %s ('vfio-bind apply' takes it)",
+			       strchr(why, ' ') ? strchr(why, ' ') + 1 : why);
+	}
+	job->plan.n = n;
+}
+
 static int cmd_apply(struct opts *o, int argc, char **argv)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
@@ -541,11 +580,26 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 	bool bad;
 	int r;
 
-	r = command_options(argc, argv, "apply", "nd:", false, &a);
+	r = command_options(argc, argv, "apply", "nd:a", false, &a);
 	if (r)
 		return r;
 	ao.dry_run = a.dry_run;
 	o->strict_config = true;
+	if (a.automatic) {
+		/* the unit and the udev rule obey the boot's switches, as the
+		 * early binder does: vfio-bind=off is the way back from a taken
+		 * display, for the whole boot */
+		struct vb_boot_switches sw;
+
+		(void)vb_boot_switches_read(&o->r, &sw);
+		if (sw.mode == VB_BOOT_OFF) {
+			vb_log(a.device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			       "disabled by vfio-bind=off on the kernel command line");
+			return VB_EXIT_SUCCESS;
+		}
+		if (sw.mode == VB_BOOT_DRY_RUN)
+			ao.dry_run = true;
+	}
 	if (a.device) {
 		o->device_mode = true;
 		r = device_precheck(o, a.device, &addr);
@@ -571,13 +625,12 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 			vb_job_free(&job);
 			return VB_EXIT_SUCCESS;
 		}
-		if (vb_released_is(&o->r, d)) {
-			log_notice("%s: given back by 'vfio-bind release': not taken again "
-				   "('vfio-bind "
-				   "apply' takes it)",
-				   d->name);
+	}
+	if (a.automatic) {
+		apply_marks(o, &job);
+		if (a.device && job.plan.n == 0) {
 			vb_job_free(&job);
-			return VB_EXIT_SUCCESS;
+			return VB_EXIT_SUCCESS; /* given back: said so */
 		}
 	}
 	for (size_t i = 0; i < job.plan.n; i++)
@@ -602,13 +655,16 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 				ok++;
 				/* taken on purpose: a release mark no longer applies */
 				if (!ao.dry_run)
-					vb_released_clear(&o->r, job.plan.items[i].dev);
+					vb_mark_clear(&o->r, VB_MARK_RELEASED,
+						      job.plan.items[i].dev);
 			}
 			if (job.plan.items[i].action == VB_ACT_REFUSE)
 				refused++;
 		}
 		if (job.plan.n == 0)
-			log_notice("no device selected by %s", job.cfg.file);
+			/* the unit on a machine whose config has no rule: say nothing */
+			vb_log(a.automatic ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			       "no device selected by %s", job.cfg.file);
 		else if (todo == 0 && r == 0 && refused == 0)
 			/* coldplug replays an event for every device the initramfs took */
 			vb_log(a.device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
@@ -691,12 +747,13 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 		log_error("release failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
 	} else {
-		/* given back: the udev rule must not take it again (hotplug.h) */
+		/* given back: the udev rule must not take it again (mark.h) */
 		for (size_t i = 0; i < n; i++)
-			if (out[i].result == VB_RES_OK && vb_released_mark(&o->r, devs[i]) < 0)
-				log_warning("%s: cannot record the release in %s: its next uevent "
+			if (out[i].result == VB_RES_OK &&
+			    vb_mark_set(&o->r, VB_MARK_RELEASED, devs[i], "released") < 0)
+				log_warning("%s: cannot record the release in /%s: its next uevent "
 					    "may take it again",
-					    devs[i]->name, VB_RELEASED_DIR);
+					    devs[i]->name, VB_MARK_RELEASED);
 		r = r > 0 ? VB_EXIT_DEVICE : ret;
 	}
 out:

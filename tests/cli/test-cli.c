@@ -1207,7 +1207,8 @@ START_TEST(release_of_a_hot_added_device)
 	ck_assert(fixture_exists(root, "run/vfio-bind/released/0000:43:00.0"));
 	run_free(&r);
 
-	r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--device", "43:00.0", NULL);
+	r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--auto", "--device", "43:00.0",
+		NULL);
 	ck_assert_int_eq(r.status, 0);
 	assert_driver(root, "0000:43:00.0", "nvidia");
 	kmsg = fixture_read(root, "dev/kmsg");
@@ -1216,8 +1217,8 @@ START_TEST(release_of_a_hot_added_device)
 	run_free(&r);
 
 	/* a mark of another device at that address (removed, added again) is stale */
-	fixture_write(root, "run/vfio-bind/released/0000:43:00.0", "ino=1\n");
-	r = run("VB_SIM_BIN", "--root", root, "apply", "--device", "43:00.0", NULL);
+	fixture_write(root, "run/vfio-bind/released/0000:43:00.0", "ino=1\nreleased\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", "--device", "43:00.0", NULL);
 	ck_assert_int_eq(r.status, 0);
 	assert_driver(root, "0000:43:00.0", "vfio-pci");
 	ck_assert(!fixture_exists(root, "run/vfio-bind/released/0000:43:00.0"));
@@ -1227,6 +1228,12 @@ START_TEST(release_of_a_hot_added_device)
 	r = run("VB_SIM_BIN", "--root", root, "release", NULL);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert(fixture_exists(root, "run/vfio-bind/released/0000:43:00.0"));
+	run_free(&r);
+	/* the unit's apply leaves it alone too */
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	assert_contains(r.err, "given back by 'vfio-bind release'");
 	run_free(&r);
 	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
@@ -1343,6 +1350,86 @@ START_TEST(lock_waiter_runs_after_the_holder)
 }
 END_TEST
 
+/* --auto (the unit, the udev rule) obeys the boot's switches: vfio-bind=off
+ * is the way back from a taken display for the whole boot. */
+START_TEST(auto_obeys_the_kernel_command_line)
+{
+	char *root = hotplug_tree("bind path=43:00.0\n");
+	struct run r;
+	char *log;
+
+	set_cmdline(root, "root=/dev/nvme0n1p2 ro vfio-bind=off\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.err, "disabled by vfio-bind=off");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--auto", "--device", "43:00.0",
+		NULL);
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	log = fixture_read(root, ".simkernel/writes");
+	ck_assert_msg(!log || !*log, "wrote:\n%s", log ? log : "");
+	free(log);
+
+	set_cmdline(root, "root=/dev/nvme0n1p2 ro vfio-bind=dry-run\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.err, "dry run");
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	run_free(&r);
+
+	/* an admin's apply is not automatic */
+	set_cmdline(root, "root=/dev/nvme0n1p2 ro vfio-bind=off\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:43:00.0", "vfio-pci");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* What the early binder refused at boot because the hardware changed since
+ * the image was built, the unit and the udev rule refuse too (a path= rule
+ * whose address now names another card); the admin's apply takes it. */
+START_TEST(auto_keeps_the_boot_refusals)
+{
+	char *root = tree_with_snapshot("bind path=01:00\n");
+	struct run r;
+	char *mark;
+
+	edit_file(root, "etc/vfio-bind.snapshot", "select 0000:01:00.0 10de:2204 1458:403b",
+		  "select 0000:01:00.0 10de:1b80 10de:119e");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	mark = fixture_read(root, "run/vfio-bind/boot-refused/0000:01:00.0");
+	ck_assert_ptr_nonnull(mark);
+	assert_contains(mark, "hardware-changed hardware changed at 0000:01:00.0");
+	free(mark);
+	ck_assert(!fixture_exists(root, "run/vfio-bind/boot-refused/0000:01:00.1"));
+
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", NULL);
+	ck_assert_msg(r.status == 5, "exit %d: %s", r.status, r.err);
+	assert_contains(r.err, "0000:01:00.0 [10de:2204]");
+	assert_contains(r.err, "refused at boot: hardware changed at 0000:01:00.0");
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	assert_driver(root, "0000:01:00.1", "vfio-pci");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", "--device", "01:00.0", NULL);
+	ck_assert_int_eq(r.status, 5);
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	run_free(&r);
+
+	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:01:00.0", "vfio-pci");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 /* The early binder goes into every initramfs: static (no program
  * interpreter, no dynamic section) and at most 64 KiB. */
 START_TEST(early_binary_is_static_and_small)
@@ -1423,6 +1510,8 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, release_of_a_hot_added_device);
 	tcase_add_test(tc, lock_bounds_every_entry_point);
 	tcase_add_test(tc, lock_waiter_runs_after_the_holder);
+	tcase_add_test(tc, auto_obeys_the_kernel_command_line);
+	tcase_add_test(tc, auto_keeps_the_boot_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }
