@@ -18,6 +18,9 @@
 #define O_PATH 010000000
 #endif
 
+static int writer_alloc(struct vb_root *root);
+static void writer_stop(struct vb_writer *w, bool stuck);
+
 const struct vb_kernel_ops vb_kernel_ops_real = {
 	.write = vb_write_real,
 	.load_module = vb_load_module_fake_root,
@@ -56,11 +59,21 @@ int vb_root_open(struct vb_root *root, const char *dir)
 				st.st_dev == rst.st_dev && st.st_ino == rst.st_ino;
 	}
 	root->ops = &vb_kernel_ops_real;
+	if (writer_alloc(root) < 0) {
+		close(fd);
+		root->fd = -1;
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 void vb_root_close(struct vb_root *root)
 {
+	if (root->writer) {
+		writer_stop(root->writer, false);
+		free(root->writer);
+		root->writer = NULL;
+	}
 	if (root->fd >= 0)
 		close(root->fd);
 	root->fd = -1;
@@ -215,7 +228,7 @@ bool vb_exists(const struct vb_root *root, const char *relpath)
 	return fstatat(root->fd, relpath, &st, 0) == 0;
 }
 
-static long now_ms(void)
+long vb_now_ms(void)
 {
 #ifdef __KLIBC__
 	/* klibc has no clock_gettime(); wall-clock jumps at boot only shorten a wait */
@@ -231,68 +244,251 @@ static long now_ms(void)
 #endif
 }
 
-int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
-		    unsigned timeout_ms)
+/*
+ * The writer: a child that performs timed kernel writes one at a time. An
+ * unbind can block for as long as a user holds the device open; the parent
+ * must be able to give up on it, and the only portable way to walk away from
+ * a write(2) stuck in the kernel is to have another process do it. One child
+ * serves every timed write of a run; only a write that times out costs a
+ * new one (the stuck child is killed: it finishes or dies with the device).
+ *
+ * Request: struct writer_req, then path and value bytes. Reply: one int.
+ */
+struct vb_writer {
+	pid_t pid;                       /* 0: no child running */
+	int req;                         /* write end of the request pipe */
+	int resp;                        /* read end of the reply pipe */
+	int fd;                          /* the root fd the child was started with */
+	const struct vb_kernel_ops *ops; /* the ops it was started with */
+	pid_t stuck;                     /* last abandoned child, reaped when it has exited */
+};
+
+struct writer_req {
+	unsigned path_len;
+	unsigned len;
+};
+
+#define WRITER_MSG_MAX 4096
+
+static int writer_alloc(struct vb_root *root)
 {
-	int pfd[2], status, r;
-	long deadline;
+	root->writer = calloc(1, sizeof(*root->writer));
+	return root->writer ? 0 : -ENOMEM;
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		got += n;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += n;
+	}
+	return 0;
+}
+
+static void writer_child(const struct vb_root *parent_root, int req, int resp)
+{
+	struct vb_root root = *parent_root; /* our own copy: the parent's may go away */
+	char msg[WRITER_MSG_MAX + 1];
+
+	for (;;) {
+		struct writer_req h;
+		int res;
+
+		if (read_full(req, &h, sizeof(h)) < 0)
+			_exit(0); /* the parent closed the pipe (or is gone) */
+		if (h.path_len == 0 || h.path_len + 1 + h.len > WRITER_MSG_MAX ||
+		    read_full(req, msg, h.path_len + 1 + h.len) < 0)
+			_exit(1);
+		msg[h.path_len] = 0;
+		res = root.ops->write(&root, msg, msg + h.path_len + 1, h.len);
+		if (write_full(resp, &res, sizeof(res)) < 0)
+			_exit(1);
+	}
+}
+
+static void set_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+static void writer_reap_stuck(struct vb_writer *w)
+{
+	int status;
+
+	if (w->stuck > 0 && waitpid(w->stuck, &status, WNOHANG) != 0)
+		w->stuck = 0;
+}
+
+/* Ends the child: idle (kill and reap) or stuck in a write (kill, reap
+ * if it died; a task in uninterruptible sleep stays behind). */
+static void writer_stop(struct vb_writer *w, bool stuck)
+{
+	int status;
+
+	if (w->pid <= 0)
+		return;
+	close(w->req);
+	close(w->resp);
+	/* Killed rather than left to see EOF: other writers' children may hold
+	 * copies of our pipe, so EOF alone is not guaranteed. */
+	kill(w->pid, SIGKILL);
+	if (stuck) {
+		writer_reap_stuck(w);
+		w->stuck = waitpid(w->pid, &status, WNOHANG) == 0 ? w->pid : 0;
+	} else {
+		(void)waitpid(w->pid, &status, 0);
+	}
+	w->pid = 0;
+}
+
+static int writer_start(const struct vb_root *root, struct vb_writer *w)
+{
+	int req[2], resp[2], r;
 	pid_t pid;
 
-	if (timeout_ms == 0)
-		return root->ops->write(root, relpath, buf, len);
-
-	/*
-	 * An unbind can block for as long as a user holds the device open. Do the
-	 * write in a child so the parent can give up on it; a child stuck in the
-	 * kernel is left behind (it finishes or dies with the device).
-	 */
-	if (pipe(pfd) < 0)
+	if (pipe(req) < 0)
 		return -errno;
+	if (pipe(resp) < 0) {
+		r = -errno;
+		close(req[0]);
+		close(req[1]);
+		return r;
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
-		close(pfd[0]);
-		close(pfd[1]);
+		close(req[0]);
+		close(req[1]);
+		close(resp[0]);
+		close(resp[1]);
 		return r;
 	}
 	if (pid == 0) {
-		int res;
-
-		close(pfd[0]);
-		res = root->ops->write(root, relpath, buf, len);
-		(void)!write(pfd[1], &res, sizeof(res));
-		_exit(0);
+		close(req[1]);
+		close(resp[0]);
+		writer_child(root, req[0], resp[1]);
 	}
-	close(pfd[1]);
+	close(req[0]);
+	close(resp[1]);
+	/* not inherited by modprobe (early binder) or other children */
+	set_cloexec(req[1]);
+	set_cloexec(resp[0]);
+	w->pid = pid;
+	w->req = req[1];
+	w->resp = resp[0];
+	w->fd = root->fd;
+	w->ops = root->ops;
+	return 0;
+}
 
-	deadline = now_ms() + timeout_ms;
-	r = -ETIMEDOUT;
+static int writer_send(struct vb_writer *w, const char *relpath, const char *buf, size_t len)
+{
+	char msg[sizeof(struct writer_req) + WRITER_MSG_MAX];
+	struct writer_req h = {.path_len = (unsigned)strlen(relpath), .len = (unsigned)len};
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	int r;
+
+	if (h.path_len == 0 || h.path_len + 1 + len > WRITER_MSG_MAX)
+		return -ENAMETOOLONG;
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), relpath, h.path_len + 1);
+	memcpy(msg + sizeof(h) + h.path_len + 1, buf, len);
+	/* a child that died must give -EPIPE here, not kill us with SIGPIPE */
+	sigaction(SIGPIPE, &ign, &old);
+	r = write_full(w->req, msg, sizeof(h) + h.path_len + 1 + len);
+	sigaction(SIGPIPE, &old, NULL);
+	return r;
+}
+
+int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
+		    unsigned timeout_ms)
+{
+	struct vb_writer *w = root->writer;
+	long deadline;
+	int r, res;
+
+	if (timeout_ms == 0)
+		return root->ops->write(root, relpath, buf, len);
+	if (!w)
+		return -EINVAL; /* a root not made by vb_root_open() */
+
+	writer_reap_stuck(w);
+	if (w->pid > 0 && (w->fd != root->fd || w->ops != root->ops))
+		writer_stop(w, false); /* started for another fd or other ops */
+	if (w->pid <= 0) {
+		r = writer_start(root, w);
+		if (r < 0)
+			return r;
+	}
+	r = writer_send(w, relpath, buf, len);
+	if (r == -EPIPE) {
+		/* the child died between writes: nothing was written, start over */
+		writer_stop(w, true);
+		r = writer_start(root, w);
+		if (r == 0)
+			r = writer_send(w, relpath, buf, len);
+	}
+	if (r < 0) {
+		writer_stop(w, true);
+		return r;
+	}
+
+	deadline = vb_now_ms() + timeout_ms;
 	for (;;) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		long left = deadline - now_ms();
+		struct pollfd p = {.fd = w->resp, .events = POLLIN};
+		long left = deadline - vb_now_ms();
 		int n;
 
-		if (left <= 0)
+		if (left <= 0) {
+			r = -ETIMEDOUT;
 			break;
+		}
 		n = poll(&p, 1, left);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0) {
+			r = -errno;
 			break;
-		{
-			int res;
-			ssize_t got = read(pfd[0], &res, sizeof(res));
-			r = got == (ssize_t)sizeof(res) ? res : -EIO;
 		}
+		if (n == 0) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		r = read_full(w->resp, &res, sizeof(res));
+		if (r == 0)
+			return res;
+		r = -EIO; /* the child died mid-write: we cannot tell what happened */
 		break;
 	}
-	close(pfd[0]);
-	if (r == -ETIMEDOUT) {
-		kill(pid, SIGKILL);
-		/* Reap if it died; a task in uninterruptible sleep stays behind. */
-		(void)waitpid(pid, &status, WNOHANG);
-	} else {
-		(void)waitpid(pid, &status, 0);
-	}
+	/* abandoned (or broken): the next timed write starts a new child */
+	writer_stop(w, true);
 	return r;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct vb_root;
+struct vb_writer;
 
 struct vb_kernel_ops {
 	/* One write(2) of buf to relpath; 0 or -errno. A short write is -EIO. */
@@ -24,11 +25,12 @@ struct vb_kernel_ops {
 };
 
 struct vb_root {
-	int fd;            /* O_PATH directory fd of the root */
-	char path[4096];   /* as given, for messages */
-	bool is_host;      /* root is "/": the running kernel may be touched */
+	int fd;          /* O_PATH directory fd of the root */
+	char path[4096]; /* as given, for messages */
+	bool is_host;    /* root is "/": the running kernel may be touched */
 	const struct vb_kernel_ops *ops;
 	unsigned unbind_timeout_ms; /* 0: no timeout */
+	struct vb_writer *writer;   /* the child that does timed writes (root.c) */
 };
 
 /* Copies src into dst[size], truncating; always NUL-terminated. */
@@ -53,16 +55,24 @@ int vb_read_file(const struct vb_root *root, const char *relpath, char *buf, siz
 /* readlinkat() under the root, NUL-terminated. Returns length or -errno. */
 int vb_read_link(const struct vb_root *root, const char *relpath, char *buf, size_t size);
 /* Whole file into a malloc'ed buffer (NUL-terminated); max bytes limit. */
-int vb_read_all(const struct vb_root *root, const char *relpath, size_t max, char **ret, size_t *ret_len);
+int vb_read_all(const struct vb_root *root, const char *relpath, size_t max, char **ret,
+		size_t *ret_len);
 bool vb_exists(const struct vb_root *root, const char *relpath);
 
+/* Milliseconds on a clock that only moves forward (CLOCK_MONOTONIC; klibc:
+ * the wall clock). */
+long vb_now_ms(void);
+
 /* Kernel write through root->ops, bounded by timeout_ms (0: unbounded).
- * A write that does not return in time is abandoned in a child process and
- * reported as -ETIMEDOUT. */
+ * Timed writes are done by one long-lived writer child per root, fed over a
+ * pipe: a write that does not return in time is reported as -ETIMEDOUT and
+ * abandoned together with that child (killed, left to finish in the kernel),
+ * and the next timed write starts a new one. So a run forks once, plus once
+ * per write that timed out, not once per device. vb_root_close() ends it. */
 int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
 		    unsigned timeout_ms);
-static inline int vb_kernel_write_str(const struct vb_root *root, const char *relpath, const char *s,
-				      unsigned timeout_ms)
+static inline int vb_kernel_write_str(const struct vb_root *root, const char *relpath,
+				      const char *s, unsigned timeout_ms)
 {
 	size_t n = 0;
 	while (s[n])

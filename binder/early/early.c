@@ -198,6 +198,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	struct vb_snapshot snap = {0};
 	struct vb_plan_guard guard = {vb_snapshot_guard, NULL};
 	bool debug = false, print_switches = false;
+	long t0 = vb_now_ms();
 	int c, r, kmsg, ret = EARLY_OK;
 
 	while ((c = getopt_long(argc, argv, "r:c:ndhV", longopts, NULL)) != -1) {
@@ -321,8 +322,8 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			ok += out[i].result == VB_RES_OK;
 			refused += job.plan.items[i].action == VB_ACT_REFUSE;
 		}
-		log_notice("%s%zu device(s) on vfio-pci, %d failed, %zu refused",
-			   ao.dry_run ? "dry run: " : "", ok, r, refused);
+		log_notice("%s%zu device(s) on vfio-pci, %d failed, %zu refused in %ld ms",
+			   ao.dry_run ? "dry run: " : "", ok, r, refused, vb_now_ms() - t0);
 		if (r > 0)
 			ret = EARLY_DEVICE;
 	}
