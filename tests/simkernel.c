@@ -1160,8 +1160,7 @@ static void log_write(const struct vb_root *root, const char *path, const char *
 
 	escape(path, strlen(path), epath, sizeof(epath));
 	escape(value, len, evalue, sizeof(evalue));
-	n = snprintf(line, sizeof(line), "%d\t%s\t%s\t%d\n", result, epath, evalue,
-		     (int)getpid());
+	n = snprintf(line, sizeof(line), "%d\t%s\t%s\t%d\n", result, epath, evalue, (int)getpid());
 	fd = openat(root->fd, ".simkernel/writes", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
@@ -1267,7 +1266,8 @@ size_t simkernel_log_count_pids(const struct simkernel_log *log, const char *suf
 		if (!entry_match(&log->v[i], suffix, value))
 			continue;
 		for (j = 0; j < i; j++)
-			if (log->v[j].pid == log->v[i].pid && entry_match(&log->v[j], suffix, value))
+			if (log->v[j].pid == log->v[i].pid &&
+			    entry_match(&log->v[j], suffix, value))
 				break;
 		n += j == i;
 	}

@@ -374,46 +374,82 @@ static void phase_override(struct apply_run *a)
 	}
 }
 
-/* Phase 2: unbind from the current driver, each bounded by the timeout. */
+/* After an unbind of item i ended with r (not 0): did the device go anyway,
+ * else it failed, and what is left to undo. */
+static void unbind_failed(struct apply_run *a, size_t i, int r)
+{
+	struct work *w = &a->works[i];
+	struct vb_pci_dev *d = a->plan->items[i].dev;
+
+	if (r != -ETIMEDOUT) {
+		/* did it go anyway (-ENODEV: not bound to that driver now)? */
+		int q = vb_pci_refresh(a->root, d);
+
+		if (q == 0 && (!d->driver[0] || strcmp(d->driver, VB_TARGET_DRIVER) == 0))
+			return; /* unbound or already ours: phase 4 decides */
+		w->vanished = q == -ENODEV;
+	}
+	item_failed(a, i, "unbind", r);
+	if (r == -ETIMEDOUT) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg),
+			 "the unbind from %s may still complete: driver_override stays "
+			 "%s so no host driver takes it; run vfio-bind again later",
+			 w->old_driver, VB_TARGET_DRIVER);
+		add_note(w, msg);
+	} else if (!w->vanished) {
+		restore_override(a->root, d, w);
+	}
+	log_item_failed(a, i, NULL);
+}
+
+static bool needs_unbind(const struct work *w)
+{
+	return w->pending && w->old_driver[0];
+}
+
+/* Phase 2: unbind from the current driver, each bounded by the timeout.
+ * The unbinds go to the writer together (vb_kernel_write_many): one
+ * process and no round trip per device. */
 static void phase_unbind(struct apply_run *a)
 {
-	char path[PATH_SIZE];
+	struct vb_kernel_req *reqs;
+	char(*paths)[PATH_SIZE];
+	size_t *idx, n = 0;
+	int r = -ENOMEM;
 
-	for (size_t i = 0; i < a->plan->n; i++) {
-		struct work *w = &a->works[i];
-		struct vb_pci_dev *d = a->plan->items[i].dev;
-		int r;
-
-		if (!w->pending || !w->old_driver[0])
-			continue;
-		driver_attr(w->old_driver, "unbind", path);
-		r = vb_kernel_write_str(a->root, path, d->name, a->timeout_ms);
-		if (r == 0) {
-			w->unbound = true;
-			continue;
+	reqs = calloc(a->plan->n, sizeof(*reqs));
+	paths = calloc(a->plan->n, sizeof(*paths));
+	idx = calloc(a->plan->n, sizeof(*idx));
+	if (reqs && paths && idx) {
+		for (size_t i = 0; i < a->plan->n; i++) {
+			if (!needs_unbind(&a->works[i]))
+				continue;
+			driver_attr(a->works[i].old_driver, "unbind", paths[n]);
+			reqs[n].path = paths[n];
+			reqs[n].buf = a->plan->items[i].dev->name;
+			reqs[n].len = strlen(reqs[n].buf);
+			idx[n++] = i;
 		}
-		if (r != -ETIMEDOUT) {
-			/* did it go anyway (-ENODEV: not bound to that driver now)? */
-			int q = vb_pci_refresh(a->root, d);
-
-			if (q == 0 && (!d->driver[0] || strcmp(d->driver, VB_TARGET_DRIVER) == 0))
-				continue; /* unbound or already ours: phase 4 decides */
-			w->vanished = q == -ENODEV;
-		}
-		item_failed(a, i, "unbind", r);
-		if (r == -ETIMEDOUT) {
-			char msg[200];
-
-			snprintf(msg, sizeof(msg),
-				 "the unbind from %s may still complete: driver_override stays "
-				 "%s so no host driver takes it; run vfio-bind again later",
-				 w->old_driver, VB_TARGET_DRIVER);
-			add_note(w, msg);
-		} else if (!w->vanished) {
-			restore_override(a->root, d, w);
-		}
-		log_item_failed(a, i, NULL);
+		r = vb_kernel_write_many(a->root, reqs, n, a->timeout_ms);
 	}
+	if (r < 0) {
+		/* nothing was unbound: each device fails and is put back */
+		for (size_t i = 0; i < a->plan->n; i++)
+			if (needs_unbind(&a->works[i]))
+				unbind_failed(a, i, r);
+	} else {
+		for (size_t k = 0; k < n; k++) {
+			if (reqs[k].result == 0)
+				a->works[idx[k]].unbound = true;
+			else
+				unbind_failed(a, idx[k], reqs[k].result);
+		}
+	}
+	free(reqs);
+	free(paths);
+	free(idx);
 }
 
 /* Phase 3: vfio-pci; registering attaches it to overridden unbound devices.

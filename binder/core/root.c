@@ -428,67 +428,115 @@ static int writer_send(struct vb_writer *w, const char *relpath, const char *buf
 	return r;
 }
 
-int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
-		    unsigned timeout_ms)
+/* Bytes of requests in the pipe at once: below the pipe's 64 KiB, so that
+ * sending never blocks while the child waits for us to read its replies. */
+#define WRITER_INFLIGHT_MAX (32 * 1024)
+
+static size_t req_size(const struct vb_kernel_req *q)
 {
-	struct vb_writer *w = root->writer;
-	long deadline;
-	int r, res;
+	return sizeof(struct writer_req) + strlen(q->path) + 1 + q->len;
+}
 
-	if (timeout_ms == 0)
-		return root->ops->write(root, relpath, buf, len);
-	if (!w)
-		return -EINVAL; /* a root not made by vb_root_open() */
-
+/* Makes sure a writer for this root runs. */
+static int writer_ready(const struct vb_root *root, struct vb_writer *w)
+{
 	writer_reap_stuck(w);
 	if (w->pid > 0 && (w->fd != root->fd || w->ops != root->ops))
 		writer_stop(w, false); /* started for another fd or other ops */
-	if (w->pid <= 0) {
-		r = writer_start(root, w);
-		if (r < 0)
-			return r;
-	}
-	r = writer_send(w, relpath, buf, len);
-	if (r == -EPIPE) {
-		/* the child died between writes: nothing was written, start over */
-		writer_stop(w, true);
-		r = writer_start(root, w);
-		if (r == 0)
-			r = writer_send(w, relpath, buf, len);
-	}
-	if (r < 0) {
-		writer_stop(w, true);
-		return r;
-	}
+	return w->pid > 0 ? 0 : writer_start(root, w);
+}
 
-	deadline = vb_now_ms() + timeout_ms;
+/* Waits for the reply to the oldest request in flight until deadline. */
+static int writer_reply(struct vb_writer *w, long deadline, int *res)
+{
 	for (;;) {
 		struct pollfd p = {.fd = w->resp, .events = POLLIN};
 		long left = deadline - vb_now_ms();
 		int n;
 
-		if (left <= 0) {
-			r = -ETIMEDOUT;
-			break;
-		}
+		if (left <= 0)
+			return -ETIMEDOUT;
 		n = poll(&p, 1, left);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		r = read_full(w->resp, &res, sizeof(res));
-		if (r == 0)
-			return res;
-		r = -EIO; /* the child died mid-write: we cannot tell what happened */
-		break;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ETIMEDOUT;
+		/* EOF: the child died mid-write, we cannot tell what happened */
+		return read_full(w->resp, res, sizeof(*res)) < 0 ? -EIO : 0;
 	}
-	/* abandoned (or broken): the next timed write starts a new child */
-	writer_stop(w, true);
-	return r;
+}
+
+int vb_kernel_write_many(const struct vb_root *root, struct vb_kernel_req *reqs, size_t n,
+			 unsigned timeout_ms)
+{
+	struct vb_writer *w = root->writer;
+	size_t done = 0;
+
+	if (timeout_ms == 0) {
+		for (size_t i = 0; i < n; i++)
+			reqs[i].result =
+				root->ops->write(root, reqs[i].path, reqs[i].buf, reqs[i].len);
+		return 0;
+	}
+	if (!w)
+		return -EINVAL; /* a root not made by vb_root_open() */
+
+	/*
+	 * The requests are queued in the pipe ahead of the child, which does
+	 * them one by one: no round trip per write. Each write's deadline
+	 * starts when the reply to the one before it arrived, which is when
+	 * the child began it. After a timeout the child is abandoned with the
+	 * requests behind the stuck one unread; a new child gets them again.
+	 */
+	while (done < n) {
+		size_t sent = done, inflight = 0;
+		int r = writer_ready(root, w);
+
+		if (r < 0)
+			return r;
+		for (;;) {
+			long deadline;
+			int res;
+
+			while (sent < n && (sent == done || inflight + req_size(&reqs[sent]) <=
+								    WRITER_INFLIGHT_MAX)) {
+				r = writer_send(w, reqs[sent].path, reqs[sent].buf, reqs[sent].len);
+				if (r < 0)
+					break;
+				inflight += req_size(&reqs[sent]);
+				sent++;
+			}
+			if (r < 0 && sent == done) {
+				/* nothing of this one reached the child */
+				writer_stop(w, true);
+				if (r != -EPIPE)
+					return r;
+				break; /* it died between writes: a new one */
+			}
+			deadline = vb_now_ms() + timeout_ms;
+			r = writer_reply(w, deadline, &res);
+			if (r < 0) {
+				reqs[done++].result = r;
+				writer_stop(w, true);
+				break;
+			}
+			inflight -= req_size(&reqs[done]);
+			reqs[done++].result = res;
+			if (done == n)
+				return 0;
+		}
+	}
+	return 0;
+}
+
+int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
+		    unsigned timeout_ms)
+{
+	struct vb_kernel_req q = {.path = relpath, .buf = buf, .len = len};
+	int r;
+
+	r = vb_kernel_write_many(root, &q, 1, timeout_ms);
+	return r < 0 ? r : q.result;
 }

@@ -71,6 +71,18 @@ long vb_now_ms(void);
  * per write that timed out, not once per device. vb_root_close() ends it. */
 int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
 		    unsigned timeout_ms);
+/* Writes reqs[0..n) in order, each bounded by timeout_ms as above; each
+ * request's result is 0 or -errno (-ETIMEDOUT: abandoned). The writes are
+ * queued to the writer child together, so a batch costs no round trip per
+ * write. Returns 0, or -errno when the writer cannot be started. */
+struct vb_kernel_req {
+	const char *path;
+	const char *buf;
+	size_t len;
+	int result;
+};
+int vb_kernel_write_many(const struct vb_root *root, struct vb_kernel_req *reqs, size_t n,
+			 unsigned timeout_ms);
 static inline int vb_kernel_write_str(const struct vb_root *root, const char *relpath,
 				      const char *s, unsigned timeout_ms)
 {
