@@ -71,10 +71,10 @@ static void rule_loc(const struct vb_config *cfg, const struct vb_plan_item *it,
 			  : it->via == VB_VIA_GROUP ? " (expand=group)"
 						    : "";
 
-	if (cfg && cfg->file && it->rule >= 0 && (size_t)it->rule < cfg->n_rules)
-		snprintf(buf, size, "%s:%u%s", cfg->file, cfg->rules[it->rule].line, via);
-	else
-		snprintf(buf, size, "no rule%s", via);
+	char loc[VB_LOCATION_MAX];
+
+	snprintf(buf, size, "%s%s", vb_rule_location(cfg, it->rule, loc, sizeof(loc)) ?: "no rule",
+		 via);
 }
 
 static void fail(struct vb_outcome *o, const char *step, int err)

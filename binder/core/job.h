@@ -23,6 +23,16 @@ struct vb_job {
 	struct vb_pci_list list;
 	struct vb_sel *sel; /* list.n entries */
 	struct vb_plan plan;
+	struct vb_outcome *out; /* plan.n entries, after vb_job_apply */
+};
+
+/* What one apply did, for the summary line and the exit code. */
+struct vb_apply_summary {
+	size_t ok;      /* on vfio-pci now (or before) */
+	size_t todo;    /* planned bind or rebind */
+	size_t refused; /* refused by the plan */
+	int failed;     /* devices whose binding failed */
+	bool dry_run;
 };
 
 void vb_job_init(struct vb_job *job);
@@ -38,3 +48,9 @@ int vb_job_select(struct vb_job *job, const struct vb_root *root);
 /* Plans, running the guards on every selected device (plan.h). */
 int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_plan_guard *guards,
 		size_t n_guards);
+/* Applies job->plan (outcomes in job->out) and logs the one summary line of
+ * both binaries ("2 device(s) on vfio-pci, 0 failed, 0 refused in 12 ms",
+ * or why nothing was done); t0_ms is when the run began (vb_now_ms()).
+ * Returns the number of failed devices, or -errno (not logged). */
+int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb_apply_opts *ao,
+		 long t0_ms, struct vb_apply_summary *sum);

@@ -10,19 +10,9 @@
 
 #include "log.h"
 #include "pci.h"
+#include "util.h"
 
 #define DEVICES_DIR "sys/bus/pci/devices"
-
-int vb_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Exactly `min..max` hex digits from s, stopping at a non-hex byte. Returns the
  * number of digits consumed or -EINVAL. */

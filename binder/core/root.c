@@ -26,16 +26,6 @@ const struct vb_kernel_ops vb_kernel_ops_real = {
 	.load_module = vb_load_module_fake_root,
 };
 
-void vb_copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
-
 int vb_root_open(struct vb_root *root, const char *dir)
 {
 	struct stat st;
@@ -226,22 +216,6 @@ bool vb_exists(const struct vb_root *root, const char *relpath)
 	struct stat st;
 
 	return fstatat(root->fd, relpath, &st, 0) == 0;
-}
-
-long vb_now_ms(void)
-{
-#ifdef __KLIBC__
-	/* klibc has no clock_gettime(); wall-clock jumps at boot only shorten a wait */
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return tv.tv_sec * 1000L + tv.tv_usec / 1000L;
-#else
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-#endif
 }
 
 /*

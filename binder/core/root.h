@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util.h"
+
 struct vb_root;
 struct vb_writer;
 
@@ -26,15 +28,12 @@ struct vb_kernel_ops {
 
 struct vb_root {
 	int fd;          /* O_PATH directory fd of the root */
-	char path[4096]; /* as given, for messages */
+	char path[VB_PATH_MAX]; /* as given, for messages */
 	bool is_host;    /* root is "/": the running kernel may be touched */
 	const struct vb_kernel_ops *ops;
 	unsigned unbind_timeout_ms; /* 0: no timeout */
 	struct vb_writer *writer;   /* the child that does timed writes (root.c) */
 };
-
-/* Copies src into dst[size], truncating; always NUL-terminated. */
-void vb_copy_str(char *dst, size_t size, const char *src);
 
 /* Opens `dir` ("/" when NULL). ops default to vb_kernel_ops_real. */
 int vb_root_open(struct vb_root *root, const char *dir);
@@ -58,10 +57,6 @@ int vb_read_link(const struct vb_root *root, const char *relpath, char *buf, siz
 int vb_read_all(const struct vb_root *root, const char *relpath, size_t max, char **ret,
 		size_t *ret_len);
 bool vb_exists(const struct vb_root *root, const char *relpath);
-
-/* Milliseconds on a clock that only moves forward (CLOCK_MONOTONIC; klibc:
- * the wall clock). */
-long vb_now_ms(void);
 
 /* Kernel write through root->ops, bounded by timeout_ms (0: unbounded).
  * Timed writes are done by one long-lived writer child per root, fed over a

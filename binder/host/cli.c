@@ -66,14 +66,6 @@ static void usage(void)
 	      stdout);
 }
 
-static const char *rule_location(const struct vb_job *job, int rule, char *buf, size_t size)
-{
-	if (rule < 0 || (size_t)rule >= job->cfg.n_rules)
-		return NULL;
-	snprintf(buf, size, "%s:%u", job->cfg.file, job->cfg.rules[rule].line);
-	return buf;
-}
-
 static const char *via_name(enum vb_via via)
 {
 	switch (via) {
@@ -97,7 +89,7 @@ static int load_config(struct opts *o, struct vb_job *job, bool need_config, boo
 
 	*config_bad = false;
 	if (o->strict_config) {
-		char msg[9000];
+		char msg[VB_MESSAGE_MAX];
 
 		/* the early binder trusts this file at boot */
 		r = vb_config_check_perms(&o->r, o->config, msg, sizeof(msg), NULL);
@@ -246,14 +238,14 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 	for (size_t i = 0; i < job.list.n; i++) {
 		struct vb_pci_dev *d = &job.list.devs[i];
 		const struct vb_sel *s = &job.sel[i];
-		char loc[4200], buf[16], grp[16];
+		char loc[VB_LOCATION_MAX], buf[16], grp[16];
 		const char *where;
 
 		/* a device that vanished mid-listing keeps what the scan saw */
 		(void)vb_pci_load_group(&o->r, d);
 		(void)vb_pci_load_boot_vga(&o->r, d);
 		(void)vb_pci_load_override(&o->r, d);
-		where = s->via != VB_VIA_NONE ? rule_location(&job, s->rule, loc, sizeof(loc))
+		where = s->via != VB_VIA_NONE ? vb_rule_location(&job.cfg, s->rule, loc, sizeof(loc))
 					      : NULL;
 
 		if (json) {
@@ -284,7 +276,7 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			json_str(&j, "selected_via", via_name(s->via));
 			if (s->excluded_by >= 0)
 				json_str(&j, "excluded_by",
-					 rule_location(&job, s->excluded_by, loc, sizeof(loc)));
+					 vb_rule_location(&job.cfg, s->excluded_by, loc, sizeof(loc)));
 			else
 				json_null(&j, "excluded_by");
 			json_object_close(&j);
@@ -408,8 +400,8 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 	}
 	for (size_t i = 0; i < job.plan.n; i++) {
 		const struct vb_plan_item *it = &job.plan.items[i];
-		char loc[4200];
-		const char *where = rule_location(&job, it->rule, loc, sizeof(loc));
+		char loc[VB_LOCATION_MAX];
+		const char *where = vb_rule_location(&job.cfg, it->rule, loc, sizeof(loc));
 
 		if (json) {
 			json_object_open(&j, NULL);
@@ -442,10 +434,10 @@ static unsigned timeout_ms = 10000;
 static int cmd_apply(struct opts *o, int argc, char **argv)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
-	struct vb_outcome *out;
+	struct vb_apply_summary sum;
 	struct cmd_args a;
 	struct vb_job job;
-	size_t todo = 0;
+	long t0 = vb_now_ms();
 	bool bad;
 	int r;
 
@@ -462,41 +454,13 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 		vb_job_free(&job);
 		return r ? r : VB_EXIT_CONFIG;
 	}
-	for (size_t i = 0; i < job.plan.n; i++)
-		if (job.plan.items[i].action == VB_ACT_BIND ||
-		    job.plan.items[i].action == VB_ACT_REBIND)
-			todo++;
-
-	out = calloc(job.plan.n ? job.plan.n : 1, sizeof(*out));
-	if (!out) {
-		vb_job_free(&job);
-		return VB_EXIT_FAILURE;
-	}
-	r = vb_apply(&o->r, &job.cfg, &job.plan, &ao, out);
+	r = vb_job_apply(&job, &o->r, &ao, t0, &sum);
 	if (r < 0) {
 		log_error("apply failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
 	} else {
-		size_t ok = 0, refused = 0;
-
-		for (size_t i = 0; i < job.plan.n; i++) {
-			if (out[i].result == VB_RES_OK)
-				ok++;
-			if (job.plan.items[i].action == VB_ACT_REFUSE)
-				refused++;
-		}
-		if (job.plan.n == 0)
-			log_notice("no device selected by %s", job.cfg.file);
-		else if (todo == 0 && r == 0 && refused == 0)
-			log_notice("nothing to do: %zu device(s) already on vfio-pci", ok);
-		else if (ao.dry_run)
-			log_notice("dry run: %zu device(s) would change, nothing written", todo);
-		else
-			log_notice("%zu device(s) on vfio-pci, %d failed, %zu refused", ok, r,
-				   refused);
-		r = r > 0 ? VB_EXIT_DEVICE : refused ? VB_EXIT_REFUSED : VB_EXIT_SUCCESS;
+		r = sum.failed > 0 ? VB_EXIT_DEVICE : sum.refused ? VB_EXIT_REFUSED : VB_EXIT_SUCCESS;
 	}
-	free(out);
 	vb_job_free(&job);
 	return r;
 }
@@ -598,7 +562,7 @@ static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *
 		return VB_EXIT_ENV;
 	}
 	{
-		char dir[4200];
+		char dir[VB_LOCATION_MAX];
 
 		snprintf(dir, sizeof(dir), "lib/modules/%s", *kver);
 		if (!vb_exists(&o->r, dir)) {
@@ -657,7 +621,7 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 			    st->root_unresolved[0] ? st->root_unresolved : "nothing names it");
 	for (size_t i = 0; r == 0 && i < job->plan.n; i++) {
 		const struct vb_plan_item *it = &job->plan.items[i];
-		char loc[4200];
+		char loc[VB_LOCATION_MAX];
 		const char *where;
 
 		/* every check ran for every device: the IOMMU state, a bridge or
@@ -668,7 +632,7 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 			ret = VB_EXIT_FAILURE; /* logged by the scan */
 			break;
 		}
-		where = rule_location(job, it->rule, loc, sizeof(loc));
+		where = vb_rule_location(&job->cfg, it->rule, loc, sizeof(loc));
 		log_error("%s: %s refused: %s\n  hint: %s 'exclude path=%s'",
 			  where ? where : job->cfg.file, it->dev->name, it->reason,
 			  it->refusals & (1u << VB_REFUSE_ROOT_STORAGE)

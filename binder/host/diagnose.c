@@ -12,8 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "diagnose.h"
 #include "job.h"
+#include "util.h"
 
 #define MAX_PROC_FILE (4u << 20) /* proc/interrupts, proc/iomem */
 #define MAX_CONF_FILE (1u << 20) /* modprobe.d files, grub defaults */
@@ -185,18 +187,6 @@ static void free_names(char **v, size_t n)
 	free(v);
 }
 
-/* Is `word` (a whole whitespace-separated word) in s? */
-static bool has_word(const char *s, const char *word)
-{
-	size_t len = strlen(word);
-
-	for (const char *p = s; (p = strstr(p, word)); p++)
-		if ((p == s || p[-1] == ' ' || p[-1] == '\t') &&
-		    (p[len] == 0 || p[len] == ' ' || p[len] == '\t' || p[len] == '\n'))
-			return true;
-	return false;
-}
-
 /* Module names compare with '-' and '_' the same. */
 static bool modname_eq(const char *a, const char *b)
 {
@@ -265,7 +255,7 @@ static char cpu_vendor(const struct vb_root *root)
 static void no_iommu_text(const struct vb_root *root, enum vb_iommu_kind kind, const char *units,
 			  char *message, size_t msize, char *hint, size_t hsize)
 {
-	char cmdline[4096] = "";
+	char cmdline[VB_CMDLINE_MAX] = "";
 	char vendor = cpu_vendor(root);
 	const char *off = NULL;
 	const char *where = "GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub; or "
@@ -296,24 +286,24 @@ static void no_iommu_text(const struct vb_root *root, enum vb_iommu_kind kind, c
 		if (len >= hsize)                                                                  \
 			len = hsize - 1;                                                           \
 	} while (0)
-	if (has_word(cmdline, "intel_iommu=off"))
+	if (vb_cmdline_has(cmdline, "intel_iommu=off"))
 		off = "intel_iommu=off";
-	else if (has_word(cmdline, "amd_iommu=off"))
+	else if (vb_cmdline_has(cmdline, "amd_iommu=off"))
 		off = "amd_iommu=off";
-	else if (has_word(cmdline, "iommu=off"))
+	else if (vb_cmdline_has(cmdline, "iommu=off"))
 		off = "iommu=off";
 	if (off)
 		ADD("remove %s from the kernel command line (%s); ", off, where);
 	if (vendor == 'I' || (vendor == 0 && kind == VB_IOMMU_INTEL)) {
 		ADD("enable VT-d in the firmware setup");
-		if (!has_word(cmdline, "intel_iommu=on"))
+		if (!vb_cmdline_has(cmdline, "intel_iommu=on"))
 			ADD(" and add intel_iommu=on to the kernel command line (%s)", where);
 		else
 			ADD(" (intel_iommu=on is already set)");
 	} else if (vendor == 'A' || (vendor == 0 && kind == VB_IOMMU_AMD)) {
 		ADD("enable the IOMMU (AMD-Vi, usually called \"IOMMU\") in the firmware setup; "
 		    "the kernel turns AMD-Vi on by default, amd_iommu=on is not needed");
-	} else if (has_word(cmdline, "intel_iommu=on")) {
+	} else if (vb_cmdline_has(cmdline, "intel_iommu=on")) {
 		ADD("enable VT-d (Intel) or the IOMMU (AMD-Vi) in the firmware setup "
 		    "(intel_iommu=on is already set)");
 	} else {
@@ -390,7 +380,7 @@ static int interrupts_ir(const struct vb_root *root)
 
 int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct vb_findings *f)
 {
-	char cmdline[4096] = "";
+	char cmdline[VB_CMDLINE_MAX] = "";
 	int ecap_ir, ev, r;
 
 	memset(info, 0, sizeof(*info));
@@ -405,7 +395,7 @@ int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct
 		snprintf(info->irq_remap_how, sizeof(info->irq_remap_how), "%s",
 			 ev ? "IR- interrupt chips in /proc/interrupts"
 			    : "MSI interrupts without IR- in /proc/interrupts");
-	} else if (has_word(cmdline, "intremap=off")) {
+	} else if (vb_cmdline_has(cmdline, "intremap=off")) {
 		info->irq_remap = 0;
 		snprintf(info->irq_remap_how, sizeof(info->irq_remap_how),
 			 "intremap=off on the kernel command line");
@@ -727,7 +717,7 @@ static void config_label(const struct vb_root *root, const char *path, char *buf
 int vb_config_check_perms(const struct vb_root *root, const char *path, char *msg, size_t size,
 			  struct vb_config_perm *perm)
 {
-	char file[4200], why[256];
+	char file[VB_LOCATION_MAX], why[256];
 	struct stat st, rst;
 	size_t len = 0;
 	bool owner_ok;
@@ -841,25 +831,6 @@ static bool is_target_driver(const struct stale_ctx *c, const char *name, size_t
 	return false;
 }
 
-/* Splits a line into whitespace-separated words (in place); returns count. */
-static size_t split_words(char *s, char **w, size_t max)
-{
-	size_t n = 0;
-
-	while (*s && n < max) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (!*s)
-			break;
-		w[n++] = s;
-		while (*s && *s != ' ' && *s != '\t')
-			s++;
-		if (*s)
-			*s++ = 0;
-	}
-	return n;
-}
-
 static const char *trim(char *s)
 {
 	size_t n;
@@ -914,7 +885,7 @@ static int stale_cmdline_word(struct stale_ctx *c, const char *file, unsigned li
 static int stale_cmdline(struct stale_ctx *c, const char *file, unsigned line, char *s)
 {
 	char *w[256];
-	size_t n = split_words(s, w, 256);
+	size_t n = vb_split_words(s, w, 256);
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
@@ -945,7 +916,7 @@ static int stale_modprobe_line(struct stale_ctx *c, const char *file, unsigned l
 			       const char *text, char *s)
 {
 	char *w[64];
-	size_t n = split_words(s, w, 64);
+	size_t n = vb_split_words(s, w, 64);
 
 	if (n < 2)
 		return 0;
@@ -992,7 +963,7 @@ static int stale_initramfs_modules_line(struct stale_ctx *c, const char *file, u
 		"vfio", "vfio_pci", "vfio_iommu_type1", "vfio_virqfd", "vfio_pci_core",
 	};
 	char *w[64];
-	size_t n = split_words(s, w, 64);
+	size_t n = vb_split_words(s, w, 64);
 
 	if (n == 0)
 		return 0;

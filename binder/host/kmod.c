@@ -74,7 +74,7 @@ char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 
 static struct kmod_ctx *ctx_new(const struct vb_root *root, const char *kver)
 {
-	char dirname[4200], c1[4200], c2[4200], c3[4200];
+	char dirname[VB_LOCATION_MAX], c1[VB_LOCATION_MAX], c2[VB_LOCATION_MAX], c3[VB_LOCATION_MAX];
 	const char *config_paths[4];
 	struct kmod_ctx *ctx;
 	const char *sep = root->path[strlen(root->path) - 1] == '/' ? "" : "/";
@@ -197,7 +197,7 @@ int vb_modset_resolve(const struct vb_root *root, const char *kver, const char *
 {
 	struct kmod_list *list = NULL, *l;
 	struct kmod_ctx *ctx;
-	char path[4200];
+	char path[VB_LOCATION_MAX];
 	int r;
 
 	memset(set, 0, sizeof(*set));

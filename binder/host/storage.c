@@ -21,6 +21,7 @@
 #include "cmdline.h"
 #include "job.h"
 #include "storage.h"
+#include "util.h"
 
 #define PATH_SIZE 4096
 #define MAX_DEPTH 16       /* dm over dm over md over partitions... */
@@ -502,25 +503,6 @@ static void unescape(char *s)
 	*w = 0;
 }
 
-/* Splits line (modified) at blanks into at most max fields. */
-static size_t split(char *line, char **f, size_t max)
-{
-	size_t n = 0;
-
-	while (*line && n < max) {
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (!*line)
-			break;
-		f[n++] = line;
-		while (*line && *line != ' ' && *line != '\t')
-			line++;
-		if (*line)
-			*line++ = 0;
-	}
-	return n;
-}
-
 /* Walks devpath for c; true when a PCI device was reached. */
 static bool walk(struct scan *s, const struct ctx *c, const char *devpath)
 {
@@ -681,7 +663,7 @@ static int scan_mounts(struct scan *s)
 	for (line = strtok_r(buf, "\n", &save); line && !s->err;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *f[64], *fstype, *source, *mountpoint, devpath[PATH_SIZE];
-		size_t n = split(line, f, 64), sep;
+		size_t n = vb_split_words(line, f, 64), sep;
 		unsigned maj, min;
 		bool found = false;
 		char tail;
@@ -779,7 +761,7 @@ static int scan_swaps(struct scan *s)
 		char *f[8], devpath[PATH_SIZE];
 		struct ctx c = {.mountpoint = SWAP_MOUNTPOINT, .fstype = "swap"};
 
-		if (split(line, f, 8) < 2 || strcmp(f[0], "Filename") == 0)
+		if (vb_split_words(line, f, 8) < 2 || strcmp(f[0], "Filename") == 0)
 			continue;
 		unescape(f[0]);
 		if (strcmp(f[1], "file") == 0) {
@@ -1217,7 +1199,7 @@ static int scan_cmdline(struct scan *s)
 		{"PARTUUID=", "/dev/disk/by-partuuid/", "partition UUID", TAG_PARTUUID},
 		{"PARTLABEL=", "/dev/disk/by-partlabel/", "partition label", TAG_PARTLABEL},
 	};
-	char cmdline[8192], value[1024], fstype[64] = "", devpath[PATH_SIZE], what[1100];
+	char cmdline[VB_CMDLINE_MAX], value[1024], fstype[64] = "", devpath[PATH_SIZE], what[1100];
 	struct ctx c = {.mountpoint = "/", .is_root = true};
 	unsigned maj, min;
 	char tail;
@@ -1539,11 +1521,11 @@ int vb_storage_guard(const struct vb_root *root, const struct vb_config *cfg,
 		return 0;
 	}
 	if (u) {
-		char role[768];
+		char role[768], loc[VB_LOCATION_MAX];
 
 		use_role(u, role, sizeof(role));
-		log_warning("%s: %s: taken because %s:%u has allow-storage=yes", item->dev->name,
-			    role, cfg->file, cfg->rules[item->rule].line);
+		log_warning("%s: %s: taken because %s has allow-storage=yes", item->dev->name, role,
+			    vb_rule_location(cfg, item->rule, loc, sizeof(loc)));
 	} else if (!st->root_found) {
 		/* fail closed: it may be the root's controller */
 		vb_plan_refuse_unknown_storage(cfg, item, "the root's controller is unknown");
