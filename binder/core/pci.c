@@ -250,15 +250,10 @@ int vb_pci_scan(const struct vb_root *root, struct vb_pci_list *ret)
 	DIR *dir;
 	int dfd;
 
-	dfd = openat(root->fd, DEVICES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = vb_opendir(root, DEVICES_DIR, &dir);
 	if (dfd < 0)
-		return -errno;
-	dir = fdopendir(dfd);
-	if (!dir) {
-		int r = -errno;
-		close(dfd);
-		return r;
-	}
+		return dfd;
+	dfd = dirfd(dir);
 
 	while ((de = readdir(dir))) {
 		struct vb_pci_addr a;
@@ -499,7 +494,7 @@ int vb_pci_load_header(const struct vb_root *root, struct vb_pci_dev *d)
 		return 0;
 	}
 	dev_path(d, "config", path, sizeof(path));
-	fd = openat(root->fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = vb_open(root, path, O_RDONLY);
 	if (fd < 0) {
 		int r = missing_attr(root, d);
 		if (r < 0)

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -216,6 +219,66 @@ bool vb_exists(const struct vb_root *root, const char *relpath)
 	struct stat st;
 
 	return fstatat(root->fd, relpath, &st, 0) == 0;
+}
+
+int vb_open(const struct vb_root *root, const char *relpath, int flags)
+{
+	int fd = openat(root->fd, relpath, flags | O_CLOEXEC | O_NOCTTY);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int vb_stat(const struct vb_root *root, const char *relpath, struct stat *st, bool follow)
+{
+	return fstatat(root->fd, relpath, st, follow ? 0 : AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+int vb_opendir(const struct vb_root *root, const char *relpath, DIR **ret)
+{
+	int fd = vb_open(root, relpath, O_RDONLY | O_DIRECTORY), r;
+	DIR *d;
+
+	if (fd < 0)
+		return fd;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		errno = -r;
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+static int path_vjoin(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(buf, size, fmt, ap);
+
+	return n < 0 ? -EINVAL : (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int vb_path_join(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = path_vjoin(buf, size, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int vb_read_filef(const struct vb_root *root, char *buf, size_t size, const char *fmt, ...)
+{
+	char path[VB_PATH_MAX];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = path_vjoin(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return r < 0 ? r : vb_read_file(root, path, buf, size);
 }
 
 /*

@@ -10,8 +10,10 @@
  * kernel used by the tests.
  */
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -27,9 +29,9 @@ struct vb_kernel_ops {
 };
 
 struct vb_root {
-	int fd;          /* O_PATH directory fd of the root */
+	int fd;                 /* O_PATH directory fd of the root */
 	char path[VB_PATH_MAX]; /* as given, for messages */
-	bool is_host;    /* root is "/": the running kernel may be touched */
+	bool is_host;           /* root is "/": the running kernel may be touched */
 	const struct vb_kernel_ops *ops;
 	unsigned unbind_timeout_ms; /* 0: no timeout */
 	struct vb_writer *writer;   /* the child that does timed writes (root.c) */
@@ -57,6 +59,20 @@ int vb_read_link(const struct vb_root *root, const char *relpath, char *buf, siz
 int vb_read_all(const struct vb_root *root, const char *relpath, size_t max, char **ret,
 		size_t *ret_len);
 bool vb_exists(const struct vb_root *root, const char *relpath);
+
+/* The rest of the root I/O, so no module opens, stats or lists by hand. */
+/* openat() under the root (O_CLOEXEC|O_NOCTTY added); fd or -errno. */
+int vb_open(const struct vb_root *root, const char *relpath, int flags);
+/* fstatat() under the root; follow: whether a final symlink is followed. */
+int vb_stat(const struct vb_root *root, const char *relpath, struct stat *st, bool follow);
+/* opendir() of a root-relative directory into *ret; 0 or -errno (errno set too). */
+int vb_opendir(const struct vb_root *root, const char *relpath, DIR **ret);
+/* snprintf() of a path into buf: -ENAMETOOLONG instead of a truncated path. */
+int vb_path_join(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* vb_read_file() of the path made from fmt. */
+int vb_read_filef(const struct vb_root *root, char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Kernel write through root->ops, bounded by timeout_ms (0: unbounded).
  * Timed writes are done by one long-lived writer child per root, fed over a

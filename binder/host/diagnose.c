@@ -115,19 +115,6 @@ unsigned vb_kver_num(const char *release)
 	return (unsigned)(major * 1000 + minor);
 }
 
-static DIR *opendir_at(const struct vb_root *root, const char *relpath)
-{
-	int fd = openat(root->fd, relpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d)
-		close(fd);
-	return d;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -145,8 +132,7 @@ static int list_dir(const struct vb_root *root, const char *relpath, const char 
 
 	*ret = NULL;
 	*n = 0;
-	d = opendir_at(root, relpath);
-	if (!d)
+	if (vb_opendir(root, relpath, &d) < 0)
 		return -errno;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
@@ -726,9 +712,10 @@ int vb_config_check_perms(const struct vb_root *root, const char *path, char *ms
 	if (size)
 		msg[0] = 0;
 	config_label(root, path, file, sizeof(file));
-	r = path ? fstatat(AT_FDCWD, path, &st, 0) : fstatat(root->fd, VB_DEFAULT_CONFIG, &st, 0);
+	/* an explicit path is on the running system, as vb_job_load_config reads it */
+	r = path ? (stat(path, &st) < 0 ? -errno : 0) : vb_stat(root, VB_DEFAULT_CONFIG, &st, true);
 	if (r < 0)
-		return -errno;
+		return r;
 	owner_ok = st.st_uid == 0 ||
 		   (!root->is_host && fstat(root->fd, &rst) == 0 && st.st_uid == rst.st_uid);
 	why[0] = 0;

@@ -17,7 +17,7 @@ char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 	struct dirent *de;
 	char *found = NULL;
 	DIR *dir;
-	int fd, n = 0;
+	int n = 0;
 
 	*err = 0;
 	if (kver) {
@@ -42,17 +42,9 @@ char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 			*err = -ENOMEM;
 		return found;
 	}
-	fd = openat(root->fd, "lib/modules", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		*err = -errno;
+	*err = vb_opendir(root, "lib/modules", &dir);
+	if (*err < 0)
 		return NULL;
-	}
-	dir = fdopendir(fd);
-	if (!dir) {
-		*err = -errno;
-		close(fd);
-		return NULL;
-	}
 	while ((de = readdir(dir))) {
 		if (de->d_name[0] == '.')
 			continue;

@@ -161,24 +161,6 @@ static int link_resolve(const struct vb_root *root, const char *relpath, char *o
 	return path_resolve(dir, link, out, size);
 }
 
-/* opendir() of a root-relative directory; NULL with errno set. */
-static DIR *opendir_root(const struct vb_root *root, const char *rel)
-{
-	int fd = openat(root->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	}
-	return d;
-}
-
 static bool path_join(char *out, size_t size, const char *a, const char *b)
 {
 	int n = snprintf(out, size, "%s/%s", a, b);
@@ -314,8 +296,7 @@ static bool collect_nvme_subsys(struct scan *s, const struct ctx *c, const char 
 	memcpy(dir, devpath, len);
 	dir[len] = 0;
 
-	d = opendir_root(s->root, dir);
-	if (!d)
+	if (vb_opendir(s->root, dir, &d) < 0)
 		return false;
 	while ((de = readdir(d))) {
 		char rel[PATH_SIZE], target[PATH_SIZE];
@@ -383,8 +364,7 @@ static void collect(struct scan *s, const struct ctx *c, const char *devpath, co
 			return;
 		snprintf(dir, sizeof(dir), "%.*s/slaves", (int)(slash - devpath), devpath);
 	}
-	d = opendir_root(s->root, dir);
-	if (!d)
+	if (vb_opendir(s->root, dir, &d) < 0)
 		return;
 	while ((de = readdir(d))) {
 		char rel[PATH_SIZE], target[PATH_SIZE];
@@ -430,8 +410,7 @@ static int dm_name_path(const struct vb_root *root, const char *name, char *out,
 	int r = -ENOENT;
 	DIR *d;
 
-	d = opendir_root(root, "sys/class/block");
-	if (!d)
+	if (vb_opendir(root, "sys/class/block", &d) < 0)
 		return -errno;
 	while ((de = readdir(d))) {
 		char rel[PATH_SIZE], buf[256];
@@ -467,7 +446,7 @@ static int devnode_path(const struct vb_root *root, const char *node, char *out,
 	for (int i = 0; i <= MAX_LINKS; i++) {
 		char next[PATH_SIZE];
 
-		if (fstatat(root->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (vb_stat(root, rel, &st, false) < 0)
 			break;
 		if (S_ISBLK(st.st_mode))
 			return devnum_path(root, major(st.st_rdev), minor(st.st_rdev), out, size);
@@ -601,8 +580,7 @@ static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name, bo
 	bool done = false;
 	DIR *d;
 
-	d = opendir_root(s->root, "sys/fs/btrfs");
-	if (!d)
+	if (vb_opendir(s->root, "sys/fs/btrfs", &d) < 0)
 		return false;
 	while (!done && (de = readdir(d))) {
 		char dir[PATH_SIZE], rel[PATH_SIZE];
@@ -614,8 +592,7 @@ static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name, bo
 		snprintf(dir, sizeof(dir), "sys/fs/btrfs/%s/devices", de->d_name);
 		if (!path_join(rel, sizeof(rel), dir, name) || !vb_exists(s->root, rel))
 			continue;
-		md = opendir_root(s->root, dir);
-		if (!md)
+		if (vb_opendir(s->root, dir, &md) < 0)
 			continue;
 		while ((me = readdir(md))) {
 			char target[PATH_SIZE];
@@ -806,8 +783,7 @@ static void cands_load(struct scan *s)
 	if (s->cands_loaded)
 		return;
 	s->cands_loaded = true;
-	d = opendir_root(s->root, "sys/class/block");
-	if (!d)
+	if (vb_opendir(s->root, "sys/class/block", &d) < 0)
 		return;
 	while ((de = readdir(d)) && !s->err) {
 		char path[PATH_SIZE], rel[PATH_SIZE];
@@ -894,9 +870,9 @@ static void cand_probe(struct scan *s, struct cand *c)
 	for (char *p = rel + 4; *p; p++)
 		if (*p == '!')
 			*p = '/';
-	fd = openat(s->root->fd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	fd = vb_open(s->root, rel, O_RDONLY | O_NONBLOCK);
 	if (fd < 0) {
-		log_debug("storage: cannot open %s: %s", rel, vb_strerror(-errno));
+		log_debug("storage: cannot open %s: %s", rel, vb_strerror(-fd));
 		return;
 	}
 	pr = blkid_new_probe();
@@ -939,8 +915,7 @@ static int part_path(struct scan *s, const struct cand *c, int partno, char *out
 	int r = -ENOENT;
 	DIR *d;
 
-	d = opendir_root(s->root, c->path);
-	if (!d)
+	if (vb_opendir(s->root, c->path, &d) < 0)
 		return -errno;
 	while ((de = readdir(d))) {
 		char rel[PATH_SIZE], buf[32];
@@ -1035,7 +1010,7 @@ static int walk_pool_link(struct scan *s, struct pool *p, const struct ctx *c, c
 	if (!id[0] || strchr(id, '/') ||
 	    snprintf(link, sizeof(link), "/dev/disk/%s/%s", kind, id) >= (int)sizeof(link))
 		return -EINVAL;
-	if (fstatat(s->root->fd, link + 1, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (vb_stat(s->root, link + 1, &st, false) < 0) {
 		log_debug("storage: pool %s: no %s", p->name, link + 1);
 		return -ENOENT;
 	}
@@ -1080,8 +1055,7 @@ static int walk_pool_udev_data(struct scan *s, struct pool *p, const struct ctx 
 	int hits = 0;
 	DIR *d;
 
-	d = opendir_root(s->root, "run/udev/data");
-	if (!d) {
+	if (vb_opendir(s->root, "run/udev/data", &d) < 0) {
 		int r = -errno;
 
 		log_debug("storage: pool %s: no run/udev/data: %s", p->name, vb_strerror(r));
