@@ -178,12 +178,11 @@ static int read_small_at(int dirfd, const char *relpath, char *buf, size_t size)
 static int read_attr_u32(const struct vb_root *root, const char *name, const char *attr, int base,
 			 uint32_t *ret)
 {
-	char path[128], buf[64], *end;
+	char buf[64], *end;
 	unsigned long v;
 	int r;
 
-	snprintf(path, sizeof(path), DEVICES_DIR "/%s/%s", name, attr);
-	r = vb_read_file(root, path, buf, sizeof(buf));
+	r = vb_read_filef(root, buf, sizeof(buf), DEVICES_DIR "/%s/%s", name, attr);
 	if (r < 0)
 		return r;
 	errno = 0;

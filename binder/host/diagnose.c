@@ -331,13 +331,12 @@ static void read_units(const struct vb_root *root, struct vb_iommu_info *info, i
 		if (w > 0 && len + (size_t)w < sizeof(info->units))
 			len += (size_t)w;
 		if (k == VB_IOMMU_INTEL) {
-			char path[512], buf[64];
+			char buf[64];
 			unsigned long long ecap;
 			char *end;
 
-			snprintf(path, sizeof(path), "sys/class/iommu/%s/intel-iommu/ecap",
-				 names[i]);
-			if (vb_read_file(root, path, buf, sizeof(buf)) > 0) {
+			if (vb_read_filef(root, buf, sizeof(buf),
+					  "sys/class/iommu/%s/intel-iommu/ecap", names[i]) > 0) {
 				ecap = strtoull(buf, &end, 16);
 				if (end != buf && (*ecap_ir != 0))
 					*ecap_ir =
@@ -505,16 +504,14 @@ int vb_diag_group(const struct vb_root *root, struct vb_pci_list *list, const bo
 
 int vb_diag_modalias(const struct vb_root *root, const struct vb_pci_dev *d, char *buf, size_t size)
 {
-	char path[128], ue[2048];
+	char ue[2048];
 	const char *p, *e;
 	int r;
 
-	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/modalias", d->name);
-	r = vb_read_file(root, path, buf, size);
+	r = vb_read_filef(root, buf, size, "sys/bus/pci/devices/%s/modalias", d->name);
 	if (r > 0)
 		return r;
-	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/uevent", d->name);
-	r = vb_read_file(root, path, ue, sizeof(ue));
+	r = vb_read_filef(root, ue, sizeof(ue), "sys/bus/pci/devices/%s/uevent", d->name);
 	if (r < 0)
 		return r;
 	for (p = ue; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {

@@ -413,12 +413,13 @@ static int dm_name_path(const struct vb_root *root, const char *name, char *out,
 	if (vb_opendir(root, "sys/class/block", &d) < 0)
 		return -errno;
 	while ((de = readdir(d))) {
-		char rel[PATH_SIZE], buf[256];
+		char buf[256];
 
 		if (strncmp(de->d_name, "dm-", 3) != 0)
 			continue;
-		snprintf(rel, sizeof(rel), "sys/class/block/%s/dm/name", de->d_name);
-		if (vb_read_file(root, rel, buf, sizeof(buf)) >= 0 && strcmp(buf, name) == 0) {
+		if (vb_read_filef(root, buf, sizeof(buf), "sys/class/block/%s/dm/name",
+				  de->d_name) >= 0 &&
+		    strcmp(buf, name) == 0) {
 			r = name_path(root, de->d_name, out, size);
 			break;
 		}
@@ -589,8 +590,8 @@ static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name, bo
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(dir, sizeof(dir), "sys/fs/btrfs/%s/devices", de->d_name);
-		if (!path_join(rel, sizeof(rel), dir, name) || !vb_exists(s->root, rel))
+		if (vb_path_join(dir, sizeof(dir), "sys/fs/btrfs/%s/devices", de->d_name) < 0 ||
+		    !path_join(rel, sizeof(rel), dir, name) || !vb_exists(s->root, rel))
 			continue;
 		if (vb_opendir(s->root, dir, &md) < 0)
 			continue;
@@ -918,13 +919,13 @@ static int part_path(struct scan *s, const struct cand *c, int partno, char *out
 	if (vb_opendir(s->root, c->path, &d) < 0)
 		return -errno;
 	while ((de = readdir(d))) {
-		char rel[PATH_SIZE], buf[32];
+		char buf[32];
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(rel, sizeof(rel), "%s/%s/partition", c->path, de->d_name);
-		if (vb_read_file(s->root, rel, buf, sizeof(buf)) >= 0 && atoi(buf) == partno &&
-		    path_join(out, size, c->path, de->d_name)) {
+		if (vb_read_filef(s->root, buf, sizeof(buf), "%s/%s/partition", c->path,
+				  de->d_name) >= 0 &&
+		    atoi(buf) == partno && path_join(out, size, c->path, de->d_name)) {
 			r = 0;
 			break;
 		}
