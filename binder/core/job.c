@@ -76,7 +76,7 @@ int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_
 }
 
 int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb_apply_opts *ao,
-		 long t0_ms, struct vb_apply_summary *sum)
+		 long t0_ms, unsigned flags, struct vb_apply_summary *sum)
 {
 	int r;
 
@@ -99,9 +99,11 @@ int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb
 	}
 
 	if (job->plan.n == 0)
-		log_notice("no device selected by %s", job->cfg.file);
+		vb_log(flags & VB_SUMMARY_QUIET_NONE ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+		       "no device selected by %s", job->cfg.file);
 	else if (sum->todo == 0 && sum->failed == 0 && sum->refused == 0)
-		log_notice("nothing to do: %zu device(s) already on vfio-pci", sum->ok);
+		vb_log(flags & VB_SUMMARY_QUIET_NOTHING ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+		       "nothing to do: %zu device(s) already on vfio-pci", sum->ok);
 	else if (sum->dry_run)
 		log_notice("dry run: %zu device(s) would change, nothing written", sum->todo);
 	else

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "root.h"
 
 #ifndef O_PATH
@@ -351,6 +352,9 @@ static void writer_child(const struct vb_root *parent_root, int req, int resp)
 {
 	struct vb_root root = *parent_root; /* our own copy: the parent's may go away */
 	char msg[WRITER_MSG_MAX + 1];
+
+	/* a child stuck in the kernel must not keep the lock */
+	vb_lock_forget_in_child();
 
 	for (;;) {
 		struct writer_req h;

@@ -11,6 +11,7 @@
  *
  * fuzz-sources: binder/core/config.c binder/core/log.c binder/core/root.c binder/core/pci.c
  * fuzz-sources: binder/core/util.c
+ * fuzz-sources: binder/core/lock.c
  * fuzz-seeds: conf/vfio-bind.conf
  */
 #include <errno.h>
