@@ -66,6 +66,8 @@ static int term_equal(const struct vb_term *a, const struct vb_term *b)
 		return a->group == b->group;
 	case VB_TERM_BOOT_VGA:
 		return a->boot_vga == b->boot_vga;
+	case VB_TERM_MAPPING:
+		return strcmp(a->mapping.name, b->mapping.name) == 0;
 	default:
 		return 0;
 	}
