@@ -947,6 +947,180 @@ static int parse_bool(const char *v, bool *ret)
 	return -EINVAL;
 }
 
+/* "PF vf-subsys=VVVV:DDDD vf-group=auto|none" from .simkernel/sriov (mktree). */
+static void vf_params(const struct vb_root *root, const struct sdev *pf, unsigned *svendor,
+		      unsigned *sdevice, bool *group)
+{
+	char *buf = NULL, *line, *save = NULL;
+
+	*svendor = read_hex(root, pf->dir, "subsystem_vendor");
+	*sdevice = read_hex(root, pf->dir, "subsystem_device");
+	*group = true;
+	if (vb_read_all(root, ".simkernel/sriov", 1 << 20, &buf, NULL) < 0)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sub, *grp;
+
+		if (strncmp(line, pf->bdf, strlen(pf->bdf)) != 0 || line[strlen(pf->bdf)] != ' ')
+			continue;
+		sub = strstr(line, "vf-subsys=");
+		if (sub)
+			sscanf(sub + 10, "%x:%x", svendor, sdevice);
+		grp = strstr(line, "vf-group=");
+		if (grp)
+			*group = strncmp(grp + 9, "none", 4) != 0;
+	}
+	free(buf);
+}
+
+/* The next free IOMMU group number, -1 without IOMMU. */
+static int new_group(const struct vb_root *root)
+{
+	char **names;
+	size_t n, i;
+	long max = -1;
+
+	if (list_dir(root, "sys/kernel/iommu_groups", &names, &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strtol(names[i], NULL, 10) > max)
+			max = strtol(names[i], NULL, 10);
+	free_names(names, n);
+	return (int)(max + 1);
+}
+
+/* pci_iov_add_virtfn() for VFs 0..want-1, then sriov_numvfs = want, then
+ * each VF probed as pci_bus_add_device() would (honouring the PF's
+ * sriov_drivers_autoprobe). */
+static int create_vfs(const struct vb_root *root, const struct sdev *pf, const char *numvfs_path,
+		      unsigned want)
+{
+	char p[PATH_MAX_SIM + 64], parent[PATH_MAX_SIM], vdir[PATH_MAX_SIM + 32], buf[64];
+	unsigned offset, stride, vf_device, svendor, sdevice, dom, bus, slot, func, rid, i;
+	struct sdrv *drvs;
+	bool group;
+	size_t nd;
+	char *slash;
+
+	snprintf(p, sizeof(p), "%s/sriov_offset", pf->dir);
+	if (read_str(root, p, buf, sizeof(buf)) < 0)
+		return -EIO;
+	offset = (unsigned)strtoul(buf, NULL, 10);
+	snprintf(p, sizeof(p), "%s/sriov_stride", pf->dir);
+	if (read_str(root, p, buf, sizeof(buf)) < 0)
+		return -EIO;
+	stride = (unsigned)strtoul(buf, NULL, 10);
+	vf_device = read_hex(root, pf->dir, "sriov_vf_device");
+	vf_params(root, pf, &svendor, &sdevice, &group);
+	if (sscanf(pf->bdf, "%x:%x:%x.%x", &dom, &bus, &slot, &func) != 4)
+		return -EINVAL;
+	copy_str(parent, sizeof(parent), pf->dir);
+	slash = strrchr(parent, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+
+	for (i = 0; i < want; i++) {
+		unsigned char cfg[64] = {0};
+		char name[32], uev[512];
+		struct sdev vf;
+		int g, fd;
+
+		rid = (bus << 8 | slot << 3 | func) + offset + i * stride;
+		if (rid > 0xffff)
+			return -ENOSPC;
+		snprintf(name, sizeof(name), "%04x:%02x:%02x.%x", dom, rid >> 8, (rid >> 3) & 0x1f,
+			 rid & 7);
+		snprintf(vdir, sizeof(vdir), "%s/%s", parent, name);
+		if (mkdir_p(root, vdir) < 0)
+			return -EIO;
+		snprintf(uev, sizeof(uev),
+			 "PCI_CLASS=%X\nPCI_ID=%04X:%04X\nPCI_SUBSYS_ID=%04X:%04X\n"
+			 "PCI_SLOT_NAME=%s\nMODALIAS=pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X\n",
+			 pf->cls, pf->vendor, vf_device, svendor, sdevice, name, pf->vendor,
+			 vf_device, svendor, sdevice, pf->cls >> 16, (pf->cls >> 8) & 0xff,
+			 pf->cls & 0xff);
+#define VF_FILE(attr, ...)                                                                         \
+	do {                                                                                       \
+		snprintf(p, sizeof(p), "%s/" attr, vdir);                                          \
+		snprintf(buf, sizeof(buf), __VA_ARGS__);                                           \
+		(void)write_str(root, p, buf);                                                     \
+	} while (0)
+		snprintf(p, sizeof(p), "%s/uevent", vdir);
+		(void)write_str(root, p, uev);
+		VF_FILE("vendor", "0x%04x\n", pf->vendor);
+		VF_FILE("device", "0x%04x\n", vf_device);
+		VF_FILE("subsystem_vendor", "0x%04x\n", svendor);
+		VF_FILE("subsystem_device", "0x%04x\n", sdevice);
+		VF_FILE("class", "0x%06x\n", pf->cls);
+		VF_FILE("revision", "0x00\n");
+		VF_FILE("numa_node", "-1\n");
+		VF_FILE("enable", "0\n");
+		VF_FILE("driver_override", "(null)\n");
+		VF_FILE("remove", "%s", "");
+		VF_FILE("rescan", "%s", "");
+		VF_FILE("reset", "%s", "");
+#undef VF_FILE
+		cfg[0] = pf->vendor & 0xff;
+		cfg[1] = pf->vendor >> 8;
+		cfg[2] = vf_device & 0xff;
+		cfg[3] = vf_device >> 8;
+		cfg[9] = pf->cls & 0xff;
+		cfg[10] = (pf->cls >> 8) & 0xff;
+		cfg[11] = pf->cls >> 16;
+		cfg[0x2c] = svendor & 0xff;
+		cfg[0x2d] = svendor >> 8;
+		cfg[0x2e] = sdevice & 0xff;
+		cfg[0x2f] = sdevice >> 8;
+		snprintf(p, sizeof(p), "%s/config", vdir);
+		fd = openat(root->fd, p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			(void)!write(fd, cfg, sizeof(cfg));
+			close(fd);
+		}
+		snprintf(p, sizeof(p), "%s/physfn", vdir);
+		(void)make_link(root, p, pf->dir);
+		snprintf(p, sizeof(p), "%s/subsystem", vdir);
+		(void)make_link(root, p, "sys/bus/pci");
+		snprintf(p, sizeof(p), "%s/virtfn%u", pf->dir, i);
+		(void)make_link(root, p, vdir);
+		snprintf(p, sizeof(p), "sys/bus/pci/devices/%s", name);
+		(void)make_link(root, p, vdir);
+		g = group ? new_group(root) : -1;
+		if (g >= 0) {
+			char gdir[64];
+
+			snprintf(gdir, sizeof(gdir), "sys/kernel/iommu_groups/%d", g);
+			snprintf(p, sizeof(p), "%s/devices", gdir);
+			(void)mkdir_p(root, p);
+			snprintf(p, sizeof(p), "%s/devices/%s", gdir, name);
+			(void)make_link(root, p, vdir);
+			snprintf(p, sizeof(p), "%s/iommu_group", vdir);
+			(void)make_link(root, p, gdir);
+		}
+		(void)sdev_get(root, name, &vf);
+	}
+	snprintf(buf, sizeof(buf), "%u\n", want);
+	(void)write_str(root, numvfs_path, buf);
+
+	if (drivers_load(root, &drvs, &nd) < 0)
+		return 0;
+	for (i = 0; i < want; i++) {
+		char link[PATH_MAX_SIM];
+		const char *b;
+		struct sdev vf;
+
+		snprintf(p, sizeof(p), "%s/virtfn%u", pf->dir, i);
+		if (vb_read_link(root, p, link, sizeof(link)) <= 0)
+			continue;
+		b = strrchr(link, '/');
+		if (sdev_get(root, b ? b + 1 : link, &vf) == 0)
+			device_attach(root, drvs, nd, &vf);
+	}
+	free(drvs);
+	return 0;
+}
+
 static int store_numvfs(const struct vb_root *root, const struct sdev *d, const char *path,
 			const char *value)
 {
@@ -962,8 +1136,16 @@ static int store_numvfs(const struct vb_root *root, const struct sdev *d, const 
 	if (read_str(root, path, buf, sizeof(buf)) < 0)
 		return -EIO;
 	cur = strtoul(buf, NULL, 10);
+	snprintf(p, sizeof(p), "%s/sriov_totalvfs", d->dir);
+	if (read_str(root, p, buf, sizeof(buf)) < 0)
+		return -EIO;
+	total = strtoul(buf, NULL, 10);
+	if (want > total)
+		return -ERANGE;
 	if (want == cur)
 		return 0;
+	if (!d->driver[0])
+		return -ENOENT; /* "no driver bound to device; cannot configure SR-IOV" */
 	if (want == 0) {
 		if (list_dir(root, d->dir, &names, &n) == 0) {
 			for (i = 0; i < n; i++) {
@@ -984,13 +1166,7 @@ static int store_numvfs(const struct vb_root *root, const struct sdev *d, const 
 	}
 	if (cur != 0)
 		return -EBUSY;
-	snprintf(p, sizeof(p), "%s/sriov_totalvfs", d->dir);
-	if (read_str(root, p, buf, sizeof(buf)) < 0)
-		return -EIO;
-	total = strtoul(buf, NULL, 10);
-	if (want > total)
-		return -ERANGE;
-	return -EOPNOTSUPP; /* creating VFs is not simulated */
+	return create_vfs(root, d, path, (unsigned)want);
 }
 
 /* Real directory of rel (root-relative, symlinks resolved); "" for the root. */

@@ -485,9 +485,27 @@ START_TEST(test_sim_vfio_probe)
 					     "0000:17:01.1", 0),
 			 0);
 	ck_assert_str_eq(driver_of(&c, "0000:17:01.1"), "vfio-pci");
+	/* only the PF's driver configures SR-IOV (sriov_numvfs_store) */
+	ck_assert_int_eq(vb_kernel_write_str(
+				 &c.root, "sys/bus/pci/devices/0000:03:00.0/sriov_numvfs", "0", 0),
+			 -ENOENT);
+	ck_assert_int_eq(vb_kernel_write_str(&c.root,
+					     "sys/bus/pci/devices/0000:03:00.0/driver_override",
+					     "i40e", 0),
+			 0);
+	ck_assert_int_eq(
+		vb_kernel_write_str(&c.root, "sys/bus/pci/drivers/i40e/bind", "0000:03:00.0", 0),
+		0);
 	/* disabling SR-IOV removes the VFs */
 	ck_assert_int_eq(vb_kernel_write_str(
 				 &c.root, "sys/bus/pci/devices/0000:03:00.0/sriov_numvfs", "0", 0),
+			 0);
+	ck_assert_int_eq(
+		vb_kernel_write_str(&c.root, "sys/bus/pci/drivers/i40e/unbind", "0000:03:00.0", 0),
+		0);
+	ck_assert_int_eq(vb_kernel_write_str(&c.root,
+					     "sys/bus/pci/devices/0000:03:00.0/driver_override",
+					     "vfio-pci", 0),
 			 0);
 	ck_assert(!fixture_exists(c.dir, "sys/bus/pci/devices/0000:03:02.0"));
 	ck_assert(!fixture_exists(c.dir, "sys/bus/pci/devices/0000:03:00.0/virtfn0"));

@@ -464,6 +464,56 @@ START_TEST(test_options)
 }
 END_TEST
 
+START_TEST(test_sriov_options)
+{
+	static const struct {
+		const char *text, *canon;
+		bool all;
+		size_t n_vfs;
+		int numvfs;
+		const char *driver;
+	} t[] = {
+		{"bind id=8086:1572 vfs=all", "bind id=8086:1572 vfs=all", true, 0, 0, "vfio-pci"},
+		{"bind id=8086:1572 vfs=0-3,6 numvfs=8", "bind id=8086:1572 vfs=0-3,6 numvfs=8",
+		 false, 2, 8, "vfio-pci"},
+		{"bind numvfs=2 vfs=0 path=01:00.0 driver=pci-stub",
+		 "bind path=0000:01:00.0 vfs=0 numvfs=2 driver=pci-stub", false, 1, 2, "pci-stub"},
+		{"bind id=15b3:101e driver=mlx5_vfio_pci", "bind id=15b3:101e driver=mlx5_vfio_pci",
+		 false, 0, 0, "mlx5_vfio_pci"},
+		{"bind id=8086:1572 vfs=07,65535", "bind id=8086:1572 vfs=7,65535", false, 2, 0,
+		 "vfio-pci"},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct vb_config c, c2;
+		const struct vb_rule *r = parse_rule(t[i].text, &c), *r2;
+		char buf[256];
+
+		ck_assert(r->vfs_all == t[i].all);
+		ck_assert_uint_eq(r->n_vfs, t[i].n_vfs);
+		ck_assert_int_eq(r->numvfs, t[i].numvfs);
+		ck_assert_str_eq(vb_rule_driver(&c, 0), t[i].driver);
+		ck_assert_int_eq(vb_rule_format(r, buf, sizeof(buf)), (int)strlen(t[i].canon));
+		ck_assert_str_eq(buf, t[i].canon);
+		r2 = parse_rule(buf, &c2);
+		ck_assert_int_eq(vb_rule_format(r2, buf, sizeof(buf)), (int)strlen(t[i].canon));
+		ck_assert_str_eq(buf, t[i].canon);
+		vb_config_free(&c);
+		vb_config_free(&c2);
+	}
+	{
+		struct vb_config c;
+		const struct vb_rule *r = parse_rule("bind id=8086:1572 vfs=0-3,6", &c);
+
+		ck_assert(vb_rule_takes_vf(r, 0) && vb_rule_takes_vf(r, 3) &&
+			  vb_rule_takes_vf(r, 6));
+		ck_assert(!vb_rule_takes_vf(r, 4) && !vb_rule_takes_vf(r, 5) &&
+			  !vb_rule_takes_vf(r, 7));
+		vb_config_free(&c);
+	}
+}
+END_TEST
+
 START_TEST(test_all_keys_in_one_rule)
 {
 	struct vb_config c;
@@ -604,6 +654,25 @@ static const struct {
 	{"bind expand=slot id=10de:* expand=group", 1, 28, "duplicate key 'expand'"},
 	{"exclude id=10de:* expand=group", 1, 19, "expand= is not allowed on an exclude rule"},
 	{"exclude id=10de:* allow-storage=yes", 1, 19, "allow-storage= is not allowed"},
+	/* SR-IOV and driver=: line, column of the key or of the bad part of the value */
+	{"bind id=8086:1572 vfs=0-3,x", 1, 27, "expected a VF index in decimal, found 'x'"},
+	{"bind id=8086:1572 vfs=3-1", 1, 23, "range '3-1' ends before it starts"},
+	{"bind id=8086:1572 vfs=0-3,2", 1, 27, "VF 2 is listed twice"},
+	{"bind id=8086:1572 vfs=70000", 1, 23, "out of range (0-65535)"},
+	{"bind id=8086:1572 vfs=1;2", 1, 24, "expected ',' or '-' after a VF index"},
+	{"bind id=8086:1572 numvfs=-1 vfs=all", 1, 26, "without sign"},
+	{"bind id=8086:1572 numvfs=4x vfs=all", 1, 27, "expected a decimal digit"},
+	{"bind id=8086:1572 numvfs=0 vfs=all", 1, 26, "only creates them"},
+	{"bind id=8086:1572 numvfs=4", 1, 19, "numvfs= without vfs="},
+	{"bind id=8086:1572 vfs=0,5 numvfs=4", 1, 19, "VF 5 is not below numvfs=4"},
+	{"bind id=8086:1572 vfs=2-9 numvfs=4", 1, 19, "VF 4 is not below numvfs=4"},
+	{"bind id=8086:1572 vfs=all expand=slot", 1, 27, "expand= does not combine with vfs="},
+	{"bind id=8086:1572 vfs=all vfs=0", 1, 27, "duplicate key 'vfs'"},
+	{"bind id=8086:1572 driver=Vfio", 1, 26, "'V' cannot be part of a driver name"},
+	{"bind id=8086:1572 driver=-x", 1, 26, "'-' cannot be part"},
+	{"bind id=8086:1572 driver=none", 1, 26, "binds no driver at all"},
+	{"exclude id=8086:1572 driver=pci-stub", 1, 22, "driver= is not allowed on an exclude"},
+	{"exclude id=8086:1572 numvfs=2", 1, 22, "numvfs= is not allowed on an exclude"},
 	{"bind", 1, 1, "bind rule without a selector"},
 	{"bind expand=group # x", 1, 1, "bind rule without a selector"},
 	{"  exclude", 1, 3, "exclude rule without a selector"},
@@ -746,10 +815,23 @@ START_TEST(test_error_hints)
 		{"bind group=3", "did you mean 'iommugroup'?"},
 		{"bind slot=01:00", "did you mean 'path'?"},
 		{"bind PATH=01:00.0", "did you mean 'path'?"},
-		{"bind driver=nvidia", "always binds to vfio-pci"},
+		{"bind driver=nvidia", "add what to match"},
+		{"bind id=8086:1572 driver=Mlx5", "driver (module) name"},
+		{"bind id=8086:1572 driver=none", "driver (module) name"},
+		{"bind id=8086:1572 num-vfs=4 vfs=all", "did you mean 'numvfs'?"},
+		{"bind id=8086:1572 vfs=0-3,x", "vfs=0-3,6"},
+		{"bind id=8086:1572 vfs=3-1", "vfs=0-3,6"},
+		{"bind id=8086:1572 vfs=1,0-2", "vfs=0-3,6"},
+		{"bind id=8086:1572 vfs=0,", "vfs=0-3,6"},
+		{"bind id=8086:1572 numvfs=4", "add vfs=all or vfs=LIST"},
+		{"bind id=8086:1572 numvfs=0 vfs=all", "sriov_totalvfs"},
+		{"bind id=8086:1572 numvfs=4 vfs=2-4", "0 to N-1"},
+		{"bind id=8086:1572 vfs=all expand=group", "list the ones to take"},
+		{"exclude id=8086:1572 vfs=all", "an exclude rule removes exactly"},
 		{"bind node=pve", "Proxmox"},
-		{"bind zzzzzz=1", "valid keys: path, address, id, subsystem-id, class, topology, "
-				  "iommugroup, boot-vga, mapping, expand, allow-storage"},
+		{"bind zzzzzz=1",
+		 "valid keys: path, address, id, subsystem-id, class, topology, "
+		 "iommugroup, boot-vga, mapping, expand, allow-storage, vfs, numvfs, driver"},
 		{"bnid id=10de:1b80", "did you mean 'bind'?"},
 		{"exlcude id=10de:1b80", "did you mean 'exclude'?"},
 		{"path=01:00.0", "a rule is 'bind KEY=VALUE...'"},
@@ -1394,6 +1476,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_group_forms, 0, sizeof(groups) / sizeof(groups[0]));
 	tcase_add_test(tc, test_boot_vga_forms);
 	tcase_add_test(tc, test_options);
+	tcase_add_test(tc, test_sriov_options);
 	tcase_add_test(tc, test_all_keys_in_one_rule);
 	tcase_add_test(tc, test_exclude);
 	tcase_add_test(tc, test_layout);

@@ -32,6 +32,7 @@
 #define PATH_SIZE 128
 
 struct work {
+	const char *target;               /* the driver to end on (plan item) */
 	char old_override[VB_DRIVER_MAX]; /* driver_override before apply ("" none) */
 	char old_driver[VB_DRIVER_MAX];   /* driver before apply ("" unbound) */
 	bool pending;                     /* still to end up on vfio-pci */
@@ -69,6 +70,7 @@ static void rule_loc(const struct vb_config *cfg, const struct vb_plan_item *it,
 {
 	const char *via = it->via == VB_VIA_SLOT    ? " (expand=slot)"
 			  : it->via == VB_VIA_GROUP ? " (expand=group)"
+			  : it->via == VB_VIA_VF    ? " (vfs=)"
 						    : "";
 
 	char loc[VB_LOCATION_MAX];
@@ -170,7 +172,7 @@ static void rollback(const struct vb_root *root, struct vb_pci_dev *d, struct wo
 	add_note(w, msg);
 }
 
-/* Phase 4 for one device: bind to vfio-pci unless registration did, verify. */
+/* Phase 4 for one device: bind to the target unless registration did, verify. */
 static int bind_one(const struct vb_root *root, struct vb_pci_dev *d, struct work *w,
 		    const char **step)
 {
@@ -182,8 +184,8 @@ static int bind_one(const struct vb_root *root, struct vb_pci_dev *d, struct wor
 	r = vb_pci_refresh(root, d);
 	if (r < 0)
 		return r;
-	if (strcmp(d->driver, VB_TARGET_DRIVER) == 0)
-		return 0; /* attached when vfio-pci registered */
+	if (strcmp(d->driver, w->target) == 0)
+		return 0; /* attached when the driver registered */
 	if (d->driver[0]) {
 		snprintf(msg, sizeof(msg), "%s took the device first", d->driver);
 		add_note(w, msg);
@@ -191,14 +193,14 @@ static int bind_one(const struct vb_root *root, struct vb_pci_dev *d, struct wor
 	}
 
 	/* bind returns vfio-pci's probe error; drivers_probe would not */
-	driver_attr(VB_TARGET_DRIVER, "bind", path);
+	driver_attr(w->target, "bind", path);
 	r = vb_kernel_write_str(root, path, d->name, 0);
 	if (r == -ENOENT || r == -ENOTDIR) {
 		/* no bind attribute (module loaded, driver dir missing): ask the bus */
 		r = vb_kernel_write_str(root, "sys/bus/pci/drivers_probe", d->name, 0);
 	}
-	if (r == -EBUSY && vb_pci_refresh(root, d) == 0 && strcmp(d->driver, VB_TARGET_DRIVER) == 0)
-		return 0; /* "already bound": to vfio-pci, since registration */
+	if (r == -EBUSY && vb_pci_refresh(root, d) == 0 && strcmp(d->driver, w->target) == 0)
+		return 0; /* "already bound": to the target, since registration */
 	if (r < 0)
 		return r;
 
@@ -212,7 +214,7 @@ static int bind_one(const struct vb_root *root, struct vb_pci_dev *d, struct wor
 	}
 	base = strrchr(link, '/');
 	base = base ? base + 1 : link;
-	if (strcmp(base, VB_TARGET_DRIVER) == 0) {
+	if (strcmp(base, w->target) == 0) {
 		vb_copy_str(d->driver, sizeof(d->driver), base);
 		return 0;
 	}
@@ -247,7 +249,9 @@ static const char *item_who(const struct vb_config *cfg, const struct vb_plan_it
 static const char *work_what(const struct work *w, char *buf, size_t size)
 {
 	if (w->old_driver[0])
-		snprintf(buf, size, "rebind %s -> " VB_TARGET_DRIVER, w->old_driver);
+		snprintf(buf, size, "rebind %s -> %s", w->old_driver, w->target);
+	else if (strcmp(w->target, VB_TARGET_DRIVER) != 0)
+		snprintf(buf, size, "bind to %s", w->target);
 	else
 		snprintf(buf, size, "bind");
 	return buf;
@@ -264,7 +268,7 @@ struct apply_run {
 	bool dry_run;
 	size_t n_pending; /* works still to end up on vfio-pci */
 	int failures;
-	char who[512], what[VB_DRIVER_MAX + 32];
+	char who[512], what[2 * VB_DRIVER_MAX + 32];
 };
 
 static const char *run_who(struct apply_run *a, size_t i)
@@ -307,6 +311,7 @@ static void phase_survey(struct apply_run *a)
 		struct vb_pci_dev *d = it->dev;
 		int r;
 
+		w->target = it->target ? it->target : VB_TARGET_DRIVER;
 		if (it->action == VB_ACT_REFUSE) {
 			o->result = VB_RES_SKIPPED;
 			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
@@ -324,10 +329,10 @@ static void phase_survey(struct apply_run *a)
 		}
 		vb_copy_str(w->old_driver, sizeof(w->old_driver), d->driver);
 		vb_copy_str(w->old_override, sizeof(w->old_override), d->override);
-		if (strcmp(d->driver, VB_TARGET_DRIVER) == 0) {
+		if (strcmp(d->driver, w->target) == 0) {
 			o->result = VB_RES_OK;
 			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
-			log_info("%s: already bound to %s", run_who(a, i), VB_TARGET_DRIVER);
+			log_info("%s: already bound to %s", run_who(a, i), w->target);
 			continue;
 		}
 		if (it->action == VB_ACT_NOTHING ||
@@ -337,13 +342,13 @@ static void phase_survey(struct apply_run *a)
 		if (a->dry_run) {
 			o->result = VB_RES_SKIPPED;
 			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
-			log_info("%s: dry run: %s: would %s%s%s, load %s and bind it",
+			log_info("%s: dry run: %s: would %s%s%s%s, load %s and bind it",
 				 run_who(a, i), run_what(a, i),
-				 strcmp(w->old_override, VB_TARGET_DRIVER) == 0
-					 ? "keep driver_override"
-					 : "set driver_override=" VB_TARGET_DRIVER,
+				 strcmp(w->old_override, w->target) == 0 ? "keep driver_override"
+									 : "set driver_override=",
+				 strcmp(w->old_override, w->target) == 0 ? "" : w->target,
 				 w->old_driver[0] ? ", unbind from " : "", w->old_driver,
-				 VB_TARGET_DRIVER);
+				 w->target);
 			continue;
 		}
 		w->pending = true;
@@ -360,9 +365,9 @@ static void phase_override(struct apply_run *a)
 		struct vb_pci_dev *d = a->plan->items[i].dev;
 		int r;
 
-		if (!w->pending || strcmp(w->old_override, VB_TARGET_DRIVER) == 0)
+		if (!w->pending || strcmp(w->old_override, w->target) == 0)
 			continue;
-		r = write_override(a->root, d, VB_TARGET_DRIVER);
+		r = write_override(a->root, d, w->target);
 		if (r == 0) {
 			w->wrote_override = true;
 			continue;
@@ -385,7 +390,7 @@ static void unbind_failed(struct apply_run *a, size_t i, int r)
 		/* did it go anyway (-ENODEV: not bound to that driver now)? */
 		int q = vb_pci_refresh(a->root, d);
 
-		if (q == 0 && (!d->driver[0] || strcmp(d->driver, VB_TARGET_DRIVER) == 0))
+		if (q == 0 && (!d->driver[0] || strcmp(d->driver, w->target) == 0))
 			return; /* unbound or already ours: phase 4 decides */
 		w->vanished = q == -ENODEV;
 	}
@@ -396,7 +401,7 @@ static void unbind_failed(struct apply_run *a, size_t i, int r)
 		snprintf(msg, sizeof(msg),
 			 "the unbind from %s may still complete: driver_override stays "
 			 "%s so no host driver takes it; run vfio-bind again later",
-			 w->old_driver, VB_TARGET_DRIVER);
+			 w->old_driver, w->target);
 		add_note(w, msg);
 	} else if (!w->vanished) {
 		restore_override(a->root, d, w);
@@ -452,26 +457,39 @@ static void phase_unbind(struct apply_run *a)
 	free(idx);
 }
 
-/* Phase 3: vfio-pci; registering attaches it to overridden unbound devices.
- * When it cannot be loaded, every pending device goes back. */
+/* Phase 3: each target driver once (vfio-pci, driver= of the rules);
+ * registering attaches it to overridden unbound devices. The devices of a
+ * driver that cannot be loaded go back. */
 static void phase_load(struct apply_run *a)
 {
 	char why[512];
 	int r;
 
-	if (a->n_pending == 0)
-		return;
-	r = a->root->ops->load_module(a->root, VB_TARGET_DRIVER);
-	if (r >= 0)
-		return;
-	vb_module_explain_failure(a->root, VB_TARGET_DRIVER, r, why, sizeof(why));
-	log_error("cannot load " VB_TARGET_DRIVER ": %s", why);
-	for (size_t i = 0; i < a->plan->n; i++) {
+	for (size_t i = 0; a->n_pending > 0 && i < a->plan->n; i++) {
+		const char *target = a->works[i].target;
+		bool seen = false;
+
 		if (!a->works[i].pending)
 			continue;
-		item_failed(a, i, "load " VB_TARGET_DRIVER, r);
-		rollback(a->root, a->plan->items[i].dev, &a->works[i]);
-		log_item_failed(a, i, NULL);
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = a->works[k].pending && strcmp(a->works[k].target, target) == 0;
+		if (seen)
+			continue;
+		r = a->root->ops->load_module(a->root, target);
+		if (r >= 0)
+			continue;
+		vb_module_explain_failure(a->root, target, r, why, sizeof(why));
+		log_error("cannot load %s: %s", target, why);
+		for (size_t k = i; k < a->plan->n; k++) {
+			if (!a->works[k].pending || strcmp(a->works[k].target, target) != 0)
+				continue;
+			item_failed(a, k,
+				    strcmp(target, VB_TARGET_DRIVER) == 0 ? "load " VB_TARGET_DRIVER
+									  : "load module",
+				    r);
+			rollback(a->root, a->plan->items[k].dev, &a->works[k]);
+			log_item_failed(a, k, NULL);
+		}
 	}
 }
 
@@ -492,7 +510,7 @@ static void phase_bind(struct apply_run *a)
 			w->pending = false;
 			a->n_pending--;
 			o->result = VB_RES_OK;
-			vb_copy_str(o->driver_after, sizeof(o->driver_after), VB_TARGET_DRIVER);
+			vb_copy_str(o->driver_after, sizeof(o->driver_after), w->target);
 			log_info("%s: %s: ok", run_who(a, i), run_what(a, i));
 			continue;
 		}
@@ -563,6 +581,8 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 	for (i = 0; i < n; i++) {
 		struct vb_pci_dev *d = devs[i];
 		struct vb_outcome *o = &outcomes[i];
+		char old[VB_DRIVER_MAX], held_by[VB_DRIVER_MAX] = "";
+		const char *held;
 		struct work w;
 		bool on_vfio, ours;
 		int r;
@@ -580,8 +600,16 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 			log_failed(who, "release", o, &w);
 			continue;
 		}
-		on_vfio = strcmp(d->driver, VB_TARGET_DRIVER) == 0;
-		ours = strcmp(d->override, VB_TARGET_DRIVER) == 0;
+		/* Ours: an override naming vfio-pci, or the device on the driver
+		 * its override names (a variant driver, pci-stub: driver=). A
+		 * device on its native driver without an override is not. */
+		held = d->override[0] ? d->override : VB_TARGET_DRIVER;
+		on_vfio = d->driver[0] && (strcmp(d->driver, VB_TARGET_DRIVER) == 0 ||
+					   strcmp(d->driver, held) == 0);
+		ours = strcmp(d->override, VB_TARGET_DRIVER) == 0 ||
+		       (d->override[0] && strcmp(d->driver, d->override) == 0);
+		if (on_vfio)
+			vb_copy_str(held_by, sizeof(held_by), d->driver);
 		if (!on_vfio && !ours) {
 			o->result = VB_RES_OK;
 			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
@@ -593,31 +621,31 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 		if (dry) {
 			o->result = VB_RES_SKIPPED;
 			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
-			log_info("%s: dry run: would %s%s and probe for its driver", who,
+			log_info("%s: dry run: would %s%s%s and probe for its driver", who,
 				 ours ? "clear driver_override" : "keep driver_override",
-				 on_vfio ? ", unbind from " VB_TARGET_DRIVER : "");
+				 on_vfio ? ", unbind from " : "", held_by);
 			continue;
 		}
 
+		vb_copy_str(old, sizeof(old), d->override);
 		if (ours) {
 			r = write_override(root, d, "");
 			if (r < 0) {
 				fail(o, "driver_override", r);
 				failures++;
-				vb_copy_str(w.old_override, sizeof(w.old_override),
-					    VB_TARGET_DRIVER);
+				vb_copy_str(w.old_override, sizeof(w.old_override), old);
 				restore_override(root, d, &w);
 				log_failed(who, "release", o, &w);
 				continue;
 			}
 		}
 		if (on_vfio) {
-			driver_attr(VB_TARGET_DRIVER, "unbind", path);
+			driver_attr(held_by, "unbind", path);
 			r = vb_kernel_write_str(root, path, d->name, timeout);
 			if (r < 0 && r != -ETIMEDOUT) {
 				int q = vb_pci_refresh(root, d);
 
-				if (q == 0 && strcmp(d->driver, VB_TARGET_DRIVER) != 0)
+				if (q == 0 && strcmp(d->driver, held_by) != 0)
 					r = 0; /* gone from vfio-pci anyway */
 				w.vanished = q == -ENODEV;
 			}
@@ -634,8 +662,7 @@ int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 				fail(o, "unbind", r);
 				failures++;
 				if (ours && !w.vanished) {
-					vb_copy_str(w.old_override, sizeof(w.old_override),
-						    VB_TARGET_DRIVER);
+					vb_copy_str(w.old_override, sizeof(w.old_override), old);
 					restore_override(root, d, &w);
 				}
 				log_failed(who, "release", o, &w);

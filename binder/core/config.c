@@ -137,6 +137,9 @@ void vb_diags_log(const struct vb_diags *d)
 enum {
 	OPT_EXPAND = _VB_TERM_MAX, /* "slots" for the duplicate check */
 	OPT_ALLOW_STORAGE,
+	OPT_VFS,
+	OPT_NUMVFS,
+	OPT_DRIVER,
 	_SLOT_MAX,
 };
 
@@ -176,12 +179,20 @@ static const struct key {
 	{"expand", OPT_EXPAND, "expected slot, group or slot,group"},
 	{"allow-storage", OPT_ALLOW_STORAGE,
 	 "expected yes or no (or 1 or 0); read ALLOW-STORAGE in vfio-bind.conf(5) first"},
+	{"vfs", OPT_VFS,
+	 "expected all, or VF indices and ranges of them in decimal (e.g. vfs=0-3,6); index N "
+	 "is the PF's virtfnN"},
+	{"numvfs", OPT_NUMVFS,
+	 "expected the number of VFs the PF must have, 1 to its sriov_totalvfs (e.g. numvfs=4)"},
+	{"driver", OPT_DRIVER,
+	 "expected a driver (module) name: vfio-pci (the default), a vfio-pci variant driver "
+	 "such as mlx5_vfio_pci, or pci-stub"},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 #define KEY_LIST                                                                                   \
 	"path, address, id, subsystem-id, class, topology, iommugroup, boot-vga, mapping, "        \
-	"expand, allow-storage"
+	"expand, allow-storage, vfs, numvfs, driver"
 
 /* Words people write for one of our keys, and keys we deliberately lack. */
 static const struct {
@@ -215,7 +226,14 @@ static const struct {
 	{"pci-mapping", "mapping", NULL},
 	{"resource-mapping", "mapping", NULL},
 	{"node", NULL, "node= is a Proxmox cluster key; this file only describes this machine"},
-	{"driver", NULL, "vfio-bind always binds to vfio-pci; there is no driver= key"},
+	{"num-vfs", "numvfs", NULL},
+	{"sriov-numvfs", "numvfs", NULL},
+	{"sriov_numvfs", "numvfs", NULL},
+	{"max_vfs", "numvfs", NULL},
+	{"max-vfs", "numvfs", NULL},
+	{"vf", "vfs", NULL},
+	{"virtfn", "vfs", NULL},
+	{"stub", "driver", NULL},
 };
 
 static bool tok_eq(const char *s, size_t n, const char *word)
@@ -645,6 +663,138 @@ static int parse_expand(const char *v, size_t n, unsigned *ret, struct verr *e)
 	}
 	*ret = flags;
 	return 0;
+}
+
+/* A decimal number of at most 5 digits at *pos, no sign. */
+static int read_dec(const char *v, size_t n, size_t *pos, const char *what, unsigned long max,
+		    unsigned long *ret, struct verr *e)
+{
+	size_t start = *pos, i = start;
+	unsigned long x = 0;
+	char b[8];
+
+	while (i < n && v[i] >= '0' && v[i] <= '9') {
+		if (x <= max)
+			x = x * 10 + (unsigned long)(v[i] - '0');
+		i++;
+	}
+	if (i == start)
+		return verr(e, i, "expected %s in decimal, found %s", what,
+			    describe(v, n, i, b, sizeof(b)));
+	if (x > max)
+		return verr(e, start, "%s '%.*s' is out of range (0-%lu)", what, (int)(i - start),
+			    v + start, max);
+	*pos = i;
+	*ret = x;
+	return 0;
+}
+
+/* vfs=all | N[-M][,N[-M]...]; an index listed twice is an error. */
+static int parse_vfs(const char *v, size_t n, struct vb_rule *rule, struct verr *e)
+{
+	size_t pos = 0, k;
+
+	if (tok_eq(v, n, "all")) {
+		rule->vfs_all = true;
+		return 0;
+	}
+	for (;;) {
+		unsigned long lo, hi;
+		size_t start = pos;
+		int r;
+
+		if (pos >= n || v[pos] == ',')
+			return verr(e, pos, "empty item in the list");
+		r = read_dec(v, n, &pos, "a VF index", 0xffff, &lo, e);
+		if (r < 0)
+			return r;
+		hi = lo;
+		if (pos < n && v[pos] == '-') {
+			pos++;
+			r = read_dec(v, n, &pos, "the end of the range", 0xffff, &hi, e);
+			if (r < 0)
+				return r;
+			if (hi < lo)
+				return verr(e, start, "range '%.*s' ends before it starts",
+					    (int)(pos - start), v + start);
+		}
+		if (pos < n && v[pos] != ',')
+			return verr(e, pos, "expected ',' or '-' after a VF index, found '%.*s'",
+				    (int)char_len(v + pos, n - pos), v + pos);
+		for (k = 0; k < rule->n_vfs; k++)
+			if (lo <= rule->vfs[k].hi && hi >= rule->vfs[k].lo)
+				return verr(e, start, "VF %lu is listed twice",
+					    lo > rule->vfs[k].lo ? lo : rule->vfs[k].lo);
+		if (rule->n_vfs == VB_VFS_MAX_ITEMS)
+			return verr(e, start, "too many items (at most %d): use ranges",
+				    VB_VFS_MAX_ITEMS);
+		rule->vfs[rule->n_vfs].lo = (uint16_t)lo;
+		rule->vfs[rule->n_vfs].hi = (uint16_t)hi;
+		rule->n_vfs++;
+		if (pos >= n)
+			return 0;
+		pos++; /* ',' */
+	}
+}
+
+static int parse_numvfs(const char *v, size_t n, int *ret, struct verr *e)
+{
+	unsigned long x;
+	size_t pos = 0;
+	int r;
+
+	if (n > 0 && (v[0] == '-' || v[0] == '+'))
+		return verr(e, 0, "expected a number of VFs without sign");
+	r = read_dec(v, n, &pos, "the number of VFs", 0xffff, &x, e);
+	if (r < 0)
+		return r;
+	if (pos < n)
+		return verr(e, pos, "expected a decimal digit, found '%.*s'",
+			    (int)char_len(v + pos, n - pos), v + pos);
+	if (x == 0)
+		return verr(e, 0, "numvfs=0 would remove the VFs: vfio-bind only creates them");
+	*ret = (int)x;
+	return 0;
+}
+
+/* A module name as modprobe takes it: letters, digits, '_' and '-'. */
+static int parse_driver(const char *v, size_t n, char *buf, struct verr *e)
+{
+	size_t i;
+
+	if (n >= VB_DRIVER_MAX)
+		return verr(e, 0, "a driver name has at most %d characters", VB_DRIVER_MAX - 1);
+	for (i = 0; i < n; i++) {
+		char c = v[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+		    (i > 0 && c == '-'))
+			continue;
+		return verr(e, i, "'%.*s' cannot be part of a driver name",
+			    (int)char_len(v + i, n - i), v + i);
+	}
+	if (tok_eq(v, n, "none"))
+		return verr(e, 0, "'none' in driver_override binds no driver at all");
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	return 0;
+}
+
+bool vb_rule_takes_vf(const struct vb_rule *r, unsigned index)
+{
+	if (r->vfs_all)
+		return true;
+	for (size_t k = 0; k < r->n_vfs; k++)
+		if (index >= r->vfs[k].lo && index <= r->vfs[k].hi)
+			return true;
+	return false;
+}
+
+const char *vb_rule_driver(const struct vb_config *cfg, int rule)
+{
+	if (cfg && rule >= 0 && (size_t)rule < cfg->n_rules && cfg->rules[rule].driver[0])
+		return cfg->rules[rule].driver;
+	return "vfio-pci";
 }
 
 /*
@@ -1280,6 +1430,14 @@ static int parse_term(struct parser *p, const struct token *tok, size_t n_tok, s
 			rule->n_terms++;
 	} else if (slot == OPT_EXPAND) {
 		r = parse_expand(v, vn, &rule->expand, &e);
+	} else if (slot == OPT_VFS) {
+		rule->vfs_column = (unsigned)t->off + 1;
+		r = parse_vfs(v, vn, rule, &e);
+	} else if (slot == OPT_NUMVFS) {
+		rule->numvfs_column = (unsigned)t->off + 1;
+		r = parse_numvfs(v, vn, &rule->numvfs, &e);
+	} else if (slot == OPT_DRIVER) {
+		r = parse_driver(v, vn, rule->driver, &e);
 	} else {
 		r = parse_bool(v, vn, &rule->allow_storage, &e);
 	}
@@ -1302,6 +1460,34 @@ static int parse_term(struct parser *p, const struct token *tok, size_t n_tok, s
 			    e.msg);
 	}
 	return 0;
+}
+
+/* What vfs= and numvfs= mean together, and with expand=. */
+static void check_sriov_options(struct parser *p, struct vb_rule *rule,
+				const unsigned first_col[_SLOT_MAX])
+{
+	if (rule->numvfs && !vb_rule_has_vfs(rule)) {
+		perr(p, first_col[OPT_NUMVFS] - 1,
+		     "add vfs=all or vfs=LIST: the rule binds those VFs, the PF keeps its driver",
+		     "numvfs= without vfs=: which of the VFs should the rule take?");
+		return;
+	}
+	if (vb_rule_has_vfs(rule) && rule->expand) {
+		perr(p, first_col[OPT_EXPAND] - 1,
+		     "each VF is its own device; list the ones to take in vfs=",
+		     "expand= does not combine with vfs=");
+		return;
+	}
+	for (size_t k = 0; rule->numvfs && k < rule->n_vfs; k++)
+		if (rule->vfs[k].hi >= (unsigned)rule->numvfs) {
+			perr(p, first_col[OPT_VFS] - 1,
+			     "VF indices count from 0: with numvfs=N they are 0 to N-1",
+			     "VF %u is not below numvfs=%d",
+			     rule->vfs[k].lo >= (unsigned)rule->numvfs ? rule->vfs[k].lo
+								       : (unsigned)rule->numvfs,
+			     rule->numvfs);
+			return;
+		}
 }
 
 static int parse_line(struct parser *p, const char *s, size_t n)
@@ -1379,6 +1565,8 @@ static int parse_line(struct parser *p, const char *s, size_t n)
 		     "add what to match: path=, address=, id=, subsystem-id=, class=, "
 		     "topology=, iommugroup=, boot-vga= or mapping=",
 		     "%s rule without a selector", exclude ? "exclude" : "bind");
+	if (!p->failed)
+		check_sriov_options(p, &rule, first_col);
 	if (p->failed) {
 		free_terms(terms, rule.n_terms);
 		return 0;
@@ -1582,6 +1770,31 @@ int vb_rule_format(const struct vb_rule *r, char *buf, size_t size)
 	}
 	if (r->allow_storage) {
 		n = snprintf(buf + o, size - o, " allow-storage=yes");
+		if (n < 0 || (size_t)n >= size - o)
+			return fmt_result(n, size - o);
+		o += (size_t)n;
+	}
+	for (i = 0; vb_rule_has_vfs(r) && (i < r->n_vfs || (i == 0 && r->vfs_all)); i++) {
+		const char *pre = i ? "," : " vfs=";
+
+		if (r->vfs_all)
+			n = snprintf(buf + o, size - o, "%sall", pre);
+		else if (r->vfs[i].lo == r->vfs[i].hi)
+			n = snprintf(buf + o, size - o, "%s%u", pre, r->vfs[i].lo);
+		else
+			n = snprintf(buf + o, size - o, "%s%u-%u", pre, r->vfs[i].lo, r->vfs[i].hi);
+		if (n < 0 || (size_t)n >= size - o)
+			return fmt_result(n, size - o);
+		o += (size_t)n;
+	}
+	if (r->numvfs) {
+		n = snprintf(buf + o, size - o, " numvfs=%d", r->numvfs);
+		if (n < 0 || (size_t)n >= size - o)
+			return fmt_result(n, size - o);
+		o += (size_t)n;
+	}
+	if (r->driver[0]) {
+		n = snprintf(buf + o, size - o, " driver=%s", r->driver);
 		if (n < 0 || (size_t)n >= size - o)
 			return fmt_result(n, size - o);
 		o += (size_t)n;

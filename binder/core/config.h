@@ -73,6 +73,13 @@ enum {
 	VB_EXPAND_GROUP = 1u << 1, /* expand=group: every endpoint of the IOMMU group */
 };
 
+#define VB_VFS_MAX_ITEMS 32 /* items of vfs=LIST */
+
+/* VF indices lo..hi (inclusive): index N is the PF's virtfnN link. */
+struct vb_vf_range {
+	uint16_t lo, hi;
+};
+
 struct vb_rule {
 	bool exclude;
 	struct vb_term *terms;
@@ -80,6 +87,14 @@ struct vb_rule {
 	unsigned expand;    /* VB_EXPAND_* */
 	bool allow_storage; /* allow-storage=yes (see vfio-bind.conf(5)) */
 	unsigned line;      /* 1-based */
+	/* SR-IOV (vfio-bind.conf(5)): with vfs=, the terms select PFs and the
+	 * rule takes those VFs of them, never the PF. */
+	bool vfs_all;                             /* vfs=all */
+	struct vb_vf_range vfs[VB_VFS_MAX_ITEMS]; /* vfs=LIST, as written */
+	size_t n_vfs;
+	int numvfs;                 /* numvfs=N: create N VFs when the PF has none; 0 unset */
+	char driver[VB_DRIVER_MAX]; /* driver=NAME; "" is vfio-pci */
+	unsigned vfs_column, numvfs_column; /* 1-based columns, for later messages */
 };
 
 struct vb_config {
@@ -136,6 +151,16 @@ static inline bool vb_rule_allows_storage(const struct vb_config *cfg, int rule)
 {
 	return cfg && rule >= 0 && (size_t)rule < cfg->n_rules && cfg->rules[rule].allow_storage;
 }
+
+/* Does the rule take VFs (vfs=)? Is VF `index` one of them? */
+static inline bool vb_rule_has_vfs(const struct vb_rule *r)
+{
+	return r->vfs_all || r->n_vfs > 0;
+}
+bool vb_rule_takes_vf(const struct vb_rule *r, unsigned index);
+
+/* The driver rule index `rule` binds to: driver=NAME, else "vfio-pci". */
+const char *vb_rule_driver(const struct vb_config *cfg, int rule);
 
 void vb_diags_init(struct vb_diags *d, const char *file);
 void vb_diags_free(struct vb_diags *d);

@@ -17,6 +17,7 @@ void vb_job_free(struct vb_job *job)
 {
 	free(job->out);
 	vb_plan_free(&job->plan);
+	vb_sriov_plan_free(&job->sriov);
 	free(job->sel);
 	vb_pci_list_free(&job->list);
 	vb_config_free(&job->cfg);
@@ -67,6 +68,28 @@ int vb_job_select(struct vb_job *job, const struct vb_root *root)
 	if (!job->sel)
 		return -ENOMEM;
 	return vb_select(root, &job->cfg, &job->list, job->sel, &job->diags);
+}
+
+int vb_job_sriov(struct vb_job *job, const struct vb_root *root, bool create, bool dry_run)
+{
+	int r = vb_sriov_plan_build(root, &job->cfg, &job->list, &job->sriov);
+
+	if (r < 0 || !create || job->sriov.n == 0)
+		return r;
+	r = vb_sriov_create(root, &job->cfg, &job->sriov, dry_run);
+	if (r <= 0)
+		return r;
+	/* the new VFs are devices the first scan did not see */
+	free(job->sel);
+	job->sel = NULL;
+	vb_pci_list_free(&job->list);
+	r = vb_pci_scan(root, &job->list);
+	if (r < 0)
+		return r;
+	job->sel = calloc(job->list.n ? job->list.n : 1, sizeof(*job->sel));
+	if (!job->sel)
+		return -ENOMEM;
+	return vb_select(root, &job->cfg, &job->list, job->sel, NULL);
 }
 
 int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_plan_guard *guards,

@@ -15,6 +15,7 @@
 #include "plan.h"
 #include "root.h"
 #include "select.h"
+#include "sriov.h"
 
 #define VB_DEFAULT_CONFIG "etc/vfio-bind.conf"
 
@@ -24,6 +25,7 @@ struct vb_job {
 	struct vb_pci_list list;
 	struct vb_sel *sel; /* list.n entries */
 	struct vb_plan plan;
+	struct vb_sriov_plan sriov; /* PFs that numvfs= rules select */
 	struct vb_mappings maps; /* the Proxmox mappings mapping= terms point into */
 	struct vb_outcome *out;  /* plan.n entries, after vb_job_apply */
 };
@@ -47,6 +49,11 @@ void vb_job_free(struct vb_job *job);
 int vb_job_load_config(struct vb_job *job, const struct vb_root *root, const char *path);
 /* Scan and select (warnings for rules that match nothing go to diags). */
 int vb_job_select(struct vb_job *job, const struct vb_root *root);
+/* After select: plans VF creation (sriov.h). With create, logs each PF and
+ * makes the VFs (dry_run: only says what it would do) and, when some were
+ * made, scans and selects again (without repeating the warnings). 0 or
+ * -errno. */
+int vb_job_sriov(struct vb_job *job, const struct vb_root *root, bool create, bool dry_run);
 /* Plans, running the guards on every selected device (plan.h). */
 int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_plan_guard *guards,
 		size_t n_guards);

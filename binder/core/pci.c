@@ -233,6 +233,7 @@ static void dev_init(struct vb_pci_dev *d, const struct vb_pci_addr *a)
 	d->boot_vga = -1;
 	d->header_type = -1;
 	d->sriov_numvfs = -1;
+	d->vf_index = -1;
 }
 
 static int cmp_dev(const void *a, const void *b)
@@ -539,6 +540,89 @@ int vb_pci_load_sriov(const struct vb_root *root, struct vb_pci_dev *d)
 		d->sriov_numvfs = (int)v;
 	}
 	d->have |= VB_PCI_HAVE_SRIOV;
+	return 0;
+}
+
+int vb_pci_virtfn(const struct vb_root *root, const char *pf, unsigned index,
+		  char name[VB_PCI_NAME_MAX])
+{
+	char path[128], link[256];
+	struct vb_pci_addr a;
+	const char *base;
+	int r;
+
+	snprintf(path, sizeof(path), DEVICES_DIR "/%s/virtfn%u", pf, index);
+	r = vb_read_link(root, path, link, sizeof(link));
+	if (r < 0)
+		return r;
+	base = strrchr(link, '/');
+	base = base ? base + 1 : link;
+	if (vb_pci_addr_parse(base, &a) < 0)
+		return -EINVAL;
+	vb_pci_addr_format(&a, name);
+	return 0;
+}
+
+/* Reads a small decimal PF attribute (sriov_offset, sriov_stride). */
+static int read_pf_uint(const struct vb_root *root, const char *pf, const char *attr,
+			unsigned long *ret)
+{
+	char path[128], buf[32];
+	int r;
+
+	snprintf(path, sizeof(path), DEVICES_DIR "/%s/%s", pf, attr);
+	r = vb_read_file(root, path, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	return parse_uint_strict(buf, 0xffff, ret);
+}
+
+int vb_pci_load_physfn(const struct vb_root *root, struct vb_pci_dev *d)
+{
+	char path[128], link[256], name[VB_PCI_NAME_MAX];
+	unsigned long off, stride;
+	struct vb_pci_addr pf;
+	const char *base;
+	int r;
+
+	if (d->have & VB_PCI_HAVE_PHYSFN)
+		return 0;
+	dev_path(d, "physfn", path, sizeof(path));
+	r = vb_read_link(root, path, link, sizeof(link));
+	if (r == -ENOENT) {
+		r = missing_attr(root, d);
+		if (r < 0)
+			return r;
+		d->have |= VB_PCI_HAVE_PHYSFN;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	base = strrchr(link, '/');
+	base = base ? base + 1 : link;
+	if (vb_pci_addr_parse(base, &pf) < 0)
+		return -EINVAL;
+	vb_pci_addr_format(&pf, d->pf);
+	/* Routing ID of VF N = PF's + sriov_offset + N * sriov_stride (PCIe
+	 * SR-IOV 3.3.9-10); the PF's virtfnN link confirms it. */
+	if (read_pf_uint(root, d->pf, "sriov_offset", &off) == 0 &&
+	    read_pf_uint(root, d->pf, "sriov_stride", &stride) == 0 && stride > 0) {
+		long rid = ((long)d->addr.bus << 8 | d->addr.slot << 3 | d->addr.func) -
+			   ((long)pf.bus << 8 | pf.slot << 3 | pf.func) - (long)off;
+
+		if (rid >= 0 && rid % (long)stride == 0 &&
+		    vb_pci_virtfn(root, d->pf, (unsigned)(rid / (long)stride), name) == 0 &&
+		    strcmp(name, d->name) == 0)
+			d->vf_index = (int)(rid / (long)stride);
+	}
+	for (unsigned i = 0; d->vf_index < 0 && i <= 0xffff; i++) {
+		r = vb_pci_virtfn(root, d->pf, i, name);
+		if (r == -ENOENT)
+			break;
+		if (r == 0 && strcmp(name, d->name) == 0)
+			d->vf_index = (int)i;
+	}
+	d->have |= VB_PCI_HAVE_PHYSFN;
 	return 0;
 }
 

@@ -44,6 +44,7 @@ enum {
 	VB_PCI_HAVE_PHYSPATH = 1u << 3,
 	VB_PCI_HAVE_HEADER = 1u << 4,
 	VB_PCI_HAVE_SRIOV = 1u << 5,
+	VB_PCI_HAVE_PHYSFN = 1u << 6,
 };
 
 struct vb_pci_dev {
@@ -58,6 +59,8 @@ struct vb_pci_dev {
 	int boot_vga;                 /* -1 absent, 0, 1; valid with HAVE_BOOT_VGA */
 	int header_type;              /* 0 normal, 1 bridge, 2 cardbus, -1 unknown */
 	int sriov_numvfs;             /* -1 not a PF; valid with HAVE_SRIOV */
+	int vf_index;                 /* -1 not a VF; valid with HAVE_PHYSFN */
+	char pf[VB_PCI_NAME_MAX];     /* a VF's physical function ("" none) */
 	char *physpath;               /* "pci0000:00/0000:00:01.0/0000:01:00.0" */
 	unsigned have;                /* VB_PCI_HAVE_* */
 };
@@ -79,7 +82,14 @@ int vb_pci_load_override(const struct vb_root *root, struct vb_pci_dev *d);
 int vb_pci_load_physpath(const struct vb_root *root, struct vb_pci_dev *d);
 int vb_pci_load_header(const struct vb_root *root, struct vb_pci_dev *d);
 int vb_pci_load_sriov(const struct vb_root *root, struct vb_pci_dev *d);
+/* A VF's PF (physfn link) and its index N (the PF's virtfnN link names it). */
+int vb_pci_load_physfn(const struct vb_root *root, struct vb_pci_dev *d);
 int vb_pci_load_all(const struct vb_root *root, struct vb_pci_dev *d);
+
+/* The device name the PF's virtfnN link points to. 0, -ENOENT (no such VF)
+ * or -errno. */
+int vb_pci_virtfn(const struct vb_root *root, const char *pf, unsigned index,
+		  char name[VB_PCI_NAME_MAX]);
 
 /* Re-reads uevent (driver) and forgets lazily loaded state. -ENODEV when the
  * device is gone. */

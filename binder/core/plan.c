@@ -150,10 +150,12 @@ static void plan_device(const struct vb_root *root, const struct vb_config *cfg,
 
 	/* The driver is the scan's, read just before: apply reads every
 	 * device again before it acts (the plan may be older by then). */
-	if (strcmp(d->driver, VB_TARGET_DRIVER) != 0) {
+	if (strcmp(d->driver, it->target) != 0) {
 		check_endpoint(root, it);
 		check_sriov(root, it);
-		check_group(root, it);
+		/* pci-stub only holds a device: it needs no IOMMU */
+		if (strcmp(it->target, "pci-stub") != 0)
+			check_group(root, it);
 	}
 	for (size_t g = 0; g < n_guards; g++) {
 		r = guards[g].check(root, cfg, it, guards[g].userdata);
@@ -167,9 +169,9 @@ static void plan_device(const struct vb_root *root, const struct vb_config *cfg,
 	if (it->action == VB_ACT_REFUSE)
 		return;
 
-	if (strcmp(d->driver, VB_TARGET_DRIVER) == 0) {
+	if (strcmp(d->driver, it->target) == 0) {
 		it->action = VB_ACT_NOTHING;
-		snprintf(it->reason, sizeof(it->reason), "already bound to %s", VB_TARGET_DRIVER);
+		snprintf(it->reason, sizeof(it->reason), "already bound to %s", it->target);
 		return;
 	}
 	if (d->driver[0] == '\0') {
@@ -181,14 +183,27 @@ static void plan_device(const struct vb_root *root, const struct vb_config *cfg,
 		}
 		if (d->override[0])
 			snprintf(it->reason, sizeof(it->reason),
-				 "unbound; override then bind (driver_override already %s)",
-				 d->override);
+				 "unbound; override then bind to %s (driver_override already %s)",
+				 it->target, d->override);
 		else
-			snprintf(it->reason, sizeof(it->reason), "unbound; override then bind");
+			snprintf(it->reason, sizeof(it->reason),
+				 "unbound; override then bind to %s", it->target);
 		return;
 	}
 	it->action = VB_ACT_REBIND;
-	snprintf(it->reason, sizeof(it->reason), "bound to %s; unbind then bind", d->driver);
+	snprintf(it->reason, sizeof(it->reason), "bound to %s; unbind then bind to %s", d->driver,
+		 it->target);
+}
+
+/* "VF 0 of 0000:01:00.0: " before the reason of a VF taken by vfs=. */
+static void prefix_vf(const struct vb_root *root, struct vb_plan_item *it)
+{
+	char tmp[sizeof(it->reason) + 48];
+
+	if (it->via != VB_VIA_VF || vb_pci_load_physfn(root, it->dev) < 0 || !it->dev->pf[0])
+		return;
+	snprintf(tmp, sizeof(tmp), "VF %d of %s: %s", it->dev->vf_index, it->dev->pf, it->reason);
+	vb_copy_str(it->reason, sizeof(it->reason), tmp);
 }
 
 int vb_plan_build(const struct vb_root *root, const struct vb_config *cfg, struct vb_pci_list *list,
@@ -217,8 +232,10 @@ int vb_plan_build(const struct vb_root *root, const struct vb_config *cfg, struc
 		it->dev = &list->devs[j];
 		it->rule = sel[j].rule;
 		it->via = sel[j].via;
+		it->target = vb_rule_driver(cfg, it->rule);
 		plan_device(root, cfg, it, guards, n_guards);
 		vb_mapping_check(root, cfg, list, it);
+		prefix_vf(root, it);
 	}
 
 	plan->items = items;

@@ -18,7 +18,7 @@
 #include "pci.h"
 #include "select.h"
 
-#define VB_TARGET_DRIVER "vfio-pci"
+#define VB_TARGET_DRIVER "vfio-pci" /* the default; driver= of a rule names another */
 
 enum vb_action {
 	VB_ACT_NOTHING, /* already bound to vfio-pci */
@@ -64,6 +64,8 @@ struct vb_plan_item {
 	struct vb_pci_dev *dev; /* points into the vb_pci_list */
 	int rule;               /* selecting rule index */
 	enum vb_via via;
+	const char *target; /* driver to end on: driver= of the rule (points into the
+			     * config) or VB_TARGET_DRIVER */
 	enum vb_action action;
 	enum vb_refusal refusal; /* with VB_ACT_REFUSE: the most important reason */
 	unsigned refusals;       /* 1u << code of every reason found */
@@ -108,7 +110,7 @@ bool vb_plan_refuse_unknown_storage(const struct vb_config *cfg, struct vb_plan_
 
 enum vb_result {
 	VB_RES_PENDING = 0,
-	VB_RES_OK,      /* on vfio-pci (now or before) */
+	VB_RES_OK,      /* on the target driver (now or before) */
 	VB_RES_SKIPPED, /* refused by the plan, or dry run */
 	VB_RES_FAILED,  /* a step failed; err and step say which */
 };
@@ -116,7 +118,8 @@ enum vb_result {
 struct vb_outcome {
 	enum vb_result result;
 	int err;          /* -errno of the failing step */
-	const char *step; /* "driver_override", "unbind", "load vfio-pci", "bind", "verify";
+	const char *step; /* "driver_override", "unbind", "load vfio-pci" (or "load module"
+			   * for another target), "bind", "verify";
 			   * release: "driver_override", "unbind", "drivers_probe" */
 	char driver_after[VB_DRIVER_MAX];
 };
@@ -131,7 +134,8 @@ struct vb_apply_opts {
 int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const struct vb_plan *plan,
 	     const struct vb_apply_opts *opts, struct vb_outcome *outcomes);
 
-/* Release devs[0..n): clear the override ("\n"), unbind from vfio-pci,
+/* Release devs[0..n): clear the override ("\n"), unbind from vfio-pci (or
+ * from the driver the override named: a variant driver, pci-stub),
  * drivers_probe so the native driver comes back. Returns failures or -errno. */
 int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,
 	       const struct vb_apply_opts *opts, struct vb_outcome *outcomes);

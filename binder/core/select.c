@@ -266,6 +266,51 @@ out:
 	return r;
 }
 
+/* vfs= of bind rule `ri` on the PF it matched: selects each listed VF that
+ * exists. Warns once per PF about listed indices it lacks, unless numvfs=
+ * will create them (the PF has none yet). */
+static int select_vfs(const struct vb_root *root, const struct vb_rule *rule, int ri,
+		      struct vb_pci_list *list, struct vb_sel *sel, const struct vb_pci_dev *pf,
+		      struct vb_diags *diags)
+{
+	unsigned first_missing = 0;
+	bool missing = false;
+	size_t k;
+
+	for (k = 0; k < (rule->vfs_all ? 1 : rule->n_vfs); k++) {
+		unsigned lo = rule->vfs_all ? 0 : rule->vfs[k].lo;
+		unsigned hi = rule->vfs_all ? 0xffff : rule->vfs[k].hi;
+
+		for (unsigned idx = lo; idx <= hi; idx++) {
+			char name[VB_PCI_NAME_MAX];
+			struct vb_pci_addr a;
+			struct vb_pci_dev *vf;
+			int r = vb_pci_virtfn(root, pf->name, idx, name);
+
+			if (r == -ENOENT) {
+				if (!rule->vfs_all && !missing) {
+					missing = true;
+					first_missing = idx;
+				}
+				break; /* VFs are numbered without gaps */
+			}
+			if (r < 0 || vb_pci_addr_parse(name, &a) < 0)
+				continue;
+			vf = vb_pci_find(list, &a);
+			if (vf)
+				sel_add(&sel[vf - list->devs], ri, VB_VIA_VF);
+		}
+	}
+	if (missing && diags && !(rule->numvfs && pf->sriov_numvfs == 0))
+		return vb_diags_add(
+			diags, VB_SEV_WARNING, rule->line, rule->vfs_column,
+			"VF indices count from 0 up to sriov_numvfs-1; numvfs=N creates "
+			"them when the PF has none",
+			"%s has no VF %u (sriov_numvfs is %d)", pf->name, first_missing,
+			pf->sriov_numvfs);
+	return 0;
+}
+
 int vb_select(const struct vb_root *root, const struct vb_config *cfg, struct vb_pci_list *list,
 	      struct vb_sel *sel, struct vb_diags *diags)
 {
@@ -300,6 +345,17 @@ int vb_select(const struct vb_root *root, const struct vb_config *cfg, struct vb
 		for (j = 0; j < list->n; j++) {
 			if (!vb_rule_match(root, rule, &list->devs[j]))
 				continue;
+			if (vb_rule_has_vfs(rule)) {
+				struct vb_pci_dev *pf = &list->devs[j];
+
+				if (vb_pci_load_sriov(root, pf) < 0 || pf->sriov_numvfs < 0)
+					continue; /* not a PF (a VF, or no SR-IOV) */
+				matched[i] = true;
+				r = select_vfs(root, rule, (int)i, list, sel, pf, diags);
+				if (r < 0)
+					goto out;
+				continue;
+			}
 			matched[i] = true;
 			sel_add(&sel[j], (int)i, VB_VIA_RULE);
 			if (rule->expand && (r = idxv_push(&seeds[i], j)) < 0)

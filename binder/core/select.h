@@ -15,13 +15,18 @@ enum vb_via {
 	VB_VIA_RULE,  /* the rule's terms match the device */
 	VB_VIA_SLOT,  /* added by expand=slot of the rule */
 	VB_VIA_GROUP, /* added by expand=group of the rule */
+	VB_VIA_VF,    /* a VF that vfs= of the rule takes from the PF it matches */
 };
 
 struct vb_sel {
-	enum vb_via via;   /* VB_VIA_NONE: not selected */
-	int rule;          /* index into cfg->rules of the selecting rule, -1 */
-	int excluded_by;   /* index of the exclude rule that removed it, -1 */
+	enum vb_via via; /* VB_VIA_NONE: not selected */
+	int rule;        /* index into cfg->rules of the selecting rule, -1 */
+	int excluded_by; /* index of the exclude rule that removed it, -1 */
 };
+
+/* With vfs=, a rule's terms select SR-IOV physical functions (devices with
+ * sriov_numvfs; VFs and other devices are passed over) and the rule takes the
+ * listed VFs of each (the PF's virtfnN links), never the PF itself. */
 
 /* sel has list->n entries, parallel to list->devs. Rules that match no device
  * get a warning in diags ("matches no device on this machine"). Loads lazy

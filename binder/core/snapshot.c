@@ -295,22 +295,26 @@ int vb_snapshot_guard(const struct vb_root *root, const struct vb_config *cfg,
 				       e->topology);
 	}
 
-	e = find(s, VB_SNAP_SELECT, topo, NULL);
-	if (e && !vb_snap_same_model(e, d))
+	/* A VF taken by vfs= may not have existed when the image was built
+	 * (numvfs= makes it at boot), and its address follows the VF count: it
+	 * is checked against the protected devices only. */
+	if (item->via == VB_VIA_VF)
+		e = NULL;
+	else if ((e = find(s, VB_SNAP_SELECT, topo, NULL)) && !vb_snap_same_model(e, d))
 		vb_plan_refuse(item, VB_REFUSE_HW_CHANGED,
 			       "hardware changed at %s: was %04x:%04x [%04x:%04x] class %06x, "
 			       "now %04x:%04x [%04x:%04x] class %06x; not taken",
 			       d->name, e->vendor, e->device, e->subsys_vendor, e->subsys_device,
 			       (unsigned)e->class, d->vendor, d->device, d->subsys_vendor,
 			       d->subsys_device, (unsigned)d->class);
-	else if (!e && (e = find(s, VB_SNAP_SELECT, NULL, d->name)))
+	else if (item->via != VB_VIA_VF && !e && (e = find(s, VB_SNAP_SELECT, NULL, d->name)))
 		vb_plan_refuse(item, VB_REFUSE_HW_CHANGED,
 			       "hardware changed at %s: was %04x:%04x [%04x:%04x] at %s, "
 			       "now %04x:%04x [%04x:%04x] at %s; not taken",
 			       d->name, e->vendor, e->device, e->subsys_vendor, e->subsys_device,
 			       e->topology, d->vendor, d->device, d->subsys_vendor,
 			       d->subsys_device, topo);
-	else if (!e)
+	else if (item->via != VB_VIA_VF && !e)
 		vb_plan_refuse(item, VB_REFUSE_HW_CHANGED,
 			       "hardware changed: %04x:%04x [%04x:%04x] at %s was not selected "
 			       "when the image was built; not taken",

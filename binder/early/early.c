@@ -366,6 +366,10 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		ret = VB_EXIT_FAILURE;
 		goto free_job;
 	}
+	/* numvfs=: VFs are made before planning, so the plan sees them */
+	r = vb_job_sriov(&job, &root, true, ao.dry_run);
+	if (r < 0)
+		log_error("cannot create SR-IOV VFs: %s", vb_strerror(r));
 	r = vb_job_plan(&job, &root, &guard, 1);
 	if (r < 0) {
 		log_error("cannot plan: %s", vb_strerror(r));

@@ -88,6 +88,8 @@ static const char *via_name(enum vb_via via)
 		return "expand=slot";
 	case VB_VIA_GROUP:
 		return "expand=group";
+	case VB_VIA_VF:
+		return "vfs";
 	default:
 		return NULL;
 	}
@@ -314,6 +316,43 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			vms_w = (int)strlen(v);
 	}
 
+	/* VFs right after their PF, by index; the rest in address order */
+	size_t *order = calloc(job.list.n ? job.list.n : 1, sizeof(*order)), n_order = 0;
+	bool *placed = calloc(job.list.n ? job.list.n : 1, sizeof(*placed));
+	if (!order || !placed) {
+		log_error("cannot list devices: %s", vb_strerror(-ENOMEM));
+		free(order);
+		free(placed);
+		free(topo);
+		vb_vms_free(&vms);
+		vb_job_free(&job);
+		return VB_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < job.list.n; i++)
+		(void)vb_pci_load_physfn(&o->r, &job.list.devs[i]);
+	for (size_t i = 0; i < job.list.n; i++) {
+		struct vb_pci_dev *d = &job.list.devs[i];
+		char name[VB_PCI_NAME_MAX];
+		struct vb_pci_addr va;
+		struct vb_pci_dev *vf;
+
+		if (d->pf[0] && d->vf_index >= 0 && vb_pci_addr_parse(d->pf, &va) == 0 &&
+		    vb_pci_find(&job.list, &va))
+			continue; /* placed under its PF */
+		placed[i] = true;
+		order[n_order++] = i;
+		for (unsigned k = 0; k <= 0xffff && vb_pci_virtfn(&o->r, d->name, k, name) == 0;
+		     k++)
+			if (vb_pci_addr_parse(name, &va) == 0 &&
+			    (vf = vb_pci_find(&job.list, &va)) && !placed[vf - job.list.devs]) {
+				placed[vf - job.list.devs] = true;
+				order[n_order++] = (size_t)(vf - job.list.devs);
+			}
+	}
+	for (size_t i = 0; i < job.list.n; i++)
+		if (!placed[i])
+			order[n_order++] = i;
+
 	struct json j;
 	if (json) {
 		json_devices_begin(&j, &job, bad);
@@ -325,7 +364,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			printf("%-*s ", vms_w, "VMS");
 		printf("%s\n", "SELECTED-BY");
 	}
-	for (size_t i = 0; i < job.list.n; i++) {
+	for (size_t oi = 0; oi < n_order; oi++) {
+		size_t i = order[oi];
 		struct vb_pci_dev *d = &job.list.devs[i];
 		const struct vb_sel *s = &job.sel[i];
 		char loc[VB_LOCATION_MAX], buf[16], grp[16];
@@ -363,6 +403,11 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			else
 				json_null(&j, "boot_vga");
 			json_str(&j, "topology", topo[i][0] ? topo[i] : NULL);
+			json_str(&j, "physfn", d->pf[0] ? d->pf : NULL);
+			if (d->pf[0] && d->vf_index >= 0)
+				json_int(&j, "vf_index", d->vf_index);
+			else
+				json_null(&j, "vf_index");
 			json_str(&j, "selected_by", where);
 			json_str(&j, "selected_via", via_name(s->via));
 			if (s->excluded_by >= 0)
@@ -382,8 +427,10 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 				snprintf(grp, sizeof(grp), "%d", d->iommu_group);
 			else
 				strcpy(grp, "-");
-			char v[256];
+			char v[256], vf[48] = "";
 
+			if (d->pf[0] && d->vf_index >= 0)
+				snprintf(vf, sizeof(vf), " (VF %d of %s)", d->vf_index, d->pf);
 			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %-*s ", d->name, id, sub,
 			       (unsigned)d->class, d->driver[0] ? d->driver : "-",
 			       d->override[0] ? d->override : "-", grp,
@@ -395,7 +442,11 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 				vb_vms_describe(&vms, &d->addr, false, v, sizeof(v));
 				printf("%-*s ", vms_w, v[0] ? v : "-");
 			}
-			printf("%s\n", where ? where : s->excluded_by >= 0 ? "(excluded)" : "-");
+			printf("%s%s\n",
+			       where                 ? where
+			       : s->excluded_by >= 0 ? "(excluded)"
+						     : "-",
+			       vf);
 		}
 	}
 	if (json) {
@@ -403,6 +454,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 		json_object_close(&j);
 		json_end(&j);
 	}
+	free(order);
+	free(placed);
 	free(topo);
 	vb_vms_free(&vms);
 	vb_job_free(&job);
@@ -442,13 +495,20 @@ static void log_no_iommu(struct opts *o, const struct vb_job *job)
 	}
 }
 
-static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad)
+/* create: apply makes the VFs of numvfs= rules first (dry_run: says what it
+ * would do), so that planning sees them; plan only plans their creation. */
+static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad, bool create, bool dry_run)
 {
 	struct vb_storage_policy pol;
 	int r = prepare(o, job, false, bad);
 
 	if (r)
 		return r;
+	r = *bad ? 0 : vb_job_sriov(job, &o->r, create, dry_run);
+	if (r < 0) {
+		log_error("cannot create SR-IOV VFs: %s", vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
 	r = plan_storage(o, job, &pol);
 	vb_storage_policy_free(&pol);
 	if (r == 0)
@@ -481,7 +541,7 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 	json = a.json;
 	o->strict_config = true;
 	vb_job_init(&job);
-	r = plan_prepare(o, &job, &bad);
+	r = plan_prepare(o, &job, &bad, false, false);
 	if (r) {
 		vb_job_free(&job);
 		return r;
@@ -516,6 +576,33 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 			       vb_action_name(it->action),
 			       it->dev->driver[0] ? it->dev->driver : "-", where ? where : "-",
 			       it->reason);
+		}
+	}
+	/* numvfs=: what apply (or the early binder) does to each PF first */
+	if (json) {
+		json_array_close(&j);
+		json_array_open(&j, "sriov");
+	} else if (job.sriov.n > 0) {
+		printf("\n%-12s %-9s %-24s %s\n", "PF", "SR-IOV", "RULE", "REASON");
+	}
+	for (size_t i = 0; i < job.sriov.n; i++) {
+		const struct vb_sriov_item *it = &job.sriov.items[i];
+		char loc[4200];
+		const char *where = vb_rule_location(&job.cfg, it->rule, loc, sizeof(loc));
+
+		if (json) {
+			json_object_open(&j, NULL);
+			json_str(&j, "pf", it->pf);
+			json_str(&j, "action", vb_sriov_action_name(it->action));
+			json_int(&j, "numvfs", job.cfg.rules[it->rule].numvfs);
+			json_int(&j, "current_numvfs", it->numvfs);
+			json_int(&j, "totalvfs", it->totalvfs);
+			json_str(&j, "rule", where);
+			json_str(&j, "reason", it->reason);
+			json_object_close(&j);
+		} else {
+			printf("%-12s %-9s %-24s %s\n", it->pf, vb_sriov_action_name(it->action),
+			       where ? where : "-", it->reason);
 		}
 	}
 	if (json) {
@@ -554,6 +641,31 @@ static int take_lock(struct opts *o)
 	return VB_EXIT_FAILURE;
 }
 
+/* A PF that a numvfs= rule selects: its driver's arrival (the udev rule's
+ * bind event) is when its VFs can be made. */
+static bool sriov_pf_of_rule(struct opts *o, const struct vb_job *job, struct vb_pci_dev *d)
+{
+	for (size_t i = 0; i < job->cfg.n_rules; i++)
+		if (!job->cfg.rules[i].exclude && job->cfg.rules[i].numvfs &&
+		    vb_rule_match(&o->r, &job->cfg.rules[i], d))
+			return true;
+	return false;
+}
+
+/* apply --device PF: the plan keeps the PF's VFs (those just made). */
+static bool keep_vfs_of(const struct vb_root *root, struct vb_plan *plan,
+			const struct vb_pci_dev *pf)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->n; i++)
+		if (vb_pci_load_physfn(root, plan->items[i].dev) == 0 &&
+		    strcmp(plan->items[i].dev->pf, pf->name) == 0)
+			plan->items[n++] = plan->items[i];
+	plan->n = n;
+	return n > 0;
+}
+
 /*
  * apply --device, before the lock: is the device selected at all? The udev
  * rule runs this for every PCI device that appears (all of them at coldplug),
@@ -589,12 +701,15 @@ static int device_precheck(struct opts *o, const char *arg, struct vb_pci_addr *
 		if (!d) {
 			log_error("apply: no PCI device %s under %s", arg, o->r.path);
 			r = VB_EXIT_DEVICE;
-		} else if (job.sel[d - job.list.devs].via == VB_VIA_NONE) {
+		} else if (job.sel[d - job.list.devs].via == VB_VIA_NONE &&
+			   !sriov_pf_of_rule(o, &job, d)) {
 			log_debug("%s: not selected by %s", d->name, job.cfg.file);
 			r = VB_EXIT_SUCCESS;
-		} else if (strcmp(d->driver, VB_TARGET_DRIVER) == 0 &&
+		} else if (job.sel[d - job.list.devs].via != VB_VIA_NONE &&
+			   strcmp(d->driver,
+				  vb_rule_driver(&job.cfg, job.sel[d - job.list.devs].rule)) == 0 &&
 			   vb_pci_load_override(&o->r, d) == 0 &&
-			   strcmp(d->override, VB_TARGET_DRIVER) == 0) {
+			   strcmp(d->override, d->driver) == 0) {
 			/* coldplug replays the add event of every device the
 			 * initramfs took: done already, no need to wait */
 			log_debug("%s: already on %s", d->name, VB_TARGET_DRIVER);
@@ -679,7 +794,7 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 	if (!ao.dry_run && (r = take_lock(o)))
 		return r;
 	vb_job_init(&job);
-	r = plan_prepare(o, &job, &bad);
+	r = plan_prepare(o, &job, &bad, true, ao.dry_run);
 	if (r || bad) {
 		if (bad)
 			log_error("%s has errors: nothing applied", job.cfg.file);
@@ -689,8 +804,11 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 	if (a.device) {
 		/* only this device: the others are another event's (or the unit's) */
 		struct vb_pci_dev *d = vb_pci_find(&job.list, &addr);
+		bool pf = d && job.sel[d - job.list.devs].via == VB_VIA_NONE &&
+			  sriov_pf_of_rule(o, &job, d);
 
-		if (!d || !vb_plan_keep_device(&job.plan, d)) {
+		if (!d ||
+		    !(pf ? keep_vfs_of(&o->r, &job.plan, d) : vb_plan_keep_device(&job.plan, d))) {
 			log_info("%s: no longer selected or present", a.device);
 			vb_job_free(&job);
 			return VB_EXIT_SUCCESS;
@@ -909,18 +1027,91 @@ static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *
 	return 0;
 }
 
+/* Adds the module set of every driver= of the config (variant drivers,
+ * pci-stub) to set, each module once. A driver the kernel lacks is an error
+ * naming the rule. Returns 0 or an exit code (logged). */
+static int resolve_drivers(struct opts *o, const struct vb_job *job, const char *kver,
+			   struct vb_modset *set)
+{
+	for (size_t i = 0; i < job->cfg.n_rules; i++) {
+		const char *drv = job->cfg.rules[i].driver;
+		struct vb_modset more;
+		bool seen = false;
+		int r;
+
+		if (!drv[0] || strcmp(drv, VB_TARGET_DRIVER) == 0)
+			continue;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(job->cfg.rules[k].driver, drv) == 0;
+		if (seen)
+			continue;
+		r = vb_modset_resolve(&o->r, kver, drv, &more);
+		if (r == -ENOENT) {
+			log_error("%s:%u: driver=%s: kernel %s has no such module (neither in "
+				  "lib/modules/%s nor built in)\n  hint: vfio-pci variant drivers "
+				  "exist only in kernels built with them; 'modinfo -k %s %s' tells",
+				  job->cfg.file, job->cfg.rules[i].line, drv, kver, kver, kver,
+				  drv);
+			return VB_EXIT_ENV;
+		}
+		if (r < 0) {
+			log_error("cannot resolve %s in kernel %s: %s", drv, kver, vb_strerror(r));
+			return VB_EXIT_ENV;
+		}
+		for (size_t m = 0; m < more.n; m++) {
+			bool dup = false;
+			char **v;
+
+			for (size_t k = 0; k < set->n && !dup; k++)
+				dup = strcmp(set->names[k], more.names[m]) == 0;
+			if (dup)
+				continue;
+			v = realloc(set->names, (set->n + 1) * sizeof(*v));
+			if (!v) {
+				vb_modset_free(&more);
+				return VB_EXIT_FAILURE;
+			}
+			set->names = v;
+			set->names[set->n++] = more.names[m];
+			more.names[m] = NULL;
+		}
+		vb_modset_free(&more);
+	}
+	return 0;
+}
+
 static int cmd_modules(struct opts *o, int argc, char **argv)
 {
 	struct vb_modset set;
 	const char *kver_arg;
+	struct vb_job job;
 	char *kver = NULL;
+	bool bad;
 	int r;
 
 	r = kernel_option(argc, argv, "modules", &kver_arg);
 	if (r)
 		return r;
+	/* the drivers that driver= names come with vfio-pci's set */
+	vb_job_init(&job);
+	r = load_config(o, &job, false, &bad);
+	if (r == 0 && bad) {
+		vb_diags_log(&job.diags);
+		r = VB_EXIT_CONFIG;
+	}
+	if (r) {
+		vb_job_free(&job);
+		return r;
+	}
 	r = resolve_vfio(o, kver_arg, &set, &kver);
 	if (r == 0) {
+		r = resolve_drivers(o, &job, kver, &set);
+		if (r) {
+			vb_modset_free(&set);
+			free(kver);
+			vb_job_free(&job);
+			return r;
+		}
 		for (size_t i = 0; i < set.n; i++)
 			printf("%s\n", set.names[i]);
 		if (set.builtin)
@@ -928,6 +1119,7 @@ static int cmd_modules(struct opts *o, int argc, char **argv)
 		vb_modset_free(&set);
 	}
 	free(kver);
+	vb_job_free(&job);
 	return r;
 }
 
@@ -974,6 +1166,31 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 				  : "add allow-storage=yes to the rule to take it anyway, or add",
 			  it->dev->name);
 		ret = VB_EXIT_REFUSED;
+	}
+	return ret;
+}
+
+/* numvfs= against this machine's PFs: more VFs than a PF supports is an
+ * error; a PF that has another count is left alone at boot (a warning). */
+static int check_sriov(struct opts *o, struct vb_job *job)
+{
+	int r = vb_job_sriov(job, &o->r, false, false), ret = 0;
+
+	if (r < 0) {
+		log_error("cannot read the SR-IOV state: %s", vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < job->sriov.n; i++) {
+		const struct vb_sriov_item *it = &job->sriov.items[i];
+		char loc[4200];
+		const char *where = vb_rule_location(&job->cfg, it->rule, loc, sizeof(loc));
+
+		if (it->action == VB_SRIOV_TOO_MANY || it->action == VB_SRIOV_FAILED) {
+			log_error("%s: %s: %s", where, it->pf, it->reason);
+			ret = VB_EXIT_CONFIG;
+		} else if (it->action == VB_SRIOV_MISMATCH) {
+			log_warning("%s: %s: %s", where, it->pf, it->reason);
+		}
 	}
 	return ret;
 }
@@ -1054,9 +1271,13 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 		struct vb_modset set;
 
 		r = resolve_vfio(o, a.kver, &set, &kver);
-		if (r == 0)
+		if (r == 0) {
+			r = resolve_drivers(o, &job, kver, &set);
 			vb_modset_free(&set);
+		}
 	}
+	if (r == 0 && devices)
+		r = check_sriov(o, &job);
 	if (r == 0 && devices)
 		r = check_storage(o, &job, &pol);
 	else if (r == 0)

@@ -710,6 +710,108 @@ START_TEST(early_binds_and_logs_to_kmsg)
 }
 END_TEST
 
+/* SR-IOV through the binaries: plan says what numvfs= will do, check
+ * refuses too many VFs, the early binder creates the VFs and binds the
+ * listed ones, status lists them under their PF, release gives one back. */
+START_TEST(sriov_create_at_boot)
+{
+	char *root = tree_with_config("sriov", "bind path=0000:03:00.1 numvfs=4 vfs=0,2\n");
+	char *kmsg, *vf;
+	struct run r;
+
+	r = run("VB_SIM_BIN", "--root", root, "plan", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_contains(r.out, "0000:03:00.1 create");
+	assert_contains(r.out,
+			"create 4 VFs (autoprobe off while they appear); VFs 0,2 to vfio-pci");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "plan", "--json", NULL);
+	ck_assert_int_eq(r.status, 0);
+	check_json(r.out);
+	assert_contains(r.out, "\"sriov\"");
+	assert_contains(r.out, "\"totalvfs\": 64");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "check", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+	ck_assert(!fixture_exists(root, "sys/bus/pci/devices/0000:03:00.1/virtfn0"));
+
+	fixture_write(root, "dev/kmsg", "");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "0000:03:00.1 ");
+	assert_contains(kmsg, "created 4 VFs");
+	assert_contains(kmsg, "2 device(s) on vfio-pci, 0 failed");
+	free(kmsg);
+	run_free(&r);
+	/* VF N = 03:00.1 + offset 79 + N: 03:0a.0 ... */
+	vf = fixture_readlink(root, "sys/bus/pci/devices/0000:03:00.1/virtfn2");
+	ck_assert_ptr_nonnull(vf);
+	assert_contains(vf, "0000:03:0a.2");
+	free(vf);
+	assert_driver(root, "0000:03:0a.0", "vfio-pci");
+	assert_driver(root, "0000:03:0a.1", "iavf");
+	assert_driver(root, "0000:03:0a.2", "vfio-pci");
+	assert_driver(root, "0000:03:0a.3", "iavf");
+	assert_driver(root, "0000:03:00.1", "i40e");
+
+	r = run("VB_SIM_BIN", "--root", root, "status", NULL);
+	ck_assert_int_eq(r.status, 0);
+	/* right after its PF, in index order */
+	{
+		const char *pf = strstr(r.out, "\n0000:03:00.1 "),
+			   *v0 = strstr(r.out, "\n0000:03:0a.0 ");
+
+		ck_assert(pf && v0 && pf < v0);
+		ck_assert_ptr_eq(strchr(pf + 1, '\n'), v0);
+	}
+	assert_contains(r.out, "(VF 2 of 0000:03:00.1)");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "status", "--json", NULL);
+	check_json(r.out);
+	assert_contains(r.out, "\"physfn\": \"0000:03:00.1\"");
+	assert_contains(r.out, "\"vf_index\": 3");
+	assert_contains(r.out, "\"selected_via\": \"vfs\"");
+	run_free(&r);
+
+	r = run("VB_SIM_BIN", "--root", root, "release", "03:0a.0", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:03:0a.0", "iavf");
+	run_free(&r);
+
+	/* more VFs than the PF has: check fails, naming the rule */
+	fixture_write(root, "etc/vfio-bind.conf", "bind path=0000:03:00.1 numvfs=65 vfs=0\n");
+	r = run("VB_SIM_BIN", "--root", root, "check", NULL);
+	ck_assert_int_eq(r.status, 3);
+	assert_contains(r.err, "vfio-bind.conf:1: 0000:03:00.1: numvfs=65 is more than the 64 VFs");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* The udev rule's bind event for a PF whose driver arrived after the
+ * initramfs: apply --auto --device PF creates the VFs and binds the listed
+ * ones; the same for a PF no numvfs= rule selects does nothing. */
+START_TEST(sriov_pf_driver_arrives)
+{
+	char *root = tree_with_config("sriov", "bind path=0000:03:00.1 numvfs=2 vfs=1\n");
+	struct run r;
+
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", "--device", "0000:17:00.0", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	ck_assert(!fixture_exists(root, "sys/bus/pci/devices/0000:03:00.1/virtfn0"));
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", "--device", "0000:03:00.1", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:03:0a.0", "iavf");
+	assert_driver(root, "0000:03:0a.1", "vfio-pci");
+	assert_driver(root, "0000:03:00.1", "i40e");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 START_TEST(early_cmdline_off_and_dry_run)
 {
 	char *root = tree_with_config("desktop", "bind path=01:00\n");
@@ -990,7 +1092,7 @@ END_TEST
 START_TEST(early_snapshot_across_renumbering)
 {
 	static const char conf[] = "bind topology=0000:00:1c.4/00\n" /* the guest GPU, 02:00 */
-				   "bind path=0000:02:00.0\n";        /* the same GPU, by address */
+				   "bind path=0000:02:00.0\n";       /* the same GPU, by address */
 	char *before = tree_with_config("renumber-before", conf);
 	char *after = tree_with_config("renumber-after", conf);
 	char path[4300], *snap, *kmsg;
@@ -1433,7 +1535,8 @@ END_TEST
 
 /* The early binder goes into every initramfs: static (no program
  * interpreter, no dynamic section) and at most 80 KiB (64 KiB until the
- * Proxmox mappings, mapping.c, came in: about 6 KB). */
+ * Proxmox mappings, mapping.c, and SR-IOV VF creation, sriov.c, came in:
+ * about 6 KB each). */
 START_TEST(early_binary_is_static_and_small)
 {
 	const char *early = getenv("VB_EARLY_BIN");
@@ -1503,6 +1606,8 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, apply_topology_after_renumbering);
 	tcase_add_test(tc, early_binds_and_logs_to_kmsg);
 	tcase_add_test(tc, early_cmdline_off_and_dry_run);
+	tcase_add_test(tc, sriov_create_at_boot);
+	tcase_add_test(tc, sriov_pf_driver_arrives);
 	tcase_add_test(tc, early_invalid_config_logs_and_binds_nothing);
 	tcase_add_test(tc, early_static_binary_runs_on_fake_root);
 	tcase_add_test(tc, early_binary_is_static_and_small);

@@ -9,7 +9,7 @@
  * fuzz-sources: binder/core/util.c
  * fuzz-sources: binder/core/select.c binder/core/plan.c binder/core/apply.c binder/core/job.c
  * fuzz-sources: binder/core/cmdline.c binder/core/module.c binder/core/mapping.c
- * fuzz-sources: binder/core/lock.c
+ * fuzz-sources: binder/core/lock.c binder/core/sriov.c
  * fuzz-seeds: conf/vfio-bind.conf
  */
 #include <errno.h>
@@ -94,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	CHECK(vb_job_select(&job, &root) == 0);
+	CHECK(vb_job_sriov(&job, &root, false, false) == 0);
 	CHECK(vb_job_plan(&job, &root, NULL, 0) == 0);
 	for (size_t i = 0; i < job.plan.n; i++) {
 		const struct vb_plan_item *it = &job.plan.items[i];

@@ -723,6 +723,64 @@ START_TEST(test_modules_relative_root)
 }
 END_TEST
 
+/* driver= (variant drivers, pci-stub): `modules` adds each driver's set to
+ * vfio-pci's, dependencies first; a driver the kernel lacks fails `modules`
+ * and `check --kernel`, naming the rule. */
+START_TEST(test_modules_driver_option)
+{
+	const struct profile *p = profile("6.12"), *old = profile("6.1");
+	char *root = root_of(p->name), *oldroot = root_of(old->name);
+	char *conf = xasprintf("%s/drivers.conf", workdir);
+	struct names want = expected(p->name), got;
+	struct res r;
+
+	write_file(conf, "bind id=1af4:1041 driver=virtio_vfio_pci\n"
+			 "bind id=15b3:101e vfs=all driver=mlx5_vfio_pci\n"
+			 "bind id=8086:10d3 driver=pci-stub\n"
+			 "bind id=10de:2204 driver=vfio-pci\n");
+	r = vb(root, "--config", conf, "modules", "--kernel", p->kver, NULL);
+	ck_assert_msg(r.rc == 0, "exit %d: %s", r.rc, r.err);
+	got = names_parse(r.out);
+	for (size_t i = 0; i < want.n; i++)
+		ck_assert_msg(names_index(&got, want.v[i]) >= 0, "%s missing", want.v[i]);
+	for (const char *const *m =
+		     (const char *const[]){"virtio_vfio_pci", "mlx5_vfio_pci", "mlx5_core", "ptp",
+					   "pps_core", "pci_stub", NULL};
+	     *m; m++)
+		ck_assert_msg(names_index(&got, *m) >= 0, "%s missing from: %s", *m, r.out);
+	ck_assert_uint_eq(got.n, want.n + 6); /* each module once */
+	check_order(&got, root, p->kver);
+	names_free(&got);
+	res_free(&r);
+
+	/* 6.1 has no virtio_vfio_pci: both commands fail, naming the rule */
+	r = vb(oldroot, "--config", conf, "modules", "--kernel", old->kver, NULL);
+	ck_assert_int_eq(r.rc, EXIT_ENV);
+	assert_contains(r.err,
+			":1: driver=virtio_vfio_pci: kernel 6.1.0-25-amd64 has no such module");
+	res_free(&r);
+	r = vb(oldroot, "--config", conf, "check", "--kernel", old->kver, NULL);
+	ck_assert_int_eq(r.rc, EXIT_ENV);
+	assert_contains(r.err, "has no such module");
+	res_free(&r);
+
+	/* pci-stub is there in every generation */
+	write_file(conf, "bind id=8086:10d3 driver=pci-stub\n");
+	r = vb(oldroot, "--config", conf, "check", "--kernel", old->kver, NULL);
+	ck_assert_msg(r.rc == 0, "exit %d: %s", r.rc, r.err);
+	res_free(&r);
+	r = vb(oldroot, "--config", conf, "modules", "--kernel", old->kver, NULL);
+	ck_assert_msg(r.rc == 0, "exit %d: %s", r.rc, r.err);
+	assert_contains(r.out, "pci_stub\n");
+	res_free(&r);
+
+	names_free(&want);
+	free(conf);
+	free(root);
+	free(oldroot);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* `vfio-bind check --kernel` */
 
@@ -969,6 +1027,7 @@ static Suite *kmod_suite(void)
 	tcase_add_test(tc, test_modules_modprobe_d);
 	tcase_add_test(tc, test_modules_softdep_cycle);
 	tcase_add_test(tc, test_modules_relative_root);
+	tcase_add_test(tc, test_modules_driver_option);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("check");
