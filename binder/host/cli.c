@@ -16,9 +16,12 @@
 #include "job.h"
 #include "json.h"
 #include "kmod.h"
+#include <libsmartcols.h>
 #include "log.h"
+#include "names.h"
 #include "snapshot-write.h"
 #include "storage.h"
+#include "table.h"
 
 struct opts {
 	const char *root;
@@ -26,6 +29,16 @@ struct opts {
 	const struct vb_kernel_ops *ops;
 	struct vb_root r;
 	bool strict_config; /* check, plan, apply: refuse a config others can change */
+	bool color;         /* --color after auto was resolved */
+	struct vb_names *names;
+};
+
+/* What a command's options said; positional arguments in argv[0..argc). */
+struct cmd_args {
+	bool json, dry_run, noheadings, raw;
+	const char *kver, *snapshot, *output, *slot, *id;
+	int argc;
+	char **argv;
 };
 
 static void errtryhelp(void)
@@ -33,39 +46,13 @@ static void errtryhelp(void)
 	fprintf(stderr, "Try 'vfio-bind --help' for more information.\n");
 }
 
-static void usage(void)
+/* The names of this root's PCI ID database, opened on first use. */
+static struct vb_names *names_of(struct opts *o)
 {
-	fputs("Usage:\n"
-	      " vfio-bind [options] <command> [<args>]\n"
-	      "\n"
-	      "Bind PCI devices declared in /etc/vfio-bind.conf to vfio-pci.\n"
-	      "\n"
-	      "Commands:\n"
-	      " status [--json]          every PCI device, its driver and the rule selecting it\n"
-	      " plan [--json]            what apply would do to each selected device, and why\n"
-	      " apply [--dry-run]        bind the selected devices to vfio-pci\n"
-	      " release [<address>...]   give devices back to their native drivers\n"
-	      " check [--kernel <ver>] [--snapshot <file>]\n"
-	      "                          validate the configuration (and the target kernel);\n"
-	      "                          write the hardware snapshot for the initramfs\n"
-	      " modules [--kernel <ver>] print the modules vfio-pci needs in that kernel\n"
-	      " doctor [--json] [--kernel <ver>]\n"
-	      "                          will passthrough work here, and what to fix\n"
-	      "\n"
-	      "Options:\n"
-	      " -r, --root <dir>         use <dir> as the root of every path (default /)\n"
-	      " -c, --config <file>      configuration file (default <root>/etc/vfio-bind.conf)\n"
-	      " -t, --timeout <ms>       give up on an unbind after <ms> (default 10000)\n"
-	      " -v, --verbose            more messages (repeat for debug)\n"
-	      " -q, --quiet              errors only\n"
-	      "\n"
-	      " -h, --help               display this help\n"
-	      " -V, --version            display version\n"
-	      "\n"
-	      "For more details see vfio-bind(8) and vfio-bind.conf(5).\n",
-	      stdout);
+	if (!o->names)
+		o->names = vb_names_open(&o->r);
+	return o->names;
 }
-
 static const char *rule_location(const struct vb_job *job, int rule, char *buf, size_t size)
 {
 	if (rule < 0 || (size_t)rule >= job->cfg.n_rules)
@@ -140,185 +127,325 @@ static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *c
 	return 0;
 }
 
-/* Options of a command; `accepted` is the getopt string of those it takes
- * ("j" --json, "k:" --kernel, "n" --dry-run). Positional arguments are an
- * error unless `positional` is set. Returns 0 or VB_EXIT_USAGE (logged). */
-struct cmd_args {
-	bool json;
-	bool dry_run;
-	const char *kver;
-	const char *snapshot;
+/* The rule column of status and plan: "LINE" for a rule's own match,
+ * "LINE+slot"/"LINE+group" for an expansion, "excl:LINE" for an exclude. */
+static const char *rule_short(const struct vb_job *job, int rule, enum vb_via via, int excluded,
+			      char *buf, size_t size)
+{
+	if (rule >= 0 && (size_t)rule < job->cfg.n_rules && via != VB_VIA_NONE)
+		snprintf(buf, size, "%u%s", job->cfg.rules[rule].line,
+			 via == VB_VIA_SLOT    ? "+slot"
+			 : via == VB_VIA_GROUP ? "+group"
+					       : "");
+	else if (excluded >= 0 && (size_t)excluded < job->cfg.n_rules)
+		snprintf(buf, size, "excl:%u", job->cfg.rules[excluded].line);
+	else
+		return NULL;
+	return buf;
+}
+
+/* status' device filters, lspci's -s and -d, parsed as the rules the config
+ * would write (path=, id=), so they accept what the config accepts. */
+struct filters {
+	struct vb_config cfg[3];
+	size_t n;
 };
 
-static int command_options(int argc, char **argv, const char *cmd, const char *accepted,
-			   bool positional, struct cmd_args *a)
+static void filters_free(struct filters *f)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"kernel", required_argument, NULL, 'k'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"snapshot", required_argument, NULL, 's'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+	for (size_t i = 0; i < f->n; i++)
+		vb_config_free(&f->cfg[i]);
+	f->n = 0;
+}
 
-	memset(a, 0, sizeof(*a));
-	while ((c = getopt_long(argc, argv, accepted, longopts, NULL)) != -1) {
-		if (c == '?' || !strchr(accepted, c)) {
-			if (c != '?')
-				log_error("%s: option --%s does not apply", cmd,
-					  c == 'j'   ? "json"
-					  : c == 'k' ? "kernel"
-					  : c == 's' ? "snapshot"
-						     : "dry-run");
-			return errtryhelp(), VB_EXIT_USAGE;
-		}
-		if (c == 'j')
-			a->json = true;
-		else if (c == 'k')
-			a->kver = optarg;
-		else if (c == 'n')
-			a->dry_run = true;
-		else if (c == 's')
-			a->snapshot = optarg;
+static int filter_add(struct filters *f, const char *opt, const char *key, const char *value)
+{
+	char line[512];
+	struct vb_diags diags;
+	int r;
+
+	if (strlen(value) > 200 || strpbrk(value, " \t\n#")) {
+		log_error("status: invalid %s '%s'", opt, value);
+		return -EINVAL;
 	}
-	if (!positional && optind < argc) {
-		log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
-		return errtryhelp(), VB_EXIT_USAGE;
+	snprintf(line, sizeof(line), "bind %s=%s\n", key, value);
+	r = vb_config_parse(opt, line, strlen(line), &f->cfg[f->n], &diags);
+	if (r < 0 || f->cfg[f->n].n_rules != 1) {
+		log_error("status: invalid %s '%s': %s", opt, value,
+			  diags.n ? diags.v[0].message : vb_strerror(r));
+		vb_diags_free(&diags);
+		vb_config_free(&f->cfg[f->n]);
+		return -EINVAL;
+	}
+	vb_diags_free(&diags);
+	f->n++;
+	return 0;
+}
+
+static int filters_parse(struct filters *f, const struct cmd_args *a)
+{
+	memset(f, 0, sizeof(*f));
+	if (a->argc > 1) {
+		log_error("status: one ADDRESS at most (got '%s' and '%s')", a->argv[0],
+			  a->argv[1]);
+		return -EINVAL;
+	}
+	if (a->argc == 1 && filter_add(f, "ADDRESS", "path", a->argv[0]) < 0)
+		return -EINVAL;
+	if (a->slot && filter_add(f, "-s", "path", a->slot) < 0)
+		goto fail;
+	if (a->id) {
+		/* lspci's VENDOR: means any device of the vendor */
+		char id[64];
+		size_t len = strlen(a->id);
+
+		if (len + 2 > sizeof(id) || a->id[0] == ':') {
+			log_error("status: invalid -d '%s': expected VENDOR:DEVICE or VENDOR:",
+				  a->id);
+			goto fail;
+		}
+		snprintf(id, sizeof(id), "%s%s", a->id, a->id[len - 1] == ':' ? "*" : "");
+		if (filter_add(f, "-d", "id", id) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	filters_free(f);
+	return -EINVAL;
+}
+
+static bool filters_match(const struct filters *f, const struct vb_root *r, struct vb_pci_dev *d)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!vb_rule_match(r, &f->cfg[i].rules[0], d))
+			return false;
+	return true;
+}
+
+/* Columns of status. Other facts (VFs under their PF, the VMs using a
+ * device) add a column here, a line in status_row() and their JSON field. */
+enum {
+	SC_ADDRESS,
+	SC_ID,
+	SC_NAME,
+	SC_VENDOR,
+	SC_CLASS,
+	SC_CLASS_NAME,
+	SC_SUBSYSTEM,
+	SC_DRIVER,
+	SC_OVERRIDE,
+	SC_GROUP,
+	SC_BOOT_VGA,
+	SC_TOPOLOGY,
+	SC_RULE,
+	SC_RULE_FILE,
+	SC_COUNT_
+};
+
+static const struct vb_coldef status_cols[SC_COUNT_] = {
+	[SC_ADDRESS] = {"ADDRESS", 12, 0, "PCI address, DDDD:BB:SS.F"},
+	[SC_ID] = {"ID", 9, 0, "vendor:device ID"},
+	[SC_NAME] = {"NAME", 0.3, SCOLS_FL_TRUNC, "device name (PCI ID database)"},
+	[SC_VENDOR] = {"VENDOR", 0.2, SCOLS_FL_TRUNC, "vendor name (PCI ID database)"},
+	[SC_CLASS] = {"CLASS", 6, 0, "class code"},
+	[SC_CLASS_NAME] = {"CLASS-NAME", 0.2, SCOLS_FL_TRUNC, "class name (PCI ID database)"},
+	[SC_SUBSYSTEM] = {"SUBSYSTEM", 9, 0, "subsystem vendor:device ID"},
+	[SC_DRIVER] = {"DRIVER", 8, 0, "the driver bound now"},
+	[SC_OVERRIDE] = {"OVERRIDE", 8, 0, "driver_override"},
+	[SC_GROUP] = {"GROUP", 5, SCOLS_FL_RIGHT, "IOMMU group"},
+	[SC_BOOT_VGA] = {"BOOT-VGA", 3, 0, "the firmware's boot display (yes/no)"},
+	[SC_TOPOLOGY] = {"TOPOLOGY", 12, 0, "where it is plugged in, for topology="},
+	[SC_RULE] = {"RULE", 4, 0, "line of the selecting rule (+slot, +group: expansions; excl:)"},
+	[SC_RULE_FILE] = {"RULE-FILE", 12, SCOLS_FL_TRUNC, "FILE:LINE of the selecting rule"},
+};
+static const int status_default[] = {SC_ADDRESS, SC_ID, SC_NAME, SC_DRIVER, SC_GROUP, SC_RULE, -1};
+
+/* One device of status, gathered once for the table and the JSON. */
+struct status_row {
+	struct vb_pci_dev *d;
+	const struct vb_sel *s;
+	char id[16], sub[16], class[8], group[16], topo[VB_TOPOLOGY_MAX];
+	char rule[32], rule_file[4200], excl_file[4200];
+};
+
+static void status_row(struct opts *o, const struct vb_job *job, size_t i, struct status_row *w)
+{
+	struct vb_pci_dev *d = &job->list.devs[i];
+	const struct vb_sel *s = &job->sel[i];
+
+	w->d = d;
+	w->s = s;
+	/* a device that vanished mid-listing keeps what the scan saw */
+	(void)vb_pci_load_group(&o->r, d);
+	(void)vb_pci_load_boot_vga(&o->r, d);
+	(void)vb_pci_load_override(&o->r, d);
+	if (vb_pci_topology(&o->r, d, w->topo, sizeof(w->topo)) < 0)
+		w->topo[0] = 0;
+	snprintf(w->id, sizeof(w->id), "%04x:%04x", d->vendor, d->device);
+	snprintf(w->sub, sizeof(w->sub), "%04x:%04x", d->subsys_vendor, d->subsys_device);
+	snprintf(w->class, sizeof(w->class), "%06x", (unsigned)d->class);
+	if (d->iommu_group >= 0)
+		snprintf(w->group, sizeof(w->group), "%d", d->iommu_group);
+	else
+		w->group[0] = 0;
+	if (!rule_short(job, s->rule, s->via, s->excluded_by, w->rule, sizeof(w->rule)))
+		w->rule[0] = 0;
+	if (s->via == VB_VIA_NONE ||
+	    !rule_location(job, s->rule, w->rule_file, sizeof(w->rule_file)))
+		w->rule_file[0] = 0;
+	if (!rule_location(job, s->excluded_by, w->excl_file, sizeof(w->excl_file)))
+		w->excl_file[0] = 0;
+}
+
+static void status_table_row(struct opts *o, struct vb_table *t, const struct status_row *w)
+{
+	const struct vb_pci_dev *d = w->d;
+	int row = vb_table_row(t, -1);
+	bool on_vfio = strcmp(d->driver, VB_TARGET_DRIVER) == 0;
+
+	if (row < 0)
+		return;
+	vb_table_set(t, row, SC_ADDRESS, d->name, NULL);
+	vb_table_set(t, row, SC_ID, w->id, NULL);
+	vb_table_set(t, row, SC_NAME, vb_names_device(names_of(o), d->vendor, d->device), NULL);
+	vb_table_set(t, row, SC_VENDOR, vb_names_vendor(names_of(o), d->vendor), NULL);
+	vb_table_set(t, row, SC_CLASS, w->class, NULL);
+	vb_table_set(t, row, SC_CLASS_NAME, vb_names_class(names_of(o), d->class), NULL);
+	vb_table_set(t, row, SC_SUBSYSTEM, w->sub, NULL);
+	/* green: where vfio-bind wants it; yellow: selected, not there yet */
+	vb_table_set(t, row, SC_DRIVER, d->driver,
+		     on_vfio                    ? VB_COLOR_GOOD
+		     : w->s->via != VB_VIA_NONE ? VB_COLOR_WARN
+						: NULL);
+	vb_table_set(t, row, SC_OVERRIDE, d->override, NULL);
+	vb_table_set(t, row, SC_GROUP, w->group, NULL);
+	vb_table_set(t, row, SC_BOOT_VGA,
+		     d->boot_vga < 0 ? NULL
+		     : d->boot_vga   ? "yes"
+				     : "no",
+		     NULL);
+	vb_table_set(t, row, SC_TOPOLOGY, w->topo, NULL);
+	vb_table_set(t, row, SC_RULE, w->rule, NULL);
+	vb_table_set(t, row, SC_RULE_FILE, w->rule_file[0] ? w->rule_file : w->excl_file, NULL);
+}
+
+static void status_json_row(struct opts *o, struct json *j, const struct status_row *w)
+{
+	const struct vb_pci_dev *d = w->d;
+
+	json_object_open(j, NULL);
+	json_identity(j, d, names_of(o));
+	json_str(j, "subsystem_id", w->sub);
+	json_hex(j, "subsystem_vendor", d->subsys_vendor, 4);
+	json_hex(j, "subsystem_device", d->subsys_device, 4);
+	json_str(j, "driver_override", d->override[0] ? d->override : NULL);
+	if (d->iommu_group >= 0)
+		json_int(j, "iommu_group", d->iommu_group);
+	else
+		json_null(j, "iommu_group");
+	if (d->boot_vga >= 0)
+		json_bool(j, "boot_vga", d->boot_vga == 1);
+	else
+		json_null(j, "boot_vga");
+	json_str(j, "topology", w->topo[0] ? w->topo : NULL);
+	json_str(j, "rule", w->rule_file[0] ? w->rule_file : NULL);
+	json_str(j, "via", via_name(w->s->via));
+	json_str(j, "excluded_by", w->excl_file[0] ? w->excl_file : NULL);
+	json_object_close(j);
+}
+
+/* A table of cols, or a usage error naming the unknown column. */
+static int table_open(struct opts *o, const struct cmd_args *a, const char *cmd,
+		      const struct vb_coldef *cols, size_t n, const int *defaults,
+		      struct vb_table **t)
+{
+	struct vb_table_opts to = {
+		.output = a->output,
+		.noheadings = a->noheadings,
+		.raw = a->raw,
+		.color = o->color,
+	};
+	char bad[128];
+	int r = vb_table_new(cols, n, defaults, &to, t, bad, sizeof(bad));
+
+	if (r == -EINVAL) {
+		log_error("%s: unknown column '%s' (see 'vfio-bind %s --help')", cmd, bad, cmd);
+		return VB_EXIT_USAGE;
+	}
+	if (r < 0) {
+		log_error("%s: %s", cmd, vb_strerror(r));
+		return VB_EXIT_FAILURE;
 	}
 	return 0;
 }
 
-/* {"config": FILE, "config_valid": BOOL, "devices": [ ... */
-static void json_devices_begin(struct json *j, const struct vb_job *job, bool bad)
+static int table_print(struct vb_table *t)
 {
-	json_begin(j, stdout);
-	json_object_open(j, NULL);
-	json_str(j, "config", job->cfg.file);
-	json_bool(j, "config_valid", !bad);
-	json_array_open(j, "devices");
+	int r = vb_table_print(t);
+
+	vb_table_free(t);
+	if (r < 0) {
+		log_error("cannot write the table: %s", vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	return 0;
 }
 
-static int cmd_status(struct opts *o, int argc, char **argv)
+static int cmd_status(struct opts *o, const struct cmd_args *a)
 {
-	struct cmd_args a;
-	bool json, bad;
+	struct vb_table *t = NULL;
+	struct filters f;
 	struct vb_job job;
-	int r;
+	struct json j;
+	bool bad;
+	int r, ret;
 
-	r = command_options(argc, argv, "status", "j", false, &a);
-	if (r)
-		return r;
-	json = a.json;
-
+	if (filters_parse(&f, a) < 0)
+		return errtryhelp(), VB_EXIT_USAGE;
+	if (!a->json) {
+		r = table_open(o, a, "status", status_cols, SC_COUNT_, status_default, &t);
+		if (r) {
+			filters_free(&f);
+			return r;
+		}
+	}
 	vb_job_init(&job);
 	r = prepare(o, &job, false, &bad);
 	if (r) {
-		vb_job_free(&job);
-		return r;
+		vb_table_free(t);
+		goto out;
 	}
-
-	/* The stable topology, for users to copy into a topology= rule; the
-	 * column is as wide as the widest one. "" when the device vanished or
-	 * its path is not a PCI one. */
-	char(*topo)[VB_TOPOLOGY_MAX] = calloc(job.list.n ? job.list.n : 1, sizeof(*topo));
-	int topo_w = (int)strlen("TOPOLOGY");
-	if (!topo) {
-		log_error("cannot list devices: %s", vb_strerror(-ENOMEM));
-		vb_job_free(&job);
-		return VB_EXIT_FAILURE;
+	if (a->json) {
+		json_envelope_begin(&j, stdout, "status", o->r.path, job.cfg.file, !bad,
+				    &job.diags);
+		json_array_open(&j, "devices");
 	}
 	for (size_t i = 0; i < job.list.n; i++) {
-		if (vb_pci_topology(&o->r, &job.list.devs[i], topo[i], sizeof(topo[i])) < 0)
-			topo[i][0] = 0;
-		if ((int)strlen(topo[i]) > topo_w)
-			topo_w = (int)strlen(topo[i]);
+		struct status_row w;
+
+		if (!filters_match(&f, &o->r, &job.list.devs[i]))
+			continue;
+		status_row(o, &job, i, &w);
+		if (a->json)
+			status_json_row(o, &j, &w);
+		else
+			status_table_row(o, t, &w);
 	}
-
-	struct json j;
-	if (json) {
-		json_devices_begin(&j, &job, bad);
-	} else {
-		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %-*s %s\n", "ADDRESS", "ID",
-		       "SUBSYSTEM", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", topo_w,
-		       "TOPOLOGY", "SELECTED-BY");
-	}
-	for (size_t i = 0; i < job.list.n; i++) {
-		struct vb_pci_dev *d = &job.list.devs[i];
-		const struct vb_sel *s = &job.sel[i];
-		char loc[4200], buf[16], grp[16];
-		const char *where;
-
-		/* a device that vanished mid-listing keeps what the scan saw */
-		(void)vb_pci_load_group(&o->r, d);
-		(void)vb_pci_load_boot_vga(&o->r, d);
-		(void)vb_pci_load_override(&o->r, d);
-		where = s->via != VB_VIA_NONE ? rule_location(&job, s->rule, loc, sizeof(loc))
-					      : NULL;
-
-		if (json) {
-			json_object_open(&j, NULL);
-			json_str(&j, "address", d->name);
-			snprintf(buf, sizeof(buf), "%04x", d->vendor);
-			json_str(&j, "vendor", buf);
-			snprintf(buf, sizeof(buf), "%04x", d->device);
-			json_str(&j, "device", buf);
-			snprintf(buf, sizeof(buf), "%04x", d->subsys_vendor);
-			json_str(&j, "subsystem_vendor", buf);
-			snprintf(buf, sizeof(buf), "%04x", d->subsys_device);
-			json_str(&j, "subsystem_device", buf);
-			snprintf(buf, sizeof(buf), "%06x", (unsigned)d->class);
-			json_str(&j, "class", buf);
-			json_str(&j, "driver", d->driver[0] ? d->driver : NULL);
-			json_str(&j, "driver_override", d->override[0] ? d->override : NULL);
-			if (d->iommu_group >= 0)
-				json_int(&j, "iommu_group", d->iommu_group);
-			else
-				json_null(&j, "iommu_group");
-			if (d->boot_vga >= 0)
-				json_bool(&j, "boot_vga", d->boot_vga == 1);
-			else
-				json_null(&j, "boot_vga");
-			json_str(&j, "topology", topo[i][0] ? topo[i] : NULL);
-			json_str(&j, "selected_by", where);
-			json_str(&j, "selected_via", via_name(s->via));
-			if (s->excluded_by >= 0)
-				json_str(&j, "excluded_by",
-					 rule_location(&job, s->excluded_by, loc, sizeof(loc)));
-			else
-				json_null(&j, "excluded_by");
-			json_object_close(&j);
-		} else {
-			char id[16], sub[16];
-
-			snprintf(id, sizeof(id), "%04x:%04x", d->vendor, d->device);
-			snprintf(sub, sizeof(sub), "%04x:%04x", d->subsys_vendor, d->subsys_device);
-			if (d->iommu_group >= 0)
-				snprintf(grp, sizeof(grp), "%d", d->iommu_group);
-			else
-				strcpy(grp, "-");
-			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %-*s %s\n", d->name, id,
-			       sub, (unsigned)d->class, d->driver[0] ? d->driver : "-",
-			       d->override[0] ? d->override : "-", grp,
-			       d->boot_vga < 0 ? "-"
-			       : d->boot_vga   ? "yes"
-					       : "no",
-			       topo_w, topo[i][0] ? topo[i] : "-",
-			       where                 ? where
-			       : s->excluded_by >= 0 ? "(excluded)"
-						     : "-");
-		}
-	}
-	if (json) {
+	ret = bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+	if (a->json) {
 		json_array_close(&j);
-		json_object_close(&j);
-		json_end(&j);
+		json_envelope_end(&j, ret);
+		r = ret;
+	} else {
+		r = table_print(t);
+		if (r == 0)
+			r = ret;
 	}
-	free(topo);
+out:
+	filters_free(&f);
 	vb_job_free(&job);
-	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+	return r;
 }
-
 /* Plans with the storage veto (storage.h): a controller of the root
  * filesystem is never taken, one of other mounted storage or swap only with
  * allow-storage=yes. The caller frees pol. */
@@ -378,89 +505,165 @@ static void json_refusals(struct json *j, const struct vb_plan_item *it)
 	json_array_close(j);
 }
 
-static int cmd_plan(struct opts *o, int argc, char **argv)
+enum {
+	PC_ADDRESS,
+	PC_ACTION,
+	PC_NAME,
+	PC_ID,
+	PC_DRIVER,
+	PC_RULE,
+	PC_RULE_FILE,
+	PC_REFUSAL,
+	PC_REASON,
+	PC_COUNT_
+};
+
+static const struct vb_coldef plan_cols[PC_COUNT_] = {
+	[PC_ADDRESS] = {"ADDRESS", 12, 0, "PCI address, DDDD:BB:SS.F"},
+	[PC_ACTION] = {"ACTION", 6, 0, "nothing, bind, rebind or refuse"},
+	[PC_NAME] = {"NAME", 0.2, SCOLS_FL_TRUNC, "device name (PCI ID database)"},
+	[PC_ID] = {"ID", 9, 0, "vendor:device ID"},
+	[PC_DRIVER] = {"DRIVER", 8, 0, "the driver bound now"},
+	[PC_RULE] = {"RULE", 4, 0, "line of the selecting rule (+slot, +group: expansions)"},
+	[PC_RULE_FILE] = {"RULE-FILE", 12, SCOLS_FL_TRUNC, "FILE:LINE of the selecting rule"},
+	[PC_REFUSAL] = {"REFUSAL", 8, 0, "the code of the refusal (JSON refusal)"},
+	[PC_REASON] = {"REASON", 0.4, SCOLS_FL_WRAP, "what apply will do, or why not"},
+};
+static const int plan_default[] = {PC_ADDRESS, PC_ACTION, PC_NAME, PC_DRIVER,
+				   PC_RULE,    PC_REASON, -1};
+
+static int cmd_plan(struct opts *o, const struct cmd_args *a)
 {
-	struct cmd_args a;
-	bool json, bad;
+	struct vb_table *t = NULL;
 	struct vb_job job;
+	struct json j;
+	bool bad;
 	int r;
 
-	r = command_options(argc, argv, "plan", "j", false, &a);
-	if (r)
-		return r;
-	json = a.json;
+	if (!a->json) {
+		r = table_open(o, a, "plan", plan_cols, PC_COUNT_, plan_default, &t);
+		if (r)
+			return r;
+	}
 	o->strict_config = true;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad);
 	if (r) {
+		vb_table_free(t);
 		vb_job_free(&job);
 		return r;
 	}
 
-	struct json j;
-	if (json) {
-		json_devices_begin(&j, &job, bad);
-	} else if (job.plan.n == 0) {
-		printf("No device selected by %s.\n", job.cfg.file);
-	} else {
-		printf("%-12s %-8s %-14s %-24s %s\n", "ADDRESS", "ACTION", "DRIVER", "RULE",
-		       "REASON");
+	if (a->json) {
+		json_envelope_begin(&j, stdout, "plan", o->r.path, job.cfg.file, !bad, &job.diags);
+		json_array_open(&j, "devices");
 	}
 	for (size_t i = 0; i < job.plan.n; i++) {
 		const struct vb_plan_item *it = &job.plan.items[i];
-		char loc[4200];
+		const struct vb_pci_dev *d = it->dev;
+		char loc[4200], rule[32], id[16];
 		const char *where = rule_location(&job, it->rule, loc, sizeof(loc));
+		const char *act = vb_action_name(it->action);
 
-		if (json) {
+		if (a->json) {
 			json_object_open(&j, NULL);
-			json_str(&j, "address", it->dev->name);
-			json_str(&j, "action", vb_action_name(it->action));
+			json_identity(&j, d, names_of(o));
+			json_str(&j, "action", act);
 			json_str(&j, "reason", it->reason);
 			json_refusals(&j, it);
 			json_str(&j, "rule", where);
 			json_str(&j, "via", via_name(it->via));
-			json_str(&j, "driver", it->dev->driver[0] ? it->dev->driver : NULL);
 			json_object_close(&j);
-		} else {
-			printf("%-12s %-8s %-14s %-24s %s\n", it->dev->name,
-			       vb_action_name(it->action),
-			       it->dev->driver[0] ? it->dev->driver : "-", where ? where : "-",
-			       it->reason);
+			continue;
 		}
+		int row = vb_table_row(t, -1);
+
+		if (row < 0)
+			break;
+		snprintf(id, sizeof(id), "%04x:%04x", d->vendor, d->device);
+		vb_table_set(t, row, PC_ADDRESS, d->name, NULL);
+		vb_table_set(t, row, PC_ACTION, act,
+			     it->action == VB_ACT_REFUSE    ? VB_COLOR_BAD
+			     : it->action == VB_ACT_NOTHING ? NULL
+							    : VB_COLOR_GOOD);
+		vb_table_set(t, row, PC_NAME, vb_names_device(names_of(o), d->vendor, d->device),
+			     NULL);
+		vb_table_set(t, row, PC_ID, id, NULL);
+		vb_table_set(t, row, PC_DRIVER, d->driver, NULL);
+		vb_table_set(t, row, PC_RULE,
+			     rule_short(&job, it->rule, it->via, -1, rule, sizeof(rule)), NULL);
+		vb_table_set(t, row, PC_RULE_FILE, where, NULL);
+		vb_table_set(t, row, PC_REFUSAL,
+			     it->action == VB_ACT_REFUSE ? vb_refusal_code(it->refusal) : NULL,
+			     NULL);
+		vb_table_set(t, row, PC_REASON, it->reason, NULL);
 	}
-	if (json) {
+	int ret = bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+
+	if (a->json) {
 		json_array_close(&j);
-		json_object_close(&j);
-		json_end(&j);
+		json_envelope_end(&j, ret);
+	} else if (job.plan.n == 0) {
+		vb_table_free(t);
+		printf("No device selected by %s.\n", job.cfg.file);
+	} else {
+		r = table_print(t);
+		if (r)
+			ret = r;
 	}
 	vb_job_free(&job);
-	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+	return ret;
 }
-
 static unsigned timeout_ms = 10000;
 
-static int cmd_apply(struct opts *o, int argc, char **argv)
+static const char *result_name(enum vb_result r)
 {
-	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
-	struct vb_outcome *out;
-	struct cmd_args a;
+	return r == VB_RES_OK        ? "ok"
+	       : r == VB_RES_SKIPPED ? "skipped"
+	       : r == VB_RES_FAILED  ? "failed"
+				     : "pending";
+}
+
+/* apply's and release's JSON: one outcome per device. */
+static void json_outcomes(struct opts *o, struct json *j, struct vb_pci_dev *const *devs,
+			  const struct vb_plan_item *items, size_t n, const struct vb_outcome *out,
+			  const char *action)
+{
+	json_array_open(j, "devices");
+	for (size_t i = 0; out && i < n; i++) {
+		const struct vb_pci_dev *d = items ? items[i].dev : devs[i];
+
+		json_object_open(j, NULL);
+		json_identity(j, d, names_of(o));
+		json_str(j, "action", items ? vb_action_name(items[i].action) : action);
+		json_str(j, "result", result_name(out[i].result));
+		json_str(j, "step", out[i].result == VB_RES_FAILED ? out[i].step : NULL);
+		json_str(j, "error",
+			 out[i].result == VB_RES_FAILED && out[i].err ? vb_strerror(out[i].err)
+								      : NULL);
+		json_str(j, "driver_after", out[i].driver_after[0] ? out[i].driver_after : NULL);
+		json_object_close(j);
+	}
+	json_array_close(j);
+}
+
+static int cmd_apply(struct opts *o, const struct cmd_args *a)
+{
+	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms, .dry_run = a->dry_run};
+	struct vb_outcome *out = NULL;
 	struct vb_job job;
 	size_t todo = 0;
 	bool bad;
 	int r;
 
-	r = command_options(argc, argv, "apply", "n", false, &a);
-	if (r)
-		return r;
-	ao.dry_run = a.dry_run;
 	o->strict_config = true;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad);
 	if (r || bad) {
 		if (bad)
 			log_error("%s has errors: nothing applied", job.cfg.file);
-		vb_job_free(&job);
-		return r ? r : VB_EXIT_CONFIG;
+		r = r ? r : VB_EXIT_CONFIG;
+		goto out;
 	}
 	for (size_t i = 0; i < job.plan.n; i++)
 		if (job.plan.items[i].action == VB_ACT_BIND ||
@@ -469,8 +672,8 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 
 	out = calloc(job.plan.n ? job.plan.n : 1, sizeof(*out));
 	if (!out) {
-		vb_job_free(&job);
-		return VB_EXIT_FAILURE;
+		r = VB_EXIT_FAILURE;
+		goto out;
 	}
 	r = vb_apply(&o->r, &job.cfg, &job.plan, &ao, out);
 	if (r < 0) {
@@ -496,50 +699,55 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 				   refused);
 		r = r > 0 ? VB_EXIT_DEVICE : refused ? VB_EXIT_REFUSED : VB_EXIT_SUCCESS;
 	}
+out:
+	if (a->json && (r != VB_EXIT_FAILURE || out)) {
+		struct json j;
+
+		json_envelope_begin(&j, stdout, "apply", o->r.path, job.cfg.file, !bad, &job.diags);
+		json_bool(&j, "dry_run", ao.dry_run);
+		json_outcomes(o, &j, NULL, job.plan.items, job.plan.n, out, NULL);
+		json_envelope_end(&j, r);
+	}
 	free(out);
 	vb_job_free(&job);
 	return r;
 }
 
-static int cmd_release(struct opts *o, int argc, char **argv)
+static int cmd_release(struct opts *o, const struct cmd_args *args)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
 	struct vb_pci_dev **devs = NULL;
 	struct vb_outcome *out = NULL;
-	struct cmd_args args;
 	struct vb_job job;
 	size_t n = 0;
-	bool bad;
+	bool bad = false, ran = false;
 	int r, ret = VB_EXIT_SUCCESS;
-
-	r = command_options(argc, argv, "release", "", true, &args);
-	if (r)
-		return r;
 
 	vb_job_init(&job);
 	r = prepare(o, &job, false, &bad);
 	if (r)
 		goto out;
-	devs = calloc(job.list.n + (argc - optind) + 1, sizeof(*devs));
+	devs = calloc(job.list.n + (size_t)args->argc + 1, sizeof(*devs));
 	if (!devs) {
 		r = VB_EXIT_FAILURE;
 		goto out;
 	}
-	if (optind < argc) {
-		for (int i = optind; i < argc; i++) {
-			struct vb_pci_addr a;
+	if (args->argc > 0) {
+		for (int i = 0; i < args->argc; i++) {
+			struct vb_pci_addr pa;
 			struct vb_pci_dev *d;
 
-			if (vb_pci_addr_parse_short(argv[i], &a) < 0) {
+			if (vb_pci_addr_parse_short(args->argv[i], &pa) < 0) {
 				log_error("release: '%s' is not a PCI address (expected "
 					  "DDDD:BB:SS.F or BB:SS.F)",
-					  argv[i]);
+					  args->argv[i]);
 				r = VB_EXIT_USAGE;
 				goto out;
 			}
-			d = vb_pci_find(&job.list, &a);
+			d = vb_pci_find(&job.list, &pa);
 			if (!d) {
-				log_error("release: no PCI device %s under %s", argv[i], o->r.path);
+				log_error("release: no PCI device %s under %s", args->argv[i],
+					  o->r.path);
 				ret = VB_EXIT_DEVICE;
 				continue;
 			}
@@ -561,6 +769,7 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 		goto out;
 	}
 	r = vb_release(&o->r, devs, n, &ao, out);
+	ran = true;
 	if (r < 0) {
 		log_error("release failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
@@ -568,21 +777,20 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 		r = r > 0 ? VB_EXIT_DEVICE : ret;
 	}
 out:
+	if (args->json && (ran || r == VB_EXIT_CONFIG || r == VB_EXIT_USAGE)) {
+		struct json j;
+
+		json_envelope_begin(&j, stdout, "release", o->r.path, job.cfg.file, !bad,
+				    &job.diags);
+		json_bool(&j, "dry_run", false);
+		json_outcomes(o, &j, devs, NULL, ran ? n : 0, out, "release");
+		json_envelope_end(&j, r);
+	}
 	free(out);
 	free(devs);
 	vb_job_free(&job);
 	return r;
 }
-
-static int kernel_option(int argc, char **argv, const char *cmd, const char **kver)
-{
-	struct cmd_args a;
-	int r = command_options(argc, argv, cmd, "k:", false, &a);
-
-	*kver = a.kver;
-	return r;
-}
-
 /* The vfio-pci module set of a kernel; logs and returns an exit code. */
 static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *set, char **kver)
 {
@@ -621,28 +829,39 @@ static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *
 	return 0;
 }
 
-static int cmd_modules(struct opts *o, int argc, char **argv)
+static int cmd_modules(struct opts *o, const struct cmd_args *a)
 {
-	struct vb_modset set;
-	const char *kver_arg;
+	struct vb_modset set = {0};
 	char *kver = NULL;
 	int r;
 
-	r = kernel_option(argc, argv, "modules", &kver_arg);
-	if (r)
-		return r;
-	r = resolve_vfio(o, kver_arg, &set, &kver);
-	if (r == 0) {
+	r = resolve_vfio(o, a->kver, &set, &kver);
+	if (r == 0 && !a->json) {
 		for (size_t i = 0; i < set.n; i++)
 			printf("%s\n", set.names[i]);
 		if (set.builtin)
 			log_info("vfio-pci is built into %s", kver);
-		vb_modset_free(&set);
 	}
+	if (a->json) {
+		struct json j;
+
+		json_envelope_begin(&j, stdout, "modules", o->r.path, NULL, -1, NULL);
+		json_str(&j, "kernel_release", kver ? kver : a->kver);
+		if (r == 0)
+			json_bool(&j, "builtin", set.builtin);
+		else
+			json_null(&j, "builtin");
+		json_array_open(&j, "modules");
+		for (size_t i = 0; r == 0 && i < set.n; i++)
+			json_str(&j, NULL, set.names[i]);
+		json_array_close(&j);
+		json_envelope_end(&j, r);
+	}
+	if (r == 0)
+		vb_modset_free(&set);
 	free(kver);
 	return r;
 }
-
 /* check's device part: plans as apply would and fails on every device the
  * storage policy refuses, naming the rule that selects it. pol is the
  * caller's (the snapshot reuses its scan). */
@@ -705,18 +924,15 @@ static int write_snapshot(struct opts *o, struct vb_job *job, struct vb_storage_
 	return 0;
 }
 
-static int cmd_check(struct opts *o, int argc, char **argv)
+static int cmd_check(struct opts *o, const struct cmd_args *a)
 {
 	struct vb_storage_policy pol;
-	struct cmd_args a;
+	struct vb_modset set = {0};
 	struct vb_job job;
 	char *kver = NULL;
-	bool bad, devices;
+	bool bad = false, devices, have_set = false;
 	int r;
 
-	r = command_options(argc, argv, "check", "k:s:", false, &a);
-	if (r)
-		return r;
 	o->strict_config = true;
 	vb_job_init(&job);
 	vb_storage_policy_init(&pol, &o->r, NULL);
@@ -731,85 +947,425 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 	}
 	if (r == 0 && bad)
 		r = VB_EXIT_CONFIG;
-	if (r == 0 && a.kver) {
-		struct vb_modset set;
-
-		r = resolve_vfio(o, a.kver, &set, &kver);
-		if (r == 0)
-			vb_modset_free(&set);
+	if (r == 0 && a->kver) {
+		r = resolve_vfio(o, a->kver, &set, &kver);
+		have_set = r == 0;
 	}
 	if (r == 0 && devices)
 		r = check_storage(o, &job, &pol);
 	else if (r == 0)
 		log_info("no sys/bus/pci/devices under %s: devices not checked", o->r.path);
-	if (r == 0 && a.snapshot)
-		r = write_snapshot(o, &job, &pol, devices, kver ? kver : a.kver, a.snapshot);
+	if (r == 0 && a->snapshot)
+		r = write_snapshot(o, &job, &pol, devices, kver ? kver : a->kver, a->snapshot);
 	if (r == 0)
 		log_info("%s: %zu rule(s), valid", job.cfg.file, job.cfg.n_rules);
+	if (a->json) {
+		struct json j;
+
+		json_envelope_begin(&j, stdout, "check", o->r.path, job.cfg.file,
+				    job.cfg.file ? !bad : -1, &job.diags);
+		json_int(&j, "rules", (long)job.cfg.n_rules);
+		json_bool(&j, "devices_checked", devices && r != VB_EXIT_CONFIG);
+		json_str(&j, "kernel_release", kver ? kver : a->kver);
+		json_array_open(&j, "vfio_modules");
+		for (size_t i = 0; have_set && i < set.n; i++)
+			json_str(&j, NULL, set.names[i]);
+		json_array_close(&j);
+		json_str(&j, "snapshot", a->snapshot);
+		json_envelope_end(&j, r);
+	}
+	if (have_set)
+		vb_modset_free(&set);
 	vb_storage_policy_free(&pol);
 	free(kver);
 	vb_job_free(&job);
 	return r;
 }
 
-static int cmd_doctor(struct opts *o, int argc, char **argv)
+static int cmd_doctor(struct opts *o, const struct cmd_args *a)
 {
-	struct vb_doctor_opts d = {.config = o->config};
-	struct cmd_args a;
-	int r;
+	struct vb_doctor_opts d = {
+		.config = o->config,
+		.json = a->json,
+		.kver = a->kver,
+		.color = o->color,
+		.names = names_of(o),
+	};
 
-	r = command_options(argc, argv, "doctor", "jk:", false, &a);
-	if (r)
-		return r;
-	d.json = a.json;
-	d.kver = a.kver;
 	return vb_doctor(&o->r, &d);
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct opts *o, int argc, char **argv);
-} commands[] = {
-	{"status", cmd_status},   {"plan", cmd_plan},   {"apply", cmd_apply},
-	{"release", cmd_release}, {"check", cmd_check}, {"modules", cmd_modules},
-	{"doctor", cmd_doctor},
+/* ------------------------------------------------------------------------ */
+/* The command line */
+
+/* An option of one or more commands. The same letter may mean different
+ * things to different commands (-n: apply --dry-run, status --noheadings),
+ * never to one command. */
+enum {
+	OPT_JSON = 0x100,
+	OPT_KERNEL,
+	OPT_DRY_RUN,
+	OPT_SNAPSHOT,
+	OPT_OUTPUT,
+	OPT_NOHEADINGS,
+	OPT_RAW,
+	OPT_SLOT,
+	OPT_ID,
+	OPT_COLOR,
 };
+
+struct cmdopt {
+	int id;
+	const char *name; /* long name */
+	int has_arg;
+	char shortc; /* 0: long only */
+	const char *arg, *help;
+};
+
+#define O_JSON                                                                                     \
+	{                                                                                          \
+		OPT_JSON, "json", no_argument, 'J', NULL, "JSON output (see vfio-bind(8))"         \
+	}
+#define O_KERNEL                                                                                   \
+	{                                                                                          \
+		OPT_KERNEL, "kernel", required_argument, 'k', "<ver>",                             \
+			"the kernel release to check (default: the running one)"                   \
+	}
+#define O_OUTPUT                                                                                   \
+	{                                                                                          \
+		OPT_OUTPUT, "output", required_argument, 'o', "<list>",                            \
+			"columns to show (+<list> adds to the default)"                            \
+	}
+#define O_NOHEADINGS                                                                               \
+	{                                                                                          \
+		OPT_NOHEADINGS, "noheadings", no_argument, 'n', NULL, "no header line"             \
+	}
+#define O_RAW                                                                                      \
+	{                                                                                          \
+		OPT_RAW, "raw", no_argument, 0, NULL, "raw output: no alignment, no truncation"    \
+	}
+#define O_END                                                                                      \
+	{                                                                                          \
+		0, NULL, 0, 0, NULL, NULL                                                          \
+	}
+
+static const struct cmdopt status_opts[] = {
+	{OPT_SLOT, "slot", required_argument, 's', "<slot>",
+	 "only devices at [[DDDD:]BB:]SS[.F] (lspci -s)"},
+	{OPT_ID, "id", required_argument, 'd', "<vendor>:[<device>]",
+	 "only devices with this ID (lspci -d)"},
+	O_OUTPUT,
+	O_NOHEADINGS,
+	O_RAW,
+	O_JSON,
+	O_END,
+};
+static const struct cmdopt plan_opts[] = {O_OUTPUT, O_NOHEADINGS, O_RAW, O_JSON, O_END};
+static const struct cmdopt apply_opts[] = {
+	{OPT_DRY_RUN, "dry-run", no_argument, 'n', NULL, "say what would change, write nothing"},
+	O_JSON,
+	O_END,
+};
+static const struct cmdopt json_only_opts[] = {O_JSON, O_END};
+static const struct cmdopt check_opts[] = {
+	O_KERNEL,
+	{OPT_SNAPSHOT, "snapshot", required_argument, 's', "<file>",
+	 "write the hardware snapshot for the initramfs"},
+	O_JSON,
+	O_END,
+};
+static const struct cmdopt kernel_opts[] = {O_KERNEL, O_JSON, O_END};
+
+/* Options of every command, before or after its name. */
+static const struct cmdopt global_opts[] = {
+	{'r', "root", required_argument, 'r', "<dir>",
+	 "use <dir> as the root of every path (default /)"},
+	{'c', "config", required_argument, 'c', "<file>",
+	 "configuration file (default <root>/etc/vfio-bind.conf)"},
+	{'t', "timeout", required_argument, 't', "<ms>",
+	 "give up on an unbind after <ms> (default 10000)"},
+	{OPT_COLOR, "color", optional_argument, 0, "[=<when>]",
+	 "colour: auto (default), always or never"},
+	{'v', "verbose", no_argument, 'v', NULL, "more messages (repeat for debug)"},
+	{'q', "quiet", no_argument, 'q', NULL, "errors only"},
+	{'h', "help", no_argument, 'h', NULL, "display this help"},
+	{'V', "version", no_argument, 'V', NULL, "display version"},
+	O_END,
+};
+
+struct command {
+	const char *name;
+	int (*fn)(struct opts *o, const struct cmd_args *a);
+	const struct cmdopt *opts;
+	const char *args; /* positional arguments, NULL: none */
+	const char *summary;
+	const struct vb_coldef *cols;
+	size_t n_cols;
+};
+
+/* The commands. A new one is a line here, its options above and its
+ * function; --help, completion words and option placement come with it. */
+static const struct command commands[] = {
+	{"status", cmd_status, status_opts, "[<address>]",
+	 "every PCI device, its driver and the rule selecting it", status_cols, SC_COUNT_},
+	{"plan", cmd_plan, plan_opts, NULL, "what apply would do to each selected device, and why",
+	 plan_cols, PC_COUNT_},
+	{"apply", cmd_apply, apply_opts, NULL, "bind the selected devices to vfio-pci", NULL, 0},
+	{"release", cmd_release, json_only_opts, "[<address>...]",
+	 "give devices back to their native drivers", NULL, 0},
+	{"check", cmd_check, check_opts, NULL,
+	 "validate the configuration (and the target kernel); write the snapshot", NULL, 0},
+	{"modules", cmd_modules, kernel_opts, NULL, "print the modules vfio-pci needs in a kernel",
+	 NULL, 0},
+	{"doctor", cmd_doctor, kernel_opts, NULL, "will passthrough work here, and what to fix",
+	 NULL, 0},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_opts(const struct cmdopt *v)
+{
+	for (; v->name; v++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s%c%s--%s%s%s", v->shortc ? "-" : "   ",
+			 v->shortc ? v->shortc : ' ', v->shortc ? ", " : " ", v->name,
+			 v->arg && v->has_arg == required_argument ? " " : "",
+			 v->arg ? v->arg : "");
+		printf(" %-29s %s\n", left, v->help);
+	}
+}
+
+static void usage(void)
+{
+	fputs("Usage:\n"
+	      " vfio-bind [options] <command> [<args>]\n"
+	      "\n"
+	      "Bind PCI devices declared in /etc/vfio-bind.conf to vfio-pci.\n"
+	      "\n"
+	      "Commands:\n",
+	      stdout);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		printf(" %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nOptions (before or after the command):\n", stdout);
+	print_opts(global_opts);
+	fputs("\n'vfio-bind <command> --help' shows the options of a command.\n"
+	      "For more details see vfio-bind(8) and vfio-bind.conf(5).\n",
+	      stdout);
+}
+
+static void command_usage(const struct command *c)
+{
+	printf("Usage:\n vfio-bind %s [options]%s%s\n\n%c%s.\n", c->name, c->args ? " " : "",
+	       c->args ? c->args : "", c->summary[0] - 'a' + 'A', c->summary + 1);
+	fputs("\nOptions:\n", stdout);
+	print_opts(c->opts);
+	fputs("\nGlobal options:\n", stdout);
+	print_opts(global_opts);
+	if (c->cols) {
+		fputs("\nAvailable output columns:\n", stdout);
+		vb_table_help(c->cols, c->n_cols);
+	}
+	printf("\nFor more details see vfio-bind(8).\n");
+}
+
+/* Optimal string alignment distance (Damerau-Levenshtein with adjacent
+ * transpositions), for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[32][32];
+
+	if (la >= 32 || lb >= 32)
+		return 99;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t k = 0; k <= lb; k++)
+		d[0][k] = k;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t k = 1; k <= lb; k++) {
+			size_t cost = a[i - 1] != b[k - 1], v = d[i - 1][k] + 1;
+
+			if (d[i][k - 1] + 1 < v)
+				v = d[i][k - 1] + 1;
+			if (d[i - 1][k - 1] + cost < v)
+				v = d[i - 1][k - 1] + cost;
+			if (i > 1 && k > 1 && a[i - 1] == b[k - 2] && a[i - 2] == b[k - 1] &&
+			    d[i - 2][k - 2] + 1 < v)
+				v = d[i - 2][k - 2] + 1;
+			d[i][k] = v;
+		}
+	return d[la][lb];
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void unknown_command(const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		size_t d = edit_distance(name, commands[i].name);
+
+		if (d < best_d || (strncmp(name, commands[i].name, strlen(name)) == 0 && !best &&
+				   strlen(name) >= 2)) {
+			best_d = d < best_d ? d : best_d;
+			best = commands[i].name;
+		}
+	}
+	if (best)
+		log_error("unknown command '%s'; did you mean '%s'?", name, best);
+	else
+		log_error("unknown command '%s'", name);
+}
+
+static const struct cmdopt *opt_by_id(const struct cmdopt *v, int id)
+{
+	for (; v && v->name; v++)
+		if (v->id == id)
+			return v;
+	return NULL;
+}
+
+/* The command of argv: the first word that is neither an option nor the
+ * argument of a global option. NULL when there is none. */
+static const char *command_word(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (a[0] != '-' || a[1] == 0)
+			return a;
+		if (a[1] == '-') {
+			/* --root DIR, --config FILE, --timeout MS */
+			for (const struct cmdopt *g = global_opts; g->name; g++)
+				if (g->has_arg == required_argument && strcmp(a + 2, g->name) == 0)
+					i++;
+			continue;
+		}
+		/* -vr DIR: a global letter taking an argument ends the cluster */
+		for (const char *p = a + 1; *p; p++) {
+			const struct cmdopt *g = NULL;
+
+			for (const struct cmdopt *x = global_opts; x->name; x++)
+				if (x->shortc == *p)
+					g = x;
+			if (g && g->has_arg == required_argument) {
+				if (p[1] == 0)
+					i++;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Is `opt` (as written) an option of any command? For "does not apply". */
+static bool option_of_another(const char *opt)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		for (const struct cmdopt *v = commands[i].opts; v->name; v++) {
+			size_t len = strcspn(opt + 2, "=");
+
+			if (opt[1] == '-'
+				    ? strlen(v->name) == len && strncmp(v->name, opt + 2, len) == 0
+				    : v->shortc && v->shortc == opt[1])
+				return true;
+		}
+	return false;
+}
+
+static int parse_timeout(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || s[0] == '-' || v == 0 || v > 3600000) {
+		log_error("invalid --timeout '%s': milliseconds, 1 to 3600000", s);
+		return -EINVAL;
+	}
+	timeout_ms = (unsigned)v;
+	return 0;
+}
 
 int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 {
-	static const struct option longopts[] = {
-		{"root", required_argument, NULL, 'r'},    {"config", required_argument, NULL, 'c'},
-		{"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
-	};
 	static struct vb_kernel_ops host_ops;
+	struct option longopts[64];
+	char shortopts[128] = "+:";
+	const struct command *cmd = NULL;
+	const char *word = command_word(argc, argv);
+	enum vb_color_mode color = VB_COLOR_AUTO;
+	struct cmd_args a = {0};
 	struct opts o = {0};
-	int c, r, verbosity = 0;
+	bool help = false, version = false;
+	char **pos;
+	int c, r, n = 0, verbosity = 0;
 
-	while ((c = getopt_long(argc, argv, "+r:c:t:vqhV", longopts, NULL)) != -1) {
-		switch (c) {
+	if (word) {
+		cmd = find_command(word);
+		if (!cmd) {
+			unknown_command(word);
+			return errtryhelp(), VB_EXIT_USAGE;
+		}
+	}
+	/* one getopt pass over global and command options, in any order (the
+	 * command's word is skipped as a positional argument) */
+	size_t sl = 2;
+	for (int pass = 0; pass < 2; pass++)
+		for (const struct cmdopt *v = pass ? (cmd ? cmd->opts : NULL) : global_opts;
+		     v && v->name; v++) {
+			longopts[n++] = (struct option){v->name, v->has_arg, NULL, v->id};
+			if (v->shortc) {
+				shortopts[sl++] = v->shortc;
+				if (v->has_arg == required_argument)
+					shortopts[sl++] = ':';
+			}
+		}
+	shortopts[sl] = 0;
+	longopts[n] = (struct option){NULL, 0, NULL, 0};
+	/* permute: "-" would keep order; '+' is dropped so options may follow */
+	memmove(shortopts, shortopts + 1, sl);
+
+	pos = calloc((size_t)argc + 1, sizeof(*pos));
+	if (!pos)
+		return VB_EXIT_FAILURE;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		int id = c;
+
+		/* a short letter of the command maps to its option id */
+		if (cmd && c > 0 && c < 0x100 && !opt_by_id(global_opts, c))
+			for (const struct cmdopt *v = cmd->opts; v->name; v++)
+				if (v->shortc == c)
+					id = v->id;
+		switch (id) {
 		case 'r':
 			o.root = optarg;
 			break;
 		case 'c':
 			o.config = optarg;
 			break;
-		case 't': {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' || v == 0 ||
-			    v > 3600000) {
-				log_error("invalid --timeout '%s': milliseconds, 1 to 3600000",
-					  optarg);
-				return errtryhelp(), VB_EXIT_USAGE;
-			}
-			timeout_ms = v;
+		case 't':
+			if (parse_timeout(optarg) < 0)
+				goto usage_error;
 			break;
-		}
+		case OPT_COLOR:
+			if (vb_color_parse(optarg, &color) < 0) {
+				log_error("invalid --color '%s': auto, always or never", optarg);
+				goto usage_error;
+			}
+			break;
 		case 'v':
 			verbosity++;
 			break;
@@ -817,51 +1373,118 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			verbosity = -1;
 			break;
 		case 'h':
-			usage();
-			return VB_EXIT_SUCCESS;
+			help = true;
+			break;
 		case 'V':
-			printf("vfio-bind %s\n", VB_VERSION);
-			return VB_EXIT_SUCCESS;
-		default:
-			errtryhelp();
-			return VB_EXIT_USAGE;
+			version = true;
+			break;
+		case OPT_JSON:
+			a.json = true;
+			break;
+		case OPT_KERNEL:
+			a.kver = optarg;
+			break;
+		case OPT_DRY_RUN:
+			a.dry_run = true;
+			break;
+		case OPT_SNAPSHOT:
+			a.snapshot = optarg;
+			break;
+		case OPT_OUTPUT:
+			a.output = optarg;
+			break;
+		case OPT_NOHEADINGS:
+			a.noheadings = true;
+			break;
+		case OPT_RAW:
+			a.raw = true;
+			break;
+		case OPT_SLOT:
+			a.slot = optarg;
+			break;
+		case OPT_ID:
+			a.id = optarg;
+			break;
+		case ':':
+			log_error("option '%s' requires an argument", argv[optind - 1]);
+			goto usage_error;
+		default: {
+			const char *bad = argv[optind - 1];
+			char sh[3] = {'-', (char)optopt, 0};
+
+			if (optopt && bad[1] == '-')
+				bad = sh; /* getopt gives the letter, not the word */
+			else if (optopt && (bad[0] != '-' || bad[1] != optopt))
+				bad = sh;
+			if (cmd && option_of_another(bad))
+				log_error("option '%s' does not apply to '%s'", bad, cmd->name);
+			else
+				log_error("unrecognized option '%s'", bad);
+			goto usage_error;
 		}
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		pos[a.argc++] = argv[i];
+	/* the command's own word is the first positional argument */
+	if (cmd && a.argc > 0 && strcmp(pos[0], cmd->name) == 0) {
+		a.argv = pos + 1;
+		a.argc--;
+	} else {
+		a.argv = pos;
+	}
+	if (help) {
+		if (cmd)
+			command_usage(cmd);
+		else
+			usage();
+		free(pos);
+		return VB_EXIT_SUCCESS;
+	}
+	if (version) {
+		printf("vfio-bind %s\n", VB_VERSION);
+		free(pos);
+		return VB_EXIT_SUCCESS;
+	}
+	if (!cmd) {
+		log_error("no command given");
+		goto usage_error;
+	}
+	if (!cmd->args && a.argc > 0) {
+		log_error("%s: unexpected argument '%s'", cmd->name, a.argv[0]);
+		goto usage_error;
 	}
 	vb_log_set_max_priority(verbosity < 0    ? VB_LOG_ERR
 				: verbosity == 0 ? VB_LOG_NOTICE
 				: verbosity == 1 ? VB_LOG_INFO
 						 : VB_LOG_DEBUG);
-	if (optind >= argc) {
-		log_error("no command given");
-		errtryhelp();
-		return VB_EXIT_USAGE;
-	}
+	if (a.json)
+		json_capture_messages();
+	/* colour is for people: JSON and raw tables never get it */
+	o.color = !a.json && !a.raw && vb_color_enabled(color);
 
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[optind], commands[i].name) == 0) {
-			int sub_argc = argc - optind;
-			char **sub_argv = argv + optind;
-
-			r = vb_root_open(&o.r, o.root);
-			if (r < 0) {
-				log_error("cannot open root directory %s: %s",
-					  o.root ? o.root : "/", vb_strerror(r));
-				return VB_EXIT_FAILURE;
-			}
-			if (ops) {
-				o.r.ops = ops;
-			} else {
-				host_ops = vb_kernel_ops_real;
-				host_ops.load_module = vb_kmod_load_module;
-				o.r.ops = &host_ops;
-			}
-			optind = 1; /* getopt again over the command's own arguments */
-			r = commands[i].fn(&o, sub_argc, sub_argv);
-			vb_root_close(&o.r);
-			return r;
-		}
+	r = vb_root_open(&o.r, o.root);
+	if (r < 0) {
+		log_error("cannot open root directory %s: %s", o.root ? o.root : "/",
+			  vb_strerror(r));
+		free(pos);
+		return VB_EXIT_FAILURE;
 	}
-	log_error("unknown command '%s'", argv[optind]);
+	if (ops) {
+		o.r.ops = ops;
+	} else {
+		host_ops = vb_kernel_ops_real;
+		host_ops.load_module = vb_kmod_load_module;
+		o.r.ops = &host_ops;
+	}
+	r = cmd->fn(&o, &a);
+	vb_names_close(o.names);
+	vb_root_close(&o.r);
+	free(pos);
+	return r;
+
+usage_error:
+	free(pos);
 	errtryhelp();
 	return VB_EXIT_USAGE;
 }
