@@ -369,7 +369,9 @@ static int table_open(struct opts *o, const struct cmd_args *a, const char *cmd,
 	int r = vb_table_new(cols, n, defaults, &to, t, bad, sizeof(bad));
 
 	if (r == -EINVAL) {
-		log_error("%s: unknown column '%s' (see 'vfio-bind %s --help')", cmd, bad, cmd);
+		log_error("%s: unknown column '%s' ('vfio-bind %s --help' lists them)", cmd, bad,
+			  cmd);
+		errtryhelp();
 		return VB_EXIT_USAGE;
 	}
 	if (r < 0) {
@@ -1146,9 +1148,10 @@ static void usage(void)
 	      stdout);
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		printf(" %-10s %s\n", commands[i].name, commands[i].summary);
-	fputs("\nOptions (before or after the command):\n", stdout);
+	fputs("\nOptions:\n", stdout);
 	print_opts(global_opts);
-	fputs("\n'vfio-bind <command> --help' shows the options of a command.\n"
+	fputs("\nOptions may stand before or after the command; 'vfio-bind <command> --help'\n"
+	      "shows the options of a command.\n"
 	      "For more details see vfio-bind(8) and vfio-bind.conf(5).\n",
 	      stdout);
 }

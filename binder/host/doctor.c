@@ -651,7 +651,7 @@ static void say(FILE *f, int indent, const char *mark, const char *text)
 	bool first = true;
 
 	if (c)
-		fprintf(f, "%*s\033[%sm%-5s\033[0m ", indent, "", c, mark);
+		fprintf(f, "%*s%s%-5s" VB_COLOR_RESET " ", indent, "", c, mark);
 	else
 		fprintf(f, "%*s%-5s ", indent, "", mark);
 	if (!*p)
@@ -790,13 +790,16 @@ static void wrap_line(FILE *f, int indent, const char *text)
 		size_t n = strlen(p);
 		const char *end = p + n;
 
-		if (n > avail) {
+		/* continuation lines are indented 4 more */
+		size_t lim = first || avail < 34 ? avail : avail - 4;
+
+		if (n > lim) {
 			const char *q;
 
-			for (q = p + avail; q > p && *q != ' '; q--)
+			for (q = p + lim; q > p && *q != ' '; q--)
 				;
 			if (q == p)
-				for (q = p + avail; *q && *q != ' '; q++)
+				for (q = p + lim; *q && *q != ' '; q++)
 					;
 			end = q;
 		}

@@ -14,7 +14,10 @@ struct vb_table {
 	struct libscols_table *tb;
 	const struct vb_coldef *cols;
 	size_t n_cols;
-	int sel_of[VB_TABLE_MAXCOLS]; /* column index -> position in the table, -1 */
+	int sel_of[VB_TABLE_MAXCOLS];     /* column index -> position in the table, -1 */
+	size_t natural[VB_TABLE_MAXCOLS]; /* widest cell or header, by column index */
+	int wrap_col;                     /* the column wrapped at words, -1 */
+	char **wrap_text;                 /* its cells, by row */
 	struct libscols_line **rows;
 	size_t n_rows, cap_rows;
 };
@@ -73,52 +76,6 @@ size_t vb_output_width(size_t fallback)
 	return c ? c : fallback;
 }
 
-/* Word wrapping for SCOLS_FL_WRAP columns (libsmartcols alone breaks a
- * cell every N characters, in the middle of words). The minimum width is
- * the longest word; a chunk ends at the last space that fits. */
-static size_t word_chunksize(const struct libscols_column *cl, const char *data, void *u)
-{
-	size_t best = 0;
-
-	(void)cl;
-	(void)u;
-	while (data && *data) {
-		size_t n = strcspn(data, " \n");
-
-		if (n > best)
-			best = n;
-		data += n;
-		data += strspn(data, " \n");
-	}
-	return best;
-}
-
-static char *word_nextchunk(const struct libscols_column *cl, char *data, void *u)
-{
-	size_t w = scols_column_get_width(cl), n;
-	char *cut = NULL;
-
-	(void)u;
-	if (!data)
-		return NULL;
-	n = strcspn(data, "\n");
-	if (n <= w || w == 0) {
-		if (!data[n])
-			return NULL;
-		data[n] = 0;
-		return data + n + 1;
-	}
-	for (char *p = data; p <= data + w; p++)
-		if (*p == ' ')
-			cut = p;
-	if (!cut)
-		cut = data + strcspn(data, " \n");
-	if (!*cut)
-		return NULL;
-	*cut = 0;
-	return cut + 1;
-}
-
 static int find_col(const struct vb_coldef *cols, size_t n, const char *name, size_t len)
 {
 	for (size_t i = 0; i < n; i++)
@@ -171,6 +128,9 @@ int vb_table_new(const struct vb_coldef *cols, size_t n_cols, const int *default
 	}
 	t->cols = cols;
 	t->n_cols = n_cols;
+	t->wrap_col = -1;
+	for (size_t i = 0; i < n_cols; i++)
+		t->natural[i] = strlen(cols[i].name);
 	for (size_t i = 0; i < VB_TABLE_MAXCOLS; i++)
 		t->sel_of[i] = -1;
 	scols_table_enable_noheadings(t->tb, o->noheadings);
@@ -194,10 +154,11 @@ int vb_table_new(const struct vb_coldef *cols, size_t n_cols, const int *default
 			return -ENOMEM;
 		}
 		if (flags & SCOLS_FL_WRAP) {
-			scols_column_set_wrapfunc(cl, word_chunksize, word_nextchunk, NULL);
-			/* a wrapped column is as narrow as its longest word unless
-			 * the table takes the whole width */
-			scols_table_enable_maxout(t->tb, 1);
+			/* wrapped at the newlines vb_table_print() puts between words */
+			scols_column_set_wrapfunc(cl, scols_wrapnl_chunksize,
+						  scols_wrapnl_nextchunk, NULL);
+			scols_column_set_safechars(cl, "\n");
+			t->wrap_col = order[i];
 		}
 		t->sel_of[order[i]] = (int)scols_table_get_ncols(t->tb) - 1;
 	}
@@ -210,6 +171,9 @@ void vb_table_free(struct vb_table *t)
 	if (!t)
 		return;
 	scols_unref_table(t->tb);
+	for (size_t i = 0; t->wrap_text && i < t->n_rows; i++)
+		free(t->wrap_text[i]);
+	free(t->wrap_text);
 	free(t->rows);
 	free(t);
 }
@@ -221,10 +185,16 @@ int vb_table_row(struct vb_table *t, int parent)
 	if (t->n_rows == t->cap_rows) {
 		size_t cap = t->cap_rows ? 2 * t->cap_rows : 64;
 		struct libscols_line **v = realloc(t->rows, cap * sizeof(*v));
+		char **w;
 
 		if (!v)
 			return -ENOMEM;
 		t->rows = v;
+		w = realloc(t->wrap_text, cap * sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		memset(w + t->cap_rows, 0, (cap - t->cap_rows) * sizeof(*w));
+		t->wrap_text = w;
 		t->cap_rows = cap;
 	}
 	ln = scols_table_new_line(t->tb, parent >= 0 && (size_t)parent < t->n_rows ? t->rows[parent]
@@ -245,6 +215,14 @@ int vb_table_set(struct vb_table *t, int row, int col, const char *text, const c
 	pos = t->sel_of[col];
 	if (pos < 0)
 		return 0;
+	if (text && strlen(text) > t->natural[col])
+		t->natural[col] = strlen(text);
+	if (col == t->wrap_col) {
+		free(t->wrap_text[row]);
+		t->wrap_text[row] = strdup(text && *text ? text : "-");
+		if (!t->wrap_text[row])
+			return -ENOMEM;
+	}
 	if (scols_line_set_data(t->rows[row], (size_t)pos, text && *text ? text : "-") < 0)
 		return -ENOMEM;
 	ce = scols_line_get_cell(t->rows[row], (size_t)pos);
@@ -255,14 +233,44 @@ int vb_table_set(struct vb_table *t, int row, int col, const char *text, const c
 
 int vb_table_print(struct vb_table *t)
 {
-	size_t c = env_columns();
+	size_t c = vb_output_width(0);
 
-	/* a terminal: libsmartcols fits its width; a pipe with $COLUMNS (the
-	 * tests, `COLUMNS=80 vfio-bind status | less`): that width; a pipe
-	 * without it: whole lines, for scripts */
-	if (!isatty(STDOUT_FILENO) && c) {
+	/* a terminal: its width; a pipe with $COLUMNS (the tests, `COLUMNS=80
+	 * vfio-bind status | less`): that width; a pipe without it: whole
+	 * lines, for scripts. The width is set here rather than left to
+	 * libsmartcols, whose own guess overshoots with a wrapped column. */
+	if (c) {
 		scols_table_set_termforce(t->tb, SCOLS_TERMFORCE_ALWAYS);
 		scols_table_set_termwidth(t->tb, c);
+	}
+	if (t->wrap_col >= 0 && c) {
+		/* The wrapped column gets what the others leave, at least 35% of
+		 * the width (libsmartcols then truncates the columns that allow
+		 * it), and its text is broken at spaces to that width. */
+		size_t others = 0, w;
+
+		for (size_t i = 0; i < t->n_cols; i++)
+			if (t->sel_of[i] >= 0 && (int)i != t->wrap_col)
+				others += t->natural[i] + 1;
+		w = others < c ? c - others : 0;
+		if (w < c * 35 / 100)
+			w = c * 35 / 100;
+		for (size_t r = 0; r < t->n_rows; r++) {
+			char *txt = t->wrap_text[r];
+			size_t start = 0, last_space = 0;
+
+			if (!txt)
+				continue;
+			for (size_t i = 0; txt[i]; i++) {
+				if (txt[i] == ' ')
+					last_space = i;
+				if (i - start >= w && last_space > start) {
+					txt[last_space] = '\n';
+					start = last_space + 1;
+				}
+			}
+			scols_line_set_data(t->rows[r], (size_t)t->sel_of[t->wrap_col], txt);
+		}
 	}
 	if (scols_print_table(t->tb) < 0)
 		return -EIO;

@@ -31,9 +31,11 @@ bool vb_color_enabled(enum vb_color_mode mode);
  * (0: no limit). */
 size_t vb_output_width(size_t fallback);
 
-#define VB_COLOR_GOOD "32"  /* green */
-#define VB_COLOR_WARN "33"  /* yellow */
-#define VB_COLOR_BAD "1;31" /* bold red */
+/* SGR sequences, as libsmartcols takes them */
+#define VB_COLOR_GOOD "\033[32m"  /* green */
+#define VB_COLOR_WARN "\033[33m"  /* yellow */
+#define VB_COLOR_BAD "\033[1;31m" /* bold red */
+#define VB_COLOR_RESET "\033[0m"
 
 #define VB_TABLE_MAXCOLS 32
 
