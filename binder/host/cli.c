@@ -1053,7 +1053,7 @@ struct cmdopt {
 
 static const struct cmdopt status_opts[] = {
 	{OPT_SLOT, "slot", required_argument, 's', "<slot>",
-	 "only devices at [[DDDD:]BB:]SS[.F] (lspci -s)"},
+	 "only devices at [DDDD:]BB:SS[.F] (lspci -s)"},
 	{OPT_ID, "id", required_argument, 'd', "<vendor>:[<device>]",
 	 "only devices with this ID (lspci -d)"},
 	O_OUTPUT,
@@ -1115,8 +1115,8 @@ static const struct command commands[] = {
 	{"apply", cmd_apply, apply_opts, NULL, "bind the selected devices to vfio-pci", NULL, 0},
 	{"release", cmd_release, json_only_opts, "[<address>...]",
 	 "give devices back to their native drivers", NULL, 0},
-	{"check", cmd_check, check_opts, NULL,
-	 "validate the configuration (and the target kernel); write the snapshot", NULL, 0},
+	{"check", cmd_check, check_opts, NULL, "validate the configuration and the target kernel",
+	 NULL, 0},
 	{"modules", cmd_modules, kernel_opts, NULL, "print the modules vfio-pci needs in a kernel",
 	 NULL, 0},
 	{"doctor", cmd_doctor, kernel_opts, NULL, "will passthrough work here, and what to fix",
@@ -1124,6 +1124,8 @@ static const struct command commands[] = {
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/* util-linux's layout: 26 columns of option, then its help (on the next
+ * line when the option is longer), within 80 columns. */
 static void print_opts(const struct cmdopt *v)
 {
 	for (; v->name; v++) {
@@ -1133,7 +1135,10 @@ static void print_opts(const struct cmdopt *v)
 			 v->shortc ? v->shortc : ' ', v->shortc ? ", " : " ", v->name,
 			 v->arg && v->has_arg == required_argument ? " " : "",
 			 v->arg ? v->arg : "");
-		printf(" %-29s %s\n", left, v->help);
+		if (strlen(left) > 24)
+			printf(" %s\n %-24s %s\n", left, "", v->help);
+		else
+			printf(" %-24s %s\n", left, v->help);
 	}
 }
 

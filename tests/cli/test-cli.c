@@ -256,6 +256,10 @@ START_TEST(help_of_each_command)
 			      command_names[i], r.out);
 		ck_assert_str_eq(r.err, "");
 		assert_contains(r.out, "Global options:");
+		for (const char *p = r.out; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] != 0))
+			ck_assert_msg(strcspn(p, "\n") <= 80,
+				      "%s --help: a line over 80 columns: %.*s", command_names[i],
+				      (int)strcspn(p, "\n"), p);
 		ck_assert_str_eq(r2.out, r.out);
 		ck_assert_str_eq(r3.out, r.out);
 		ck_assert_int_eq(r2.status, 0);
