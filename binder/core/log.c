@@ -46,10 +46,10 @@ void vb_logv(int prio, const char *fmt, va_list ap)
 		off = snprintf(buf, sizeof(buf), "<%d>vfio-bind: ", prio);
 	} else {
 		off = snprintf(buf, sizeof(buf), "vfio-bind: %s",
-			       bare                     ? ""
-			       : prio <= VB_LOG_ERR     ? "error: "
+			       bare		       ? ""
+			       : prio <= VB_LOG_ERR    ? "error: "
 			       : prio == VB_LOG_WARNING ? "warning: "
-							: "");
+						       : "");
 	}
 	if (off < 0)
 		return;
@@ -95,61 +95,33 @@ const char *vb_strerror(int errnum)
 	if (errnum < 0)
 		errnum = -errnum;
 	switch (errnum) {
-	case 0:
-		return "Success";
-	case EPERM:
-		return "Operation not permitted";
-	case ENOENT:
-		return "No such file or directory";
-	case EIO:
-		return "Input/output error";
-	case ENXIO:
-		return "No such device or address";
-	case E2BIG:
-		return "Argument list too long";
-	case ENOEXEC:
-		return "Exec format error";
-	case EBADF:
-		return "Bad file descriptor";
-	case ENOMEM:
-		return "Cannot allocate memory";
-	case EACCES:
-		return "Permission denied";
-	case EBUSY:
-		return "Device or resource busy";
-	case EEXIST:
-		return "File exists";
-	case ENODEV:
-		return "No such device";
-	case ENOTDIR:
-		return "Not a directory";
-	case EISDIR:
-		return "Is a directory";
-	case EINVAL:
-		return "Invalid argument";
-	case ENOSPC:
-		return "No space left on device";
-	case EROFS:
-		return "Read-only file system";
-	case ERANGE:
-		return "Numerical result out of range";
-	case EFBIG:
-		return "File too large";
-	case ENOSYS:
-		return "Function not implemented";
-	case ETIMEDOUT:
-		return "Connection timed out";
-	case EOPNOTSUPP:
-		return "Operation not supported";
-	case ELOOP:
-		return "Too many levels of symbolic links";
-	case ENAMETOOLONG:
-		return "File name too long";
-	case EAGAIN:
-		return "Resource temporarily unavailable";
-	case ECHILD:
-		return "No child processes";
-	default:
-		return "Unknown error";
+	case 0: return "Success";
+	case EPERM: return "Operation not permitted";
+	case ENOENT: return "No such file or directory";
+	case EIO: return "Input/output error";
+	case ENXIO: return "No such device or address";
+	case E2BIG: return "Argument list too long";
+	case ENOEXEC: return "Exec format error";
+	case EBADF: return "Bad file descriptor";
+	case ENOMEM: return "Cannot allocate memory";
+	case EACCES: return "Permission denied";
+	case EBUSY: return "Device or resource busy";
+	case EEXIST: return "File exists";
+	case ENODEV: return "No such device";
+	case ENOTDIR: return "Not a directory";
+	case EISDIR: return "Is a directory";
+	case EINVAL: return "Invalid argument";
+	case ENOSPC: return "No space left on device";
+	case EROFS: return "Read-only file system";
+	case ERANGE: return "Numerical result out of range";
+	case EFBIG: return "File too large";
+	case ENOSYS: return "Function not implemented";
+	case ETIMEDOUT: return "Connection timed out";
+	case EOPNOTSUPP: return "Operation not supported";
+	case ELOOP: return "Too many levels of symbolic links";
+	case ENAMETOOLONG: return "File name too long";
+	case EAGAIN: return "Resource temporarily unavailable";
+	case ECHILD: return "No child processes";
+	default: return "Unknown error";
 	}
 }
