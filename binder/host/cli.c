@@ -18,6 +18,7 @@
 #include "kmod.h"
 #include <libsmartcols.h>
 #include "log.h"
+#include "pve.h"
 #include "names.h"
 #include "snapshot-write.h"
 #include "storage.h"
@@ -35,8 +36,8 @@ struct opts {
 
 /* What a command's options said; positional arguments in argv[0..argc). */
 struct cmd_args {
-	bool json, dry_run, noheadings, raw;
-	const char *kver, *snapshot, *output, *slot, *id;
+	bool json, dry_run, noheadings, raw, force;
+	const char *kver, *snapshot, *output, *slot, *id, *mappings;
 	int argc;
 	char **argv;
 };
@@ -103,6 +104,19 @@ static int load_config(struct opts *o, struct vb_job *job, bool need_config, boo
 		log_error("cannot read %s: %s", o->config ? o->config : "/etc/vfio-bind.conf",
 			  vb_strerror(r));
 		return VB_EXIT_CONFIG;
+	}
+	if (r == 0 || r == -EINVAL) {
+		/* mapping= terms: Proxmox VE's pci.cfg for this node */
+		struct vb_diags pd;
+
+		r = vb_pve_job_mappings(&o->r, job, &pd);
+		vb_diags_log(&pd);
+		vb_diags_free(&pd);
+		if (r == -EINVAL)
+			*config_bad = true;
+		else if (r < 0)
+			return log_error("cannot resolve the mappings: %s", vb_strerror(r)),
+			       VB_EXIT_FAILURE;
 	}
 	return 0;
 }
@@ -239,6 +253,7 @@ enum {
 	SC_TOPOLOGY,
 	SC_RULE,
 	SC_RULE_FILE,
+	SC_VMS,
 	SC_COUNT_
 };
 
@@ -257,22 +272,30 @@ static const struct vb_coldef status_cols[SC_COUNT_] = {
 	[SC_TOPOLOGY] = {"TOPOLOGY", 12, 0, "where it is plugged in, for topology="},
 	[SC_RULE] = {"RULE", 4, 0, "line of the selecting rule (+slot, +group: expansions; excl:)"},
 	[SC_RULE_FILE] = {"RULE-FILE", 12, SCOLS_FL_TRUNC, "FILE:LINE of the selecting rule"},
+	[SC_VMS] = {"VMS", 3, 0, "Proxmox VE VMs that name it (*: running)"},
 };
 static const int status_default[] = {SC_ADDRESS, SC_ID, SC_NAME, SC_DRIVER, SC_GROUP, SC_RULE, -1};
+/* on a Proxmox VE node the VMs are shown too */
+static const int status_default_pve[] = {SC_ADDRESS, SC_ID,  SC_NAME, SC_DRIVER,
+					 SC_GROUP,   SC_VMS, SC_RULE, -1};
 
 /* One device of status, gathered once for the table and the JSON. */
 struct status_row {
 	struct vb_pci_dev *d;
 	const struct vb_sel *s;
 	char id[16], sub[16], class[8], group[16], topo[VB_TOPOLOGY_MAX];
-	char rule[32], rule_file[4200], excl_file[4200];
+	char rule[32], rule_file[4200], excl_file[4200], vms[256];
+	const struct vb_vms *vm_list;
 };
 
-static void status_row(struct opts *o, const struct vb_job *job, size_t i, struct status_row *w)
+static void status_row(struct opts *o, const struct vb_job *job, const struct vb_vms *vms, size_t i,
+		       struct status_row *w)
 {
 	struct vb_pci_dev *d = &job->list.devs[i];
 	const struct vb_sel *s = &job->sel[i];
 
+	w->vm_list = vms;
+	vb_vms_describe(vms, &d->addr, false, w->vms, sizeof(w->vms));
 	w->d = d;
 	w->s = s;
 	/* a device that vanished mid-listing keeps what the scan saw */
@@ -327,6 +350,30 @@ static void status_table_row(struct opts *o, struct vb_table *t, const struct st
 	vb_table_set(t, row, SC_TOPOLOGY, w->topo, NULL);
 	vb_table_set(t, row, SC_RULE, w->rule, NULL);
 	vb_table_set(t, row, SC_RULE_FILE, w->rule_file[0] ? w->rule_file : w->excl_file, NULL);
+	vb_table_set(t, row, SC_VMS, w->vms, NULL);
+}
+
+/* "vms": every Proxmox VM whose config (hostpciN) or PCI reservation names
+ * the device; "running": it runs and holds the device (release refuses). */
+static void json_vms(struct json *j, const struct vb_vms *vms, const struct vb_pci_addr *a)
+{
+	unsigned holder = vb_vms_holder(vms, a);
+
+	json_array_open(j, "vms");
+	for (size_t i = 0; i < vms->n; i++) {
+		const struct vb_vm_use *u = &vms->v[i];
+
+		if (!vb_vm_use_covers(u, a))
+			continue;
+		json_object_open(j, NULL);
+		json_int(j, "vmid", u->vmid);
+		json_str(j, "entry", u->entry[0] ? u->entry : NULL);
+		json_str(j, "mapping", u->mapping[0] ? u->mapping : NULL);
+		json_bool(j, "reservation", !u->entry[0]);
+		json_bool(j, "running", holder == u->vmid);
+		json_object_close(j);
+	}
+	json_array_close(j);
 }
 
 static void status_json_row(struct opts *o, struct json *j, const struct status_row *w)
@@ -351,6 +398,7 @@ static void status_json_row(struct opts *o, struct json *j, const struct status_
 	json_str(j, "rule", w->rule_file[0] ? w->rule_file : NULL);
 	json_str(j, "via", via_name(w->s->via));
 	json_str(j, "excluded_by", w->excl_file[0] ? w->excl_file : NULL);
+	json_vms(j, w->vm_list, &d->addr);
 	json_object_close(j);
 }
 
@@ -396,6 +444,7 @@ static int table_print(struct vb_table *t)
 static int cmd_status(struct opts *o, const struct cmd_args *a)
 {
 	struct vb_table *t = NULL;
+	struct vb_vms vms = {0};
 	struct filters f;
 	struct vb_job job;
 	struct json j;
@@ -404,20 +453,21 @@ static int cmd_status(struct opts *o, const struct cmd_args *a)
 
 	if (filters_parse(&f, a) < 0)
 		return errtryhelp(), VB_EXIT_USAGE;
-	if (!a->json) {
-		r = table_open(o, a, "status", status_cols, SC_COUNT_, status_default, &t);
-		if (r) {
-			filters_free(&f);
-			return r;
-		}
-	}
 	vb_job_init(&job);
 	r = prepare(o, &job, false, &bad);
-	if (r) {
-		vb_table_free(t);
+	if (r)
+		goto out;
+	/* Proxmox VE: the VMs whose config or reservation names each device */
+	if (vb_vms_load(&o->r, job.maps.n ? &job.maps : NULL, &vms) < 0) {
+		r = VB_EXIT_FAILURE;
 		goto out;
 	}
-	if (a->json) {
+	if (!a->json) {
+		r = table_open(o, a, "status", status_cols, SC_COUNT_,
+			       vms.pve ? status_default_pve : status_default, &t);
+		if (r)
+			goto out;
+	} else {
 		json_envelope_begin(&j, stdout, "status", o->r.path, job.cfg.file, !bad,
 				    &job.diags);
 		json_array_open(&j, "devices");
@@ -427,7 +477,7 @@ static int cmd_status(struct opts *o, const struct cmd_args *a)
 
 		if (!filters_match(&f, &o->r, &job.list.devs[i]))
 			continue;
-		status_row(o, &job, i, &w);
+		status_row(o, &job, &vms, i, &w);
 		if (a->json)
 			status_json_row(o, &j, &w);
 		else
@@ -444,10 +494,12 @@ static int cmd_status(struct opts *o, const struct cmd_args *a)
 			r = ret;
 	}
 out:
+	vb_vms_free(&vms);
 	filters_free(&f);
 	vb_job_free(&job);
 	return r;
 }
+
 /* Plans with the storage veto (storage.h): a controller of the root
  * filesystem is never taken, one of other mounted storage or swap only with
  * allow-storage=yes. The caller frees pol. */
@@ -715,6 +767,58 @@ out:
 	return r;
 }
 
+/*
+ * Before a release: a device a running Proxmox VM holds is kept (unless
+ * force), and vfio-pci forgets the dynamic id ("VVVV DDDD") Proxmox's new_id
+ * gave it, so that neither this device nor a twin is grabbed again when it
+ * is probed (-ENODEV: no such id, -ENOENT: no vfio-pci). Removes the kept
+ * devices from devs; returns VB_EXIT_REFUSED when there were any.
+ */
+static int release_vms(struct opts *o, const struct vb_job *job, struct vb_pci_dev **devs,
+		       size_t *n, bool force)
+{
+	struct vb_vms vms;
+	size_t k = 0;
+	int ret = 0, r;
+
+	if (vb_vms_load(&o->r, job->maps.n ? &job->maps : NULL, &vms) < 0)
+		return VB_EXIT_FAILURE;
+	for (size_t i = 0; i < *n; i++) {
+		unsigned vm = vb_vms_holder(&vms, &devs[i]->addr);
+		char id[16];
+		bool dup = false;
+
+		if (vm && !force) {
+			log_error("release: %s is in use by running VM %u: not released\n  hint: "
+				  "stop the VM first (qm stop %u), or release --force",
+				  devs[i]->name, vm, vm);
+			ret = VB_EXIT_REFUSED;
+			continue;
+		}
+		if (vm)
+			log_warning("release: %s is in use by running VM %u: released anyway "
+				    "(--force)",
+				    devs[i]->name, vm);
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = devs[j]->vendor == devs[i]->vendor &&
+			      devs[j]->device == devs[i]->device;
+		devs[k++] = devs[i];
+		if (dup)
+			continue;
+		snprintf(id, sizeof(id), "%04x %04x", devs[i]->vendor, devs[i]->device);
+		r = vb_kernel_write_str(&o->r, "sys/bus/pci/drivers/vfio-pci/remove_id", id,
+					timeout_ms);
+		if (r == 0)
+			log_info("vfio-pci: removed the dynamic id %s", id);
+		else if (r != -ENODEV && r != -ENOENT)
+			log_warning("cannot remove the vfio-pci dynamic id %s: %s", id,
+				    vb_strerror(r));
+	}
+	*n = k;
+	vb_vms_free(&vms);
+	return ret;
+}
+
 static int cmd_release(struct opts *o, const struct cmd_args *args)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
@@ -765,6 +869,9 @@ static int cmd_release(struct opts *o, const struct cmd_args *args)
 			if (job.sel[i].via != VB_VIA_NONE)
 				devs[n++] = &job.list.devs[i];
 	}
+	r = release_vms(o, &job, devs, &n, args->force);
+	if (r)
+		ret = r;
 	out = calloc(n ? n : 1, sizeof(*out));
 	if (!out) {
 		r = VB_EXIT_FAILURE;
@@ -881,6 +988,16 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 		char loc[4200];
 		const char *where;
 
+		/* a mapping that no longer fits: Proxmox refuses it at VM start;
+		 * the boot does the same, the image can still be built */
+		if (it->refusals & (1u << VB_REFUSE_MAPPING) &&
+		    !(it->refusals & VB_REFUSALS_STORAGE)) {
+			where = rule_location(job, it->rule, loc, sizeof(loc));
+			log_warning(
+				"%s: %s refused: %s\n  hint: correct the mapping in Datacenter > "
+				"Resource Mappings (or pci.cfg), then update-initramfs -u",
+				where ? where : job->cfg.file, it->dev->name, it->reason);
+		}
 		/* every check ran for every device: the IOMMU state, a bridge or
 		 * a vanished sibling cannot hide a storage refusal */
 		if (!(it->refusals & VB_REFUSALS_STORAGE))
@@ -926,6 +1043,27 @@ static int write_snapshot(struct opts *o, struct vb_job *job, struct vb_storage_
 	return 0;
 }
 
+/* check --mappings FILE: the Proxmox mappings the rules use, resolved for
+ * this node, for the early binder (mapping.h). */
+static int write_mappings(const struct vb_job *job, const char *path)
+{
+	FILE *f = fopen(path, "we");
+	int r;
+
+	if (!f) {
+		log_error("cannot create %s: %s", path, vb_strerror(-errno));
+		return VB_EXIT_FAILURE;
+	}
+	r = vb_pve_mappings_write(f, &job->maps, &job->cfg);
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		log_error("cannot write the mappings %s: %s", path, vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	return 0;
+}
+
 static int cmd_check(struct opts *o, const struct cmd_args *a)
 {
 	struct vb_storage_policy pol;
@@ -959,6 +1097,8 @@ static int cmd_check(struct opts *o, const struct cmd_args *a)
 		log_info("no sys/bus/pci/devices under %s: devices not checked", o->r.path);
 	if (r == 0 && a->snapshot)
 		r = write_snapshot(o, &job, &pol, devices, kver ? kver : a->kver, a->snapshot);
+	if (r == 0 && a->mappings && vb_config_uses_mappings(&job.cfg))
+		r = write_mappings(&job, a->mappings);
 	if (r == 0)
 		log_info("%s: %zu rule(s), valid", job.cfg.file, job.cfg.n_rules);
 	if (a->json) {
@@ -1014,6 +1154,8 @@ enum {
 	OPT_SLOT,
 	OPT_ID,
 	OPT_COLOR,
+	OPT_MAPPINGS,
+	OPT_FORCE,
 };
 
 struct cmdopt {
@@ -1068,11 +1210,17 @@ static const struct cmdopt apply_opts[] = {
 	O_JSON,
 	O_END,
 };
-static const struct cmdopt json_only_opts[] = {O_JSON, O_END};
+static const struct cmdopt release_opts[] = {
+	{OPT_FORCE, "force", no_argument, 'f', NULL, "even from a running Proxmox VM"},
+	O_JSON,
+	O_END,
+};
 static const struct cmdopt check_opts[] = {
 	O_KERNEL,
 	{OPT_SNAPSHOT, "snapshot", required_argument, 's', "<file>",
 	 "write the hardware snapshot for the initramfs"},
+	{OPT_MAPPINGS, "mappings", required_argument, 'm', "<file>",
+	 "write the Proxmox VE mappings for the initramfs"},
 	O_JSON,
 	O_END,
 };
@@ -1113,7 +1261,7 @@ static const struct command commands[] = {
 	{"plan", cmd_plan, plan_opts, NULL, "what apply would do to each selected device, and why",
 	 plan_cols, PC_COUNT_},
 	{"apply", cmd_apply, apply_opts, NULL, "bind the selected devices to vfio-pci", NULL, 0},
-	{"release", cmd_release, json_only_opts, "[<address>...]",
+	{"release", cmd_release, release_opts, "[<address>...]",
 	 "give devices back to their native drivers", NULL, 0},
 	{"check", cmd_check, check_opts, NULL, "validate the configuration and the target kernel",
 	 NULL, 0},
@@ -1412,6 +1560,12 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			break;
 		case OPT_ID:
 			a.id = optarg;
+			break;
+		case OPT_MAPPINGS:
+			a.mappings = optarg;
+			break;
+		case OPT_FORCE:
+			a.force = true;
 			break;
 		case ':':
 			log_error("option '%s' requires an argument", argv[optind - 1]);
