@@ -4,6 +4,7 @@
  * "Try --help" otherwise; exit codes are documented in vfio-bind(8).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +14,15 @@
 #include "cli.h"
 #include "diagnose.h"
 #include "doctor.h"
+#include "hotplug.h"
 #include "job.h"
 #include "json.h"
+#include "cmdline.h"
 #include "kmod.h"
 #include <libsmartcols.h>
+#include "lock.h"
 #include "log.h"
+#include "mark.h"
 #include "pve.h"
 #include "names.h"
 #include "snapshot-write.h"
@@ -30,14 +35,15 @@ struct opts {
 	const struct vb_kernel_ops *ops;
 	struct vb_root r;
 	bool strict_config; /* check, plan, apply: refuse a config others can change */
+	bool device_mode;   /* apply --device: warnings about other devices are noise */
 	bool color;         /* --color after auto was resolved */
 	struct vb_names *names;
 };
 
 /* What a command's options said; positional arguments in argv[0..argc). */
 struct cmd_args {
-	bool json, dry_run, noheadings, raw, force;
-	const char *kver, *snapshot, *output, *slot, *id, *mappings;
+	bool json, dry_run, noheadings, raw, force, automatic;
+	const char *kver, *snapshot, *output, *slot, *id, *mappings, *device;
 	int argc;
 	char **argv;
 };
@@ -133,7 +139,8 @@ static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *c
 	if (r)
 		return r;
 	r = vb_job_select(job, &o->r);
-	vb_diags_log(&job->diags);
+	if (!o->device_mode || job->diags.n_errors)
+		vb_diags_log(&job->diags);
 	if (r < 0) {
 		log_error("cannot scan PCI devices under %s: %s", o->r.path, vb_strerror(r));
 		return VB_EXIT_FAILURE;
@@ -670,6 +677,117 @@ static int cmd_plan(struct opts *o, const struct cmd_args *a)
 }
 static unsigned timeout_ms = 10000;
 
+static unsigned lock_wait_s = VB_LOCK_WAIT_DEFAULT_S;
+
+/* The one lock (lock.h), held until the program exits. Logs; returns an
+ * exit code. */
+static int take_lock(struct opts *o)
+{
+	long holder = 0;
+	char path[4200];
+	int r = vb_lock_take(&o->r, lock_wait_s * 1000, &holder);
+
+	if (r == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/" VB_LOCK_FILE, o->r.is_host ? "" : o->r.path);
+	if (r == -ETIMEDOUT && holder)
+		log_error("another vfio-bind (pid %ld) has been changing bindings for %u s: "
+			  "nothing done (it holds %s; --wait allows longer)",
+			  holder, lock_wait_s, path);
+	else if (r == -ETIMEDOUT)
+		log_error("another vfio-bind has been changing bindings for %u s: nothing done "
+			  "(it holds %s; --wait allows longer)",
+			  lock_wait_s, path);
+	else
+		log_error("cannot take the lock %s: %s", path, vb_strerror(r));
+	return VB_EXIT_FAILURE;
+}
+
+/*
+ * apply --device, before the lock: is the device selected at all? The udev
+ * rule runs this for every PCI device that appears (all of them at coldplug),
+ * so an unselected one must cost little, log nothing and never wait for the
+ * lock. Returns -1 when it is selected, else the exit code.
+ */
+static int device_precheck(struct opts *o, const char *arg, struct vb_pci_addr *addr)
+{
+	struct vb_pci_dev *d;
+	struct vb_job job;
+	bool bad;
+	int r;
+
+	if (vb_pci_addr_parse_short(arg, addr) < 0) {
+		log_error("apply: '%s' is not a PCI address (expected DDDD:BB:SS.F or BB:SS.F)",
+			  arg);
+		return errtryhelp(), VB_EXIT_USAGE;
+	}
+	vb_job_init(&job);
+	r = load_config(o, &job, false, &bad);
+	if (r == 0 && bad) {
+		vb_diags_log(&job.diags);
+		log_error("%s has errors: %s not considered", job.cfg.file, arg);
+		r = VB_EXIT_CONFIG;
+	}
+	if (r == 0 && job.cfg.n_rules == 0)
+		r = VB_EXIT_SUCCESS; /* no rule: nothing to scan for */
+	else if (r == 0 && (r = vb_job_select(&job, &o->r)) < 0) {
+		log_error("cannot scan PCI devices under %s: %s", o->r.path, vb_strerror(r));
+		r = VB_EXIT_FAILURE;
+	} else if (r == 0) {
+		d = vb_pci_find(&job.list, addr);
+		if (!d) {
+			log_error("apply: no PCI device %s under %s", arg, o->r.path);
+			r = VB_EXIT_DEVICE;
+		} else if (job.sel[d - job.list.devs].via == VB_VIA_NONE) {
+			log_debug("%s: not selected by %s", d->name, job.cfg.file);
+			r = VB_EXIT_SUCCESS;
+		} else if (strcmp(d->driver, VB_TARGET_DRIVER) == 0 &&
+			   vb_pci_load_override(&o->r, d) == 0 &&
+			   strcmp(d->override, VB_TARGET_DRIVER) == 0) {
+			/* coldplug replays the add event of every device the
+			 * initramfs took: done already, no need to wait */
+			log_debug("%s: already on %s", d->name, VB_TARGET_DRIVER);
+			r = VB_EXIT_SUCCESS;
+		} else {
+			r = -1;
+		}
+	}
+	vb_job_free(&job);
+	return r;
+}
+
+/* apply --auto (the unit, the udev rule) leaves alone what an admin gave
+ * back with release, and refuses what the early binder refused this boot
+ * (the hardware changed since the image was built, a protected controller):
+ * only an admin's apply takes those (mark.h). */
+static void apply_marks(struct opts *o, struct vb_job *job)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < job->plan.n; i++) {
+		struct vb_plan_item *it = &job->plan.items[i];
+		enum vb_refusal code = VB_REFUSE_HW_CHANGED;
+		char why[320];
+
+		if (vb_mark_get(&o->r, VB_MARK_RELEASED, it->dev, why, sizeof(why))) {
+			log_notice("%s: given back by 'vfio-bind release': not taken again "
+				   "('vfio-bind apply' takes it)",
+				   it->dev->name);
+			continue;
+		}
+		job->plan.items[n++] = *it;
+		it = &job->plan.items[n - 1];
+		if (it->action == VB_ACT_REFUSE ||
+		    !vb_mark_get(&o->r, VB_MARK_BOOT_REFUSED, it->dev, why, sizeof(why)))
+			continue;
+		if (strncmp(why, "protected ", 10) == 0)
+			code = VB_REFUSE_PROTECTED;
+		vb_plan_refuse(it, code, "refused at boot: %s ('vfio-bind apply' takes it)",
+			       strchr(why, ' ') ? strchr(why, ' ') + 1 : why);
+	}
+	job->plan.n = n;
+}
+
 static const char *result_name(enum vb_result r)
 {
 	return r == VB_RES_OK        ? "ok"
@@ -705,12 +823,36 @@ static int cmd_apply(struct opts *o, const struct cmd_args *a)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms, .dry_run = a->dry_run};
 	struct vb_outcome *out = NULL;
+	struct vb_pci_addr addr;
 	struct vb_job job;
 	size_t todo = 0;
-	bool bad;
+	bool bad = false;
 	int r;
 
 	o->strict_config = true;
+	if (a->automatic) {
+		/* the unit and the udev rule obey the boot's switches, as the
+		 * early binder does: vfio-bind=off is the way back from a taken
+		 * display, for the whole boot */
+		struct vb_boot_switches sw;
+
+		(void)vb_boot_switches_read(&o->r, &sw);
+		if (sw.mode == VB_BOOT_OFF) {
+			vb_log(a->device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			       "disabled by vfio-bind=off on the kernel command line");
+			return VB_EXIT_SUCCESS;
+		}
+		if (sw.mode == VB_BOOT_DRY_RUN)
+			ao.dry_run = true;
+	}
+	if (a->device) {
+		o->device_mode = true;
+		r = device_precheck(o, a->device, &addr);
+		if (r >= 0)
+			return r;
+	}
+	if (!ao.dry_run && (r = take_lock(o)))
+		return r;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad);
 	if (r || bad) {
@@ -718,6 +860,23 @@ static int cmd_apply(struct opts *o, const struct cmd_args *a)
 			log_error("%s has errors: nothing applied", job.cfg.file);
 		r = r ? r : VB_EXIT_CONFIG;
 		goto out;
+	}
+	if (a->device) {
+		/* only this device: the others are another event's (or the unit's) */
+		struct vb_pci_dev *d = vb_pci_find(&job.list, &addr);
+
+		if (!d || !vb_plan_keep_device(&job.plan, d)) {
+			log_info("%s: no longer selected or present", a->device);
+			r = VB_EXIT_SUCCESS;
+			goto out;
+		}
+	}
+	if (a->automatic) {
+		apply_marks(o, &job);
+		if (a->device && job.plan.n == 0) {
+			r = VB_EXIT_SUCCESS; /* given back: said so */
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < job.plan.n; i++)
 		if (job.plan.items[i].action == VB_ACT_BIND ||
@@ -737,15 +896,24 @@ static int cmd_apply(struct opts *o, const struct cmd_args *a)
 		size_t ok = 0, refused = 0;
 
 		for (size_t i = 0; i < job.plan.n; i++) {
-			if (out[i].result == VB_RES_OK)
+			if (out[i].result == VB_RES_OK) {
 				ok++;
+				/* taken on purpose: a release mark no longer applies */
+				if (!ao.dry_run)
+					vb_mark_clear(&o->r, VB_MARK_RELEASED,
+						      job.plan.items[i].dev);
+			}
 			if (job.plan.items[i].action == VB_ACT_REFUSE)
 				refused++;
 		}
 		if (job.plan.n == 0)
-			log_notice("no device selected by %s", job.cfg.file);
+			/* the unit on a machine whose config has no rule: say nothing */
+			vb_log(a->automatic ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			       "no device selected by %s", job.cfg.file);
 		else if (todo == 0 && r == 0 && refused == 0)
-			log_notice("nothing to do: %zu device(s) already on vfio-pci", ok);
+			/* coldplug replays an event for every device the initramfs took */
+			vb_log(a->device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			       "nothing to do: %zu device(s) already on vfio-pci", ok);
 		else if (ao.dry_run)
 			log_notice("dry run: %zu device(s) would change, nothing written", todo);
 		else
@@ -829,6 +997,8 @@ static int cmd_release(struct opts *o, const struct cmd_args *args)
 	bool bad = false, ran = false;
 	int r, ret = VB_EXIT_SUCCESS;
 
+	if ((r = take_lock(o)))
+		return r;
 	vb_job_init(&job);
 	r = prepare(o, &job, false, &bad);
 	if (r)
@@ -883,6 +1053,13 @@ static int cmd_release(struct opts *o, const struct cmd_args *args)
 		log_error("release failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
 	} else {
+		/* given back: the udev rule must not take it again (mark.h) */
+		for (size_t i = 0; i < n; i++)
+			if (out[i].result == VB_RES_OK &&
+			    vb_mark_set(&o->r, VB_MARK_RELEASED, devs[i], "released") < 0)
+				log_warning("%s: cannot record the release in /%s: its next uevent "
+					    "may take it again",
+					    devs[i]->name, VB_MARK_RELEASED);
 		r = r > 0 ? VB_EXIT_DEVICE : ret;
 	}
 out:
@@ -1156,6 +1333,9 @@ enum {
 	OPT_COLOR,
 	OPT_MAPPINGS,
 	OPT_FORCE,
+	OPT_DEVICE,
+	OPT_AUTO,
+	OPT_KMSG,
 };
 
 struct cmdopt {
@@ -1207,6 +1387,10 @@ static const struct cmdopt status_opts[] = {
 static const struct cmdopt plan_opts[] = {O_OUTPUT, O_NOHEADINGS, O_RAW, O_JSON, O_END};
 static const struct cmdopt apply_opts[] = {
 	{OPT_DRY_RUN, "dry-run", no_argument, 'n', NULL, "say what would change, write nothing"},
+	{OPT_DEVICE, "device", required_argument, 'd', "<address>",
+	 "only this device (the udev rule's hotplug entry)"},
+	{OPT_AUTO, "auto", no_argument, 'a', NULL,
+	 "as the unit and udev run it (vfio-bind=off, released)"},
 	O_JSON,
 	O_END,
 };
@@ -1234,6 +1418,9 @@ static const struct cmdopt global_opts[] = {
 	 "configuration file (default <root>/etc/vfio-bind.conf)"},
 	{'t', "timeout", required_argument, 't', "<ms>",
 	 "give up on an unbind after <ms> (default 10000)"},
+	{'w', "wait", required_argument, 'w', "<sec>",
+	 "wait up to <sec> for another vfio-bind (default 60)"},
+	{OPT_KMSG, "kmsg", no_argument, 0, NULL, "log to the kernel log, as the udev rule does"},
 	{OPT_COLOR, "color", optional_argument, 0, "[=<when>]",
 	 "colour: auto (default), always or never"},
 	{'v', "verbose", no_argument, 'v', NULL, "more messages (repeat for debug)"},
@@ -1463,7 +1650,7 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	enum vb_color_mode color = VB_COLOR_AUTO;
 	struct cmd_args a = {0};
 	struct opts o = {0};
-	bool help = false, version = false;
+	bool help = false, version = false, kmsg = false;
 	char **pos;
 	int c, r, n = 0, verbosity = 0;
 
@@ -1561,6 +1748,28 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		case OPT_ID:
 			a.id = optarg;
 			break;
+		case 'w': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v > 3600) {
+				log_error("invalid --wait '%s': seconds, 0 to 3600", optarg);
+				goto usage_error;
+			}
+			lock_wait_s = (unsigned)v;
+			break;
+		}
+		case OPT_KMSG:
+			kmsg = true;
+			break;
+		case OPT_DEVICE:
+			a.device = optarg;
+			break;
+		case OPT_AUTO:
+			a.automatic = true;
+			break;
 		case OPT_MAPPINGS:
 			a.mappings = optarg;
 			break;
@@ -1616,6 +1825,9 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		log_error("%s: unexpected argument '%s'", cmd->name, a.argv[0]);
 		goto usage_error;
 	}
+	/* in the kernel log, one line per decision, as the early binder logs */
+	if (kmsg && verbosity == 0)
+		verbosity = 1;
 	vb_log_set_max_priority(verbosity < 0    ? VB_LOG_ERR
 				: verbosity == 0 ? VB_LOG_NOTICE
 				: verbosity == 1 ? VB_LOG_INFO
@@ -1632,6 +1844,13 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		free(pos);
 		return VB_EXIT_FAILURE;
 	}
+	if (kmsg) {
+		/* a udev RUN program's stderr is only seen with udev debugging */
+		int fd = openat(o.r.fd, "dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+		if (fd >= 0)
+			vb_log_set_kmsg_fd(fd);
+	}
 	if (ops) {
 		o.r.ops = ops;
 	} else {
@@ -1640,6 +1859,7 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		o.r.ops = &host_ops;
 	}
 	r = cmd->fn(&o, &a);
+	vb_lock_release();
 	vb_names_close(o.names);
 	vb_root_close(&o.r);
 	free(pos);
