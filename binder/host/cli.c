@@ -62,10 +62,7 @@ static struct vb_names *names_of(struct opts *o)
 }
 static const char *rule_location(const struct vb_job *job, int rule, char *buf, size_t size)
 {
-	if (rule < 0 || (size_t)rule >= job->cfg.n_rules)
-		return NULL;
-	snprintf(buf, size, "%s:%u", job->cfg.file, job->cfg.rules[rule].line);
-	return buf;
+	return vb_rule_location(&job->cfg, rule, buf, size);
 }
 
 static const char *via_name(enum vb_via via)
@@ -91,7 +88,7 @@ static int load_config(struct opts *o, struct vb_job *job, bool need_config, boo
 
 	*config_bad = false;
 	if (o->strict_config) {
-		char msg[9000];
+		char msg[VB_MESSAGE_MAX];
 
 		/* the early binder trusts this file at boot */
 		r = vb_config_check_perms(&o->r, o->config, msg, sizeof(msg), NULL);
@@ -291,7 +288,7 @@ struct status_row {
 	struct vb_pci_dev *d;
 	const struct vb_sel *s;
 	char id[16], sub[16], class[8], group[16], topo[VB_TOPOLOGY_MAX];
-	char rule[32], rule_file[4200], excl_file[4200], vms[256];
+	char rule[32], rule_file[VB_LOCATION_MAX], excl_file[VB_LOCATION_MAX], vms[256];
 	const struct vb_vms *vm_list;
 };
 
@@ -622,7 +619,7 @@ static int cmd_plan(struct opts *o, const struct cmd_args *a)
 	for (size_t i = 0; i < job.plan.n; i++) {
 		const struct vb_plan_item *it = &job.plan.items[i];
 		const struct vb_pci_dev *d = it->dev;
-		char loc[4200], rule[32], id[16];
+		char loc[VB_LOCATION_MAX], rule[32], id[16];
 		const char *where = rule_location(&job, it->rule, loc, sizeof(loc));
 		const char *act = vb_action_name(it->action);
 
@@ -684,7 +681,7 @@ static unsigned lock_wait_s = VB_LOCK_WAIT_DEFAULT_S;
 static int take_lock(struct opts *o)
 {
 	long holder = 0;
-	char path[4200];
+	char path[VB_LOCATION_MAX];
 	int r = vb_lock_take(&o->r, lock_wait_s * 1000, &holder);
 
 	if (r == 0)
@@ -822,10 +819,11 @@ static void json_outcomes(struct opts *o, struct json *j, struct vb_pci_dev *con
 static int cmd_apply(struct opts *o, const struct cmd_args *a)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms, .dry_run = a->dry_run};
-	struct vb_outcome *out = NULL;
+	const struct vb_outcome *out = NULL; /* job.out once applied */
+	struct vb_apply_summary sum;
 	struct vb_pci_addr addr;
 	struct vb_job job;
-	size_t todo = 0;
+	long t0 = vb_now_ms();
 	bool bad = false;
 	int r;
 
@@ -878,48 +876,24 @@ static int cmd_apply(struct opts *o, const struct cmd_args *a)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < job.plan.n; i++)
-		if (job.plan.items[i].action == VB_ACT_BIND ||
-		    job.plan.items[i].action == VB_ACT_REBIND)
-			todo++;
-
-	out = calloc(job.plan.n ? job.plan.n : 1, sizeof(*out));
-	if (!out) {
-		r = VB_EXIT_FAILURE;
-		goto out;
-	}
-	r = vb_apply(&o->r, &job.cfg, &job.plan, &ao, out);
+	/* the unit on a machine whose config has no rule, and coldplug replaying
+	 * an event for every device the initramfs took: said at debug level */
+	r = vb_job_apply(&job, &o->r, &ao, t0,
+			 (a->automatic ? VB_SUMMARY_QUIET_NONE : 0) |
+				 (a->device ? VB_SUMMARY_QUIET_NOTHING : 0),
+			 &sum);
 	if (r < 0) {
 		log_error("apply failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
 	} else {
-		size_t ok = 0, refused = 0;
-
-		for (size_t i = 0; i < job.plan.n; i++) {
-			if (out[i].result == VB_RES_OK) {
-				ok++;
-				/* taken on purpose: a release mark no longer applies */
-				if (!ao.dry_run)
-					vb_mark_clear(&o->r, VB_MARK_RELEASED,
-						      job.plan.items[i].dev);
-			}
-			if (job.plan.items[i].action == VB_ACT_REFUSE)
-				refused++;
-		}
-		if (job.plan.n == 0)
-			/* the unit on a machine whose config has no rule: say nothing */
-			vb_log(a->automatic ? VB_LOG_DEBUG : VB_LOG_NOTICE,
-			       "no device selected by %s", job.cfg.file);
-		else if (todo == 0 && r == 0 && refused == 0)
-			/* coldplug replays an event for every device the initramfs took */
-			vb_log(a->device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
-			       "nothing to do: %zu device(s) already on vfio-pci", ok);
-		else if (ao.dry_run)
-			log_notice("dry run: %zu device(s) would change, nothing written", todo);
-		else
-			log_notice("%zu device(s) on vfio-pci, %d failed, %zu refused", ok, r,
-				   refused);
-		r = r > 0 ? VB_EXIT_DEVICE : refused ? VB_EXIT_REFUSED : VB_EXIT_SUCCESS;
+		out = job.out;
+		/* taken on purpose: a release mark no longer applies */
+		for (size_t i = 0; i < job.plan.n && !ao.dry_run; i++)
+			if (job.out[i].result == VB_RES_OK)
+				vb_mark_clear(&o->r, VB_MARK_RELEASED, job.plan.items[i].dev);
+		r = sum.failed > 0 ? VB_EXIT_DEVICE
+		    : sum.refused  ? VB_EXIT_REFUSED
+				   : VB_EXIT_SUCCESS;
 	}
 out:
 	if (a->json && (r != VB_EXIT_FAILURE || out)) {
@@ -930,7 +904,6 @@ out:
 		json_outcomes(o, &j, NULL, job.plan.items, job.plan.n, out, NULL);
 		json_envelope_end(&j, r);
 	}
-	free(out);
 	vb_job_free(&job);
 	return r;
 }
@@ -1092,7 +1065,7 @@ static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *
 		return VB_EXIT_ENV;
 	}
 	{
-		char dir[4200];
+		char dir[VB_LOCATION_MAX];
 
 		snprintf(dir, sizeof(dir), "lib/modules/%s", *kver);
 		if (!vb_exists(&o->r, dir)) {
@@ -1162,7 +1135,7 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 			    st->root_unresolved[0] ? st->root_unresolved : "nothing names it");
 	for (size_t i = 0; r == 0 && i < job->plan.n; i++) {
 		const struct vb_plan_item *it = &job->plan.items[i];
-		char loc[4200];
+		char loc[VB_LOCATION_MAX];
 		const char *where;
 
 		/* a mapping that no longer fits: Proxmox refuses it at VM start;
