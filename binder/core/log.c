@@ -9,6 +9,12 @@
 
 static int max_priority = VB_LOG_NOTICE;
 static int kmsg_fd = -1;
+static void (*log_hook)(int prio, const char *text);
+
+void vb_log_set_hook(void (*hook)(int prio, const char *text))
+{
+	log_hook = hook;
+}
 
 void vb_log_set_max_priority(int prio)
 {
@@ -53,6 +59,9 @@ void vb_logv(int prio, const char *fmt, va_list ap)
 	n += off;
 	if (n > (int)sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
+	buf[n] = 0;
+	if (log_hook)
+		log_hook(prio, buf + off);
 	buf[n++] = '\n';
 
 	if (kmsg_fd >= 0) {

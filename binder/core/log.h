@@ -27,6 +27,11 @@ int vb_log_get_max_priority(void);
  * stderr. */
 void vb_log_set_kmsg_fd(int fd);
 
+/* Also hand every record that passes the priority filter to hook (text
+ * without the "vfio-bind: " prefix; prio without VB_LOG_BARE), e.g. for
+ * the messages of --json. NULL: none. */
+void vb_log_set_hook(void (*hook)(int prio, const char *text));
+
 void vb_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vb_logv(int prio, const char *fmt, va_list ap);
 

@@ -19,12 +19,15 @@
 #include "json.h"
 #include "cmdline.h"
 #include "kmod.h"
+#include <libsmartcols.h>
 #include "lock.h"
 #include "log.h"
 #include "mark.h"
 #include "pve.h"
+#include "names.h"
 #include "snapshot-write.h"
 #include "storage.h"
+#include "table.h"
 
 struct opts {
 	const char *root;
@@ -33,6 +36,16 @@ struct opts {
 	struct vb_root r;
 	bool strict_config; /* check, plan, apply: refuse a config others can change */
 	bool device_mode;   /* apply --device: warnings about other devices are noise */
+	bool color;         /* --color after auto was resolved */
+	struct vb_names *names;
+};
+
+/* What a command's options said; positional arguments in argv[0..argc). */
+struct cmd_args {
+	bool json, dry_run, noheadings, raw, force, automatic;
+	const char *kver, *snapshot, *output, *slot, *id, *mappings, *device;
+	int argc;
+	char **argv;
 };
 
 static void errtryhelp(void)
@@ -40,43 +53,16 @@ static void errtryhelp(void)
 	fprintf(stderr, "Try 'vfio-bind --help' for more information.\n");
 }
 
-static void usage(void)
+/* The names of this root's PCI ID database, opened on first use. */
+static struct vb_names *names_of(struct opts *o)
 {
-	fputs("Usage:\n"
-	      " vfio-bind [options] <command> [<args>]\n"
-	      "\n"
-	      "Bind PCI devices declared in /etc/vfio-bind.conf to vfio-pci.\n"
-	      "\n"
-	      "Commands:\n"
-	      " status [--json]          every PCI device, its driver and the rule selecting it\n"
-	      " plan [--json]            what apply would do to each selected device, and why\n"
-	      " apply [--dry-run] [--device <address>] [--auto]\n"
-	      "                          bind the selected devices (or only this one) to vfio-pci\n"
-	      " release [--force] [<address>...]\n"
-	      "                          give devices back to their native drivers\n"
-	      "                          (--force: even from a running Proxmox VM)\n"
-	      " check [--kernel <ver>] [--snapshot <file>] [--mappings <file>]\n"
-	      "                          validate the configuration (and the target kernel);\n"
-	      "                          write the hardware snapshot and the resolved\n"
-	      "                          Proxmox VE mappings for the initramfs\n"
-	      " modules [--kernel <ver>] print the modules vfio-pci needs in that kernel\n"
-	      " doctor [--json] [--kernel <ver>]\n"
-	      "                          will passthrough work here, and what to fix\n"
-	      "\n"
-	      "Options:\n"
-	      " -r, --root <dir>         use <dir> as the root of every path (default /)\n"
-	      " -c, --config <file>      configuration file (default <root>/etc/vfio-bind.conf)\n"
-	      " -t, --timeout <ms>       give up on an unbind after <ms> (default 10000)\n"
-	      " -w, --wait <sec>         wait up to <sec> for another vfio-bind (default 60)\n"
-	      "     --kmsg               log to the kernel log (/dev/kmsg), as the udev rule does\n"
-	      " -v, --verbose            more messages (repeat for debug)\n"
-	      " -q, --quiet              errors only\n"
-	      "\n"
-	      " -h, --help               display this help\n"
-	      " -V, --version            display version\n"
-	      "\n"
-	      "For more details see vfio-bind(8) and vfio-bind.conf(5).\n",
-	      stdout);
+	if (!o->names)
+		o->names = vb_names_open(&o->r);
+	return o->names;
+}
+static const char *rule_location(const struct vb_job *job, int rule, char *buf, size_t size)
+{
+	return vb_rule_location(&job->cfg, rule, buf, size);
 }
 
 static const char *via_name(enum vb_via via)
@@ -161,83 +147,224 @@ static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *c
 	return 0;
 }
 
-/* Options of a command; `accepted` is the getopt string of those it takes
- * ("j" --json, "k:" --kernel, "n" --dry-run). Positional arguments are an
- * error unless `positional` is set. Returns 0 or VB_EXIT_USAGE (logged). */
-struct cmd_args {
-	bool json;
-	bool dry_run;
-	const char *kver;
-	const char *snapshot;
-	const char *device;
-	bool automatic;
-	const char *mappings;
-	bool force;
+/* The rule column of status and plan: "LINE" for a rule's own match,
+ * "LINE+slot"/"LINE+group" for an expansion, "excl:LINE" for an exclude. */
+static const char *rule_short(const struct vb_job *job, int rule, enum vb_via via, int excluded,
+			      char *buf, size_t size)
+{
+	if (rule >= 0 && (size_t)rule < job->cfg.n_rules && via != VB_VIA_NONE)
+		snprintf(buf, size, "%u%s", job->cfg.rules[rule].line,
+			 via == VB_VIA_SLOT    ? "+slot"
+			 : via == VB_VIA_GROUP ? "+group"
+					       : "");
+	else if (excluded >= 0 && (size_t)excluded < job->cfg.n_rules)
+		snprintf(buf, size, "excl:%u", job->cfg.rules[excluded].line);
+	else
+		return NULL;
+	return buf;
+}
+
+/* status' device filters, lspci's -s and -d, parsed as the rules the config
+ * would write (path=, id=), so they accept what the config accepts. */
+struct filters {
+	struct vb_config cfg[3];
+	size_t n;
 };
 
-static int command_options(int argc, char **argv, const char *cmd, const char *accepted,
-			   bool positional, struct cmd_args *a)
+static void filters_free(struct filters *f)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"kernel", required_argument, NULL, 'k'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"snapshot", required_argument, NULL, 's'},
-		{"device", required_argument, NULL, 'd'},
-		{"auto", no_argument, NULL, 'a'},
-		{"mappings", required_argument, NULL, 'm'},
-		{"force", no_argument, NULL, 'f'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+	for (size_t i = 0; i < f->n; i++)
+		vb_config_free(&f->cfg[i]);
+	f->n = 0;
+}
 
-	memset(a, 0, sizeof(*a));
-	while ((c = getopt_long(argc, argv, accepted, longopts, NULL)) != -1) {
-		if (c == '?' || !strchr(accepted, c)) {
-			if (c != '?')
-				log_error("%s: option --%s does not apply", cmd,
-					  c == 'j'   ? "json"
-					  : c == 'k' ? "kernel"
-					  : c == 's' ? "snapshot"
-					  : c == 'd' ? "device"
-					  : c == 'a' ? "auto"
-					  : c == 'm' ? "mappings"
-					  : c == 'f' ? "force"
-						     : "dry-run");
-			return errtryhelp(), VB_EXIT_USAGE;
-		}
-		if (c == 'j')
-			a->json = true;
-		else if (c == 'k')
-			a->kver = optarg;
-		else if (c == 'n')
-			a->dry_run = true;
-		else if (c == 's')
-			a->snapshot = optarg;
-		else if (c == 'd')
-			a->device = optarg;
-		else if (c == 'a')
-			a->automatic = true;
-		else if (c == 'm')
-			a->mappings = optarg;
-		else if (c == 'f')
-			a->force = true;
+static int filter_add(struct filters *f, const char *opt, const char *key, const char *value)
+{
+	char line[512];
+	struct vb_diags diags;
+	int r;
+
+	if (strlen(value) > 200 || strpbrk(value, " \t\n#")) {
+		log_error("status: invalid %s '%s'", opt, value);
+		return -EINVAL;
 	}
-	if (!positional && optind < argc) {
-		log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
-		return errtryhelp(), VB_EXIT_USAGE;
+	snprintf(line, sizeof(line), "bind %s=%s\n", key, value);
+	r = vb_config_parse(opt, line, strlen(line), &f->cfg[f->n], &diags);
+	if (r < 0 || f->cfg[f->n].n_rules != 1) {
+		log_error("status: invalid %s '%s': %s", opt, value,
+			  diags.n ? diags.v[0].message : vb_strerror(r));
+		vb_diags_free(&diags);
+		vb_config_free(&f->cfg[f->n]);
+		return -EINVAL;
 	}
+	vb_diags_free(&diags);
+	f->n++;
 	return 0;
 }
 
-/* {"config": FILE, "config_valid": BOOL, "devices": [ ... */
-static void json_devices_begin(struct json *j, const struct vb_job *job, bool bad)
+static int filters_parse(struct filters *f, const struct cmd_args *a)
 {
-	json_begin(j, stdout);
-	json_object_open(j, NULL);
-	json_str(j, "config", job->cfg.file);
-	json_bool(j, "config_valid", !bad);
-	json_array_open(j, "devices");
+	memset(f, 0, sizeof(*f));
+	if (a->argc > 1) {
+		log_error("status: one ADDRESS at most (got '%s' and '%s')", a->argv[0],
+			  a->argv[1]);
+		return -EINVAL;
+	}
+	if (a->argc == 1 && filter_add(f, "ADDRESS", "path", a->argv[0]) < 0)
+		return -EINVAL;
+	if (a->slot && filter_add(f, "-s", "path", a->slot) < 0)
+		goto fail;
+	if (a->id) {
+		/* lspci's VENDOR: means any device of the vendor */
+		char id[64];
+		size_t len = strlen(a->id);
+
+		if (len + 2 > sizeof(id) || a->id[0] == ':') {
+			log_error("status: invalid -d '%s': expected VENDOR:DEVICE or VENDOR:",
+				  a->id);
+			goto fail;
+		}
+		snprintf(id, sizeof(id), "%s%s", a->id, a->id[len - 1] == ':' ? "*" : "");
+		if (filter_add(f, "-d", "id", id) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	filters_free(f);
+	return -EINVAL;
+}
+
+static bool filters_match(const struct filters *f, const struct vb_root *r, struct vb_pci_dev *d)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!vb_rule_match(r, &f->cfg[i].rules[0], d))
+			return false;
+	return true;
+}
+
+/* Columns of status. Other facts (VFs under their PF, the VMs using a
+ * device) add a column here, a line in status_row() and their JSON field. */
+enum {
+	SC_ADDRESS,
+	SC_ID,
+	SC_NAME,
+	SC_VENDOR,
+	SC_CLASS,
+	SC_CLASS_NAME,
+	SC_SUBSYSTEM,
+	SC_DRIVER,
+	SC_OVERRIDE,
+	SC_GROUP,
+	SC_BOOT_VGA,
+	SC_TOPOLOGY,
+	SC_RULE,
+	SC_RULE_FILE,
+	SC_VMS,
+	SC_VF,
+	SC_COUNT_
+};
+
+static const struct vb_coldef status_cols[SC_COUNT_] = {
+	[SC_ADDRESS] = {"ADDRESS", 12, 0, "PCI address, DDDD:BB:SS.F"},
+	[SC_ID] = {"ID", 9, 0, "vendor:device ID"},
+	[SC_NAME] = {"NAME", 0.3, SCOLS_FL_TRUNC, "device name (PCI ID database)"},
+	[SC_VENDOR] = {"VENDOR", 0.2, SCOLS_FL_TRUNC, "vendor name (PCI ID database)"},
+	[SC_CLASS] = {"CLASS", 6, 0, "class code"},
+	[SC_CLASS_NAME] = {"CLASS-NAME", 0.2, SCOLS_FL_TRUNC, "class name (PCI ID database)"},
+	[SC_SUBSYSTEM] = {"SUBSYSTEM", 9, 0, "subsystem vendor:device ID"},
+	[SC_DRIVER] = {"DRIVER", 8, 0, "the driver bound now"},
+	[SC_OVERRIDE] = {"OVERRIDE", 8, 0, "driver_override"},
+	[SC_GROUP] = {"GROUP", 5, SCOLS_FL_RIGHT, "IOMMU group"},
+	[SC_BOOT_VGA] = {"BOOT-VGA", 3, 0, "the firmware's boot display (yes/no)"},
+	[SC_TOPOLOGY] = {"TOPOLOGY", 12, 0, "where it is plugged in, for topology="},
+	[SC_RULE] = {"RULE", 4, 0, "line of the selecting rule (+slot, +group: expansions; excl:)"},
+	[SC_RULE_FILE] = {"RULE-FILE", 12, SCOLS_FL_TRUNC, "FILE:LINE of the selecting rule"},
+	[SC_VMS] = {"VMS", 3, 0, "Proxmox VE VMs that name it (*: running)"},
+	[SC_VF] = {"VF", 5, 0, "a VF's index and PF: \"VF N of PF\" (shown when there are VFs)"},
+};
+static const int status_default[] = {SC_ADDRESS, SC_ID, SC_NAME, SC_DRIVER, SC_GROUP, SC_RULE, -1};
+/* on a Proxmox VE node the VMs are shown too */
+static const int status_default_pve[] = {SC_ADDRESS, SC_ID,  SC_NAME, SC_DRIVER,
+					 SC_GROUP,   SC_VMS, SC_RULE, -1};
+
+/* One device of status, gathered once for the table and the JSON. */
+struct status_row {
+	struct vb_pci_dev *d;
+	const struct vb_sel *s;
+	char id[16], sub[16], class[8], group[16], topo[VB_TOPOLOGY_MAX];
+	char rule[32], rule_file[VB_LOCATION_MAX], excl_file[VB_LOCATION_MAX], vms[256];
+	char vf[48]; /* "VF N of PF", "" for a device that is no VF */
+	const struct vb_vms *vm_list;
+};
+
+static void status_row(struct opts *o, const struct vb_job *job, const struct vb_vms *vms, size_t i,
+		       struct status_row *w)
+{
+	struct vb_pci_dev *d = &job->list.devs[i];
+	const struct vb_sel *s = &job->sel[i];
+
+	w->vm_list = vms;
+	vb_vms_describe(vms, &d->addr, false, w->vms, sizeof(w->vms));
+	w->d = d;
+	w->s = s;
+	/* a device that vanished mid-listing keeps what the scan saw */
+	(void)vb_pci_load_group(&o->r, d);
+	(void)vb_pci_load_boot_vga(&o->r, d);
+	(void)vb_pci_load_override(&o->r, d);
+	if (vb_pci_topology(&o->r, d, w->topo, sizeof(w->topo)) < 0)
+		w->topo[0] = 0;
+	snprintf(w->id, sizeof(w->id), "%04x:%04x", d->vendor, d->device);
+	snprintf(w->sub, sizeof(w->sub), "%04x:%04x", d->subsys_vendor, d->subsys_device);
+	snprintf(w->class, sizeof(w->class), "%06x", (unsigned)d->class);
+	if (d->iommu_group >= 0)
+		snprintf(w->group, sizeof(w->group), "%d", d->iommu_group);
+	else
+		w->group[0] = 0;
+	if (!rule_short(job, s->rule, s->via, s->excluded_by, w->rule, sizeof(w->rule)))
+		w->rule[0] = 0;
+	if (s->via == VB_VIA_NONE ||
+	    !rule_location(job, s->rule, w->rule_file, sizeof(w->rule_file)))
+		w->rule_file[0] = 0;
+	if (!rule_location(job, s->excluded_by, w->excl_file, sizeof(w->excl_file)))
+		w->excl_file[0] = 0;
+	if (d->pf[0] && d->vf_index >= 0)
+		snprintf(w->vf, sizeof(w->vf), "VF %d of %s", d->vf_index, d->pf);
+	else
+		w->vf[0] = 0;
+}
+
+static void status_table_row(struct opts *o, struct vb_table *t, const struct status_row *w)
+{
+	const struct vb_pci_dev *d = w->d;
+	int row = vb_table_row(t, -1);
+	bool on_vfio = strcmp(d->driver, VB_TARGET_DRIVER) == 0;
+
+	if (row < 0)
+		return;
+	vb_table_set(t, row, SC_ADDRESS, d->name, NULL);
+	vb_table_set(t, row, SC_ID, w->id, NULL);
+	vb_table_set(t, row, SC_NAME, vb_names_device(names_of(o), d->vendor, d->device), NULL);
+	vb_table_set(t, row, SC_VENDOR, vb_names_vendor(names_of(o), d->vendor), NULL);
+	vb_table_set(t, row, SC_CLASS, w->class, NULL);
+	vb_table_set(t, row, SC_CLASS_NAME, vb_names_class(names_of(o), d->class), NULL);
+	vb_table_set(t, row, SC_SUBSYSTEM, w->sub, NULL);
+	/* green: where vfio-bind wants it; yellow: selected, not there yet */
+	vb_table_set(t, row, SC_DRIVER, d->driver,
+		     on_vfio                    ? VB_COLOR_GOOD
+		     : w->s->via != VB_VIA_NONE ? VB_COLOR_WARN
+						: NULL);
+	vb_table_set(t, row, SC_OVERRIDE, d->override, NULL);
+	vb_table_set(t, row, SC_GROUP, w->group, NULL);
+	vb_table_set(t, row, SC_BOOT_VGA,
+		     d->boot_vga < 0 ? NULL
+		     : d->boot_vga   ? "yes"
+				     : "no",
+		     NULL);
+	vb_table_set(t, row, SC_TOPOLOGY, w->topo, NULL);
+	vb_table_set(t, row, SC_RULE, w->rule, NULL);
+	vb_table_set(t, row, SC_RULE_FILE, w->rule_file[0] ? w->rule_file : w->excl_file, NULL);
+	vb_table_set(t, row, SC_VMS, w->vms, NULL);
+	vb_table_set(t, row, SC_VF, w->vf, NULL);
 }
 
 /* "vms": every Proxmox VM whose config (hostpciN) or PCI reservation names
@@ -263,203 +390,194 @@ static void json_vms(struct json *j, const struct vb_vms *vms, const struct vb_p
 	json_array_close(j);
 }
 
-static int cmd_status(struct opts *o, int argc, char **argv)
+static void status_json_row(struct opts *o, struct json *j, const struct status_row *w)
 {
-	struct cmd_args a;
-	bool json, bad;
-	struct vb_job job;
-	int r;
+	const struct vb_pci_dev *d = w->d;
 
-	r = command_options(argc, argv, "status", "j", false, &a);
-	if (r)
-		return r;
-	json = a.json;
+	json_object_open(j, NULL);
+	json_identity(j, d, names_of(o));
+	json_str(j, "subsystem_id", w->sub);
+	json_hex(j, "subsystem_vendor", d->subsys_vendor, 4);
+	json_hex(j, "subsystem_device", d->subsys_device, 4);
+	json_str(j, "driver_override", d->override[0] ? d->override : NULL);
+	if (d->iommu_group >= 0)
+		json_int(j, "iommu_group", d->iommu_group);
+	else
+		json_null(j, "iommu_group");
+	if (d->boot_vga >= 0)
+		json_bool(j, "boot_vga", d->boot_vga == 1);
+	else
+		json_null(j, "boot_vga");
+	json_str(j, "topology", w->topo[0] ? w->topo : NULL);
+	json_str(j, "physfn", d->pf[0] ? d->pf : NULL);
+	if (d->pf[0] && d->vf_index >= 0)
+		json_int(j, "vf_index", d->vf_index);
+	else
+		json_null(j, "vf_index");
+	json_str(j, "rule", w->rule_file[0] ? w->rule_file : NULL);
+	json_str(j, "via", via_name(w->s->via));
+	json_str(j, "excluded_by", w->excl_file[0] ? w->excl_file : NULL);
+	json_vms(j, w->vm_list, &d->addr);
+	json_object_close(j);
+}
 
-	vb_job_init(&job);
-	r = prepare(o, &job, false, &bad);
-	if (r) {
-		vb_job_free(&job);
-		return r;
+/* A table of cols, or a usage error naming the unknown column. */
+static int table_open(struct opts *o, const struct cmd_args *a, const char *cmd,
+		      const struct vb_coldef *cols, size_t n, const int *defaults,
+		      struct vb_table **t)
+{
+	struct vb_table_opts to = {
+		.output = a->output,
+		.noheadings = a->noheadings,
+		.raw = a->raw,
+		.color = o->color,
+	};
+	char bad[128];
+	int r = vb_table_new(cols, n, defaults, &to, t, bad, sizeof(bad));
+
+	if (r == -EINVAL) {
+		log_error("%s: unknown column '%s' ('vfio-bind %s --help' lists them)", cmd, bad,
+			  cmd);
+		errtryhelp();
+		return VB_EXIT_USAGE;
 	}
-
-	/* The stable topology, for users to copy into a topology= rule; the
-	 * column is as wide as the widest one. "" when the device vanished or
-	 * its path is not a PCI one. */
-	char(*topo)[VB_TOPOLOGY_MAX] = calloc(job.list.n ? job.list.n : 1, sizeof(*topo));
-	int topo_w = (int)strlen("TOPOLOGY");
-	if (!topo) {
-		log_error("cannot list devices: %s", vb_strerror(-ENOMEM));
-		vb_job_free(&job);
+	if (r < 0) {
+		log_error("%s: %s", cmd, vb_strerror(r));
 		return VB_EXIT_FAILURE;
 	}
-	for (size_t i = 0; i < job.list.n; i++) {
-		if (vb_pci_topology(&o->r, &job.list.devs[i], topo[i], sizeof(topo[i])) < 0)
-			topo[i][0] = 0;
-		if ((int)strlen(topo[i]) > topo_w)
-			topo_w = (int)strlen(topo[i]);
-	}
+	return 0;
+}
 
-	/* Proxmox VE: the VMs whose config or reservation names each device;
-	 * the VMS column only on a Proxmox node ("*": running) */
-	struct vb_vms vms;
-	int vms_w = 3;
-	if (vb_vms_load(&o->r, job.maps.n ? &job.maps : NULL, &vms) < 0) {
-		free(topo);
-		vb_job_free(&job);
+static int table_print(struct vb_table *t)
+{
+	int r = vb_table_print(t);
+
+	vb_table_free(t);
+	if (r < 0) {
+		log_error("cannot write the table: %s", vb_strerror(r));
 		return VB_EXIT_FAILURE;
 	}
-	for (size_t i = 0; vms.pve && i < job.list.n; i++) {
-		char v[256];
+	return 0;
+}
 
-		vb_vms_describe(&vms, &job.list.devs[i].addr, false, v, sizeof(v));
-		if ((int)strlen(v) > vms_w)
-			vms_w = (int)strlen(v);
-	}
+/* The order status lists devices in: each VF right after its PF, by index;
+ * the rest in address order. *any_vf: some device is a VF. */
+static int status_order(struct opts *o, struct vb_job *job, size_t **order, bool *any_vf)
+{
+	size_t n = job->list.n, n_order = 0;
+	size_t *v = calloc(n ? n : 1, sizeof(*v));
+	bool *placed = calloc(n ? n : 1, sizeof(*placed));
 
-	/* VFs right after their PF, by index; the rest in address order */
-	size_t *order = calloc(job.list.n ? job.list.n : 1, sizeof(*order)), n_order = 0;
-	bool *placed = calloc(job.list.n ? job.list.n : 1, sizeof(*placed));
-	if (!order || !placed) {
-		log_error("cannot list devices: %s", vb_strerror(-ENOMEM));
-		free(order);
+	if (!v || !placed) {
+		free(v);
 		free(placed);
-		free(topo);
-		vb_vms_free(&vms);
-		vb_job_free(&job);
+		log_error("cannot list devices: %s", vb_strerror(-ENOMEM));
 		return VB_EXIT_FAILURE;
 	}
-	for (size_t i = 0; i < job.list.n; i++)
-		(void)vb_pci_load_physfn(&o->r, &job.list.devs[i]);
-	for (size_t i = 0; i < job.list.n; i++) {
-		struct vb_pci_dev *d = &job.list.devs[i];
+	for (size_t i = 0; i < n; i++) {
+		struct vb_pci_dev *d = &job->list.devs[i];
+
+		(void)vb_pci_load_physfn(&o->r, d);
+		if (d->pf[0] && d->vf_index >= 0)
+			*any_vf = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct vb_pci_dev *d = &job->list.devs[i], *vf;
 		char name[VB_PCI_NAME_MAX];
 		struct vb_pci_addr va;
-		struct vb_pci_dev *vf;
 
 		if (d->pf[0] && d->vf_index >= 0 && vb_pci_addr_parse(d->pf, &va) == 0 &&
-		    vb_pci_find(&job.list, &va))
-			continue; /* placed under its PF */
+		    vb_pci_find(&job->list, &va))
+			continue; /* listed under its PF */
 		placed[i] = true;
-		order[n_order++] = i;
-		for (unsigned k = 0; k <= 0xffff && vb_pci_virtfn(&o->r, d->name, k, name) == 0;
-		     k++)
+		v[n_order++] = i;
+		for (unsigned k = 0; k <= 0xffff && vb_pci_virtfn(&o->r, d->name, k, name) == 0; k++)
 			if (vb_pci_addr_parse(name, &va) == 0 &&
-			    (vf = vb_pci_find(&job.list, &va)) && !placed[vf - job.list.devs]) {
-				placed[vf - job.list.devs] = true;
-				order[n_order++] = (size_t)(vf - job.list.devs);
+			    (vf = vb_pci_find(&job->list, &va)) && !placed[vf - job->list.devs]) {
+				placed[vf - job->list.devs] = true;
+				v[n_order++] = (size_t)(vf - job->list.devs);
 			}
 	}
-	for (size_t i = 0; i < job.list.n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (!placed[i])
-			order[n_order++] = i;
-
-	struct json j;
-	if (json) {
-		json_devices_begin(&j, &job, bad);
-	} else {
-		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %-*s ", "ADDRESS", "ID",
-		       "SUBSYSTEM", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", topo_w,
-		       "TOPOLOGY");
-		if (vms.pve)
-			printf("%-*s ", vms_w, "VMS");
-		printf("%s\n", "SELECTED-BY");
-	}
-	for (size_t oi = 0; oi < n_order; oi++) {
-		size_t i = order[oi];
-		struct vb_pci_dev *d = &job.list.devs[i];
-		const struct vb_sel *s = &job.sel[i];
-		char loc[VB_LOCATION_MAX], buf[16], grp[16];
-		const char *where;
-
-		/* a device that vanished mid-listing keeps what the scan saw */
-		(void)vb_pci_load_group(&o->r, d);
-		(void)vb_pci_load_boot_vga(&o->r, d);
-		(void)vb_pci_load_override(&o->r, d);
-		where = s->via != VB_VIA_NONE
-				? vb_rule_location(&job.cfg, s->rule, loc, sizeof(loc))
-				: NULL;
-
-		if (json) {
-			json_object_open(&j, NULL);
-			json_str(&j, "address", d->name);
-			snprintf(buf, sizeof(buf), "%04x", d->vendor);
-			json_str(&j, "vendor", buf);
-			snprintf(buf, sizeof(buf), "%04x", d->device);
-			json_str(&j, "device", buf);
-			snprintf(buf, sizeof(buf), "%04x", d->subsys_vendor);
-			json_str(&j, "subsystem_vendor", buf);
-			snprintf(buf, sizeof(buf), "%04x", d->subsys_device);
-			json_str(&j, "subsystem_device", buf);
-			snprintf(buf, sizeof(buf), "%06x", (unsigned)d->class);
-			json_str(&j, "class", buf);
-			json_str(&j, "driver", d->driver[0] ? d->driver : NULL);
-			json_str(&j, "driver_override", d->override[0] ? d->override : NULL);
-			if (d->iommu_group >= 0)
-				json_int(&j, "iommu_group", d->iommu_group);
-			else
-				json_null(&j, "iommu_group");
-			if (d->boot_vga >= 0)
-				json_bool(&j, "boot_vga", d->boot_vga == 1);
-			else
-				json_null(&j, "boot_vga");
-			json_str(&j, "topology", topo[i][0] ? topo[i] : NULL);
-			json_str(&j, "physfn", d->pf[0] ? d->pf : NULL);
-			if (d->pf[0] && d->vf_index >= 0)
-				json_int(&j, "vf_index", d->vf_index);
-			else
-				json_null(&j, "vf_index");
-			json_str(&j, "selected_by", where);
-			json_str(&j, "selected_via", via_name(s->via));
-			if (s->excluded_by >= 0)
-				json_str(&j, "excluded_by",
-					 vb_rule_location(&job.cfg, s->excluded_by, loc,
-							  sizeof(loc)));
-			else
-				json_null(&j, "excluded_by");
-			json_vms(&j, &vms, &d->addr);
-			json_object_close(&j);
-		} else {
-			char id[16], sub[16];
-
-			snprintf(id, sizeof(id), "%04x:%04x", d->vendor, d->device);
-			snprintf(sub, sizeof(sub), "%04x:%04x", d->subsys_vendor, d->subsys_device);
-			if (d->iommu_group >= 0)
-				snprintf(grp, sizeof(grp), "%d", d->iommu_group);
-			else
-				strcpy(grp, "-");
-			char v[256], vf[48] = "";
-
-			if (d->pf[0] && d->vf_index >= 0)
-				snprintf(vf, sizeof(vf), " (VF %d of %s)", d->vf_index, d->pf);
-			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %-*s ", d->name, id, sub,
-			       (unsigned)d->class, d->driver[0] ? d->driver : "-",
-			       d->override[0] ? d->override : "-", grp,
-			       d->boot_vga < 0 ? "-"
-			       : d->boot_vga   ? "yes"
-					       : "no",
-			       topo_w, topo[i][0] ? topo[i] : "-");
-			if (vms.pve) {
-				vb_vms_describe(&vms, &d->addr, false, v, sizeof(v));
-				printf("%-*s ", vms_w, v[0] ? v : "-");
-			}
-			printf("%s%s\n",
-			       where                 ? where
-			       : s->excluded_by >= 0 ? "(excluded)"
-						     : "-",
-			       vf);
-		}
-	}
-	if (json) {
-		json_array_close(&j);
-		json_object_close(&j);
-		json_end(&j);
-	}
-	free(order);
+			v[n_order++] = i;
 	free(placed);
-	free(topo);
+	*order = v;
+	return 0;
+}
+
+static int cmd_status(struct opts *o, const struct cmd_args *a)
+{
+	struct vb_table *t = NULL;
+	size_t *order = NULL;
+	bool any_vf = false;
+	struct vb_vms vms = {0};
+	struct filters f;
+	struct vb_job job;
+	struct json j;
+	bool bad;
+	int r, ret;
+
+	if (filters_parse(&f, a) < 0)
+		return errtryhelp(), VB_EXIT_USAGE;
+	vb_job_init(&job);
+	r = prepare(o, &job, false, &bad);
+	if (r)
+		goto out;
+	/* Proxmox VE: the VMs whose config or reservation names each device */
+	if (vb_vms_load(&o->r, job.maps.n ? &job.maps : NULL, &vms) < 0) {
+		r = VB_EXIT_FAILURE;
+		goto out;
+	}
+	/* VFs right after their PF, by index (a VF column appears then) */
+	r = status_order(o, &job, &order, &any_vf);
+	if (r)
+		goto out;
+	if (!a->json) {
+		int defaults[SC_COUNT_ + 1], n = 0;
+
+		for (const int *c = vms.pve ? status_default_pve : status_default; *c >= 0; c++) {
+			if (*c == SC_RULE && any_vf)
+				defaults[n++] = SC_VF;
+			defaults[n++] = *c;
+		}
+		defaults[n] = -1;
+		r = table_open(o, a, "status", status_cols, SC_COUNT_, defaults, &t);
+		if (r)
+			goto out;
+	} else {
+		json_envelope_begin(&j, stdout, "status", o->r.path, job.cfg.file, !bad,
+				    &job.diags);
+		json_array_open(&j, "devices");
+	}
+	for (size_t oi = 0; oi < job.list.n; oi++) {
+		size_t i = order[oi];
+		struct status_row w;
+
+		if (!filters_match(&f, &o->r, &job.list.devs[i]))
+			continue;
+		status_row(o, &job, &vms, i, &w);
+		if (a->json)
+			status_json_row(o, &j, &w);
+		else
+			status_table_row(o, t, &w);
+	}
+	ret = bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+	if (a->json) {
+		json_array_close(&j);
+		json_envelope_end(&j, ret);
+		r = ret;
+	} else {
+		r = table_print(t);
+		if (r == 0)
+			r = ret;
+	}
+out:
+	free(order);
 	vb_vms_free(&vms);
+	filters_free(&f);
 	vb_job_free(&job);
-	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+	return r;
 }
 
 /* Plans with the storage veto (storage.h): a controller of the root
@@ -528,93 +646,181 @@ static void json_refusals(struct json *j, const struct vb_plan_item *it)
 	json_array_close(j);
 }
 
-static int cmd_plan(struct opts *o, int argc, char **argv)
+enum {
+	PC_ADDRESS,
+	PC_ACTION,
+	PC_NAME,
+	PC_ID,
+	PC_DRIVER,
+	PC_RULE,
+	PC_RULE_FILE,
+	PC_REFUSAL,
+	PC_REASON,
+	PC_COUNT_
+};
+
+static const struct vb_coldef plan_cols[PC_COUNT_] = {
+	[PC_ADDRESS] = {"ADDRESS", 12, 0, "PCI address, DDDD:BB:SS.F"},
+	[PC_ACTION] = {"ACTION", 6, 0, "nothing, bind, rebind or refuse"},
+	[PC_NAME] = {"NAME", 0.2, SCOLS_FL_TRUNC, "device name (PCI ID database)"},
+	[PC_ID] = {"ID", 9, 0, "vendor:device ID"},
+	[PC_DRIVER] = {"DRIVER", 8, 0, "the driver bound now"},
+	[PC_RULE] = {"RULE", 4, 0, "line of the selecting rule (+slot, +group: expansions)"},
+	[PC_RULE_FILE] = {"RULE-FILE", 12, SCOLS_FL_TRUNC, "FILE:LINE of the selecting rule"},
+	[PC_REFUSAL] = {"REFUSAL", 8, 0, "the code of the refusal (JSON refusal)"},
+	[PC_REASON] = {"REASON", 0.4, SCOLS_FL_WRAP, "what apply will do, or why not"},
+};
+static const int plan_default[] = {PC_ADDRESS, PC_ACTION, PC_NAME, PC_DRIVER,
+				   PC_RULE,    PC_REASON, -1};
+
+enum { SR_PF, SR_ACTION, SR_RULE, SR_REASON, SR_COUNT_ };
+
+static const struct vb_coldef sriov_cols[SR_COUNT_] = {
+	[SR_PF] = {"PF", 12, 0, "the physical function"},
+	[SR_ACTION] = {"SR-IOV", 6, 0, "create, present, mismatch, too-many, no-driver, failed"},
+	[SR_RULE] = {"RULE", 4, 0, "line of the numvfs= rule"},
+	[SR_REASON] = {"REASON", 0.5, SCOLS_FL_WRAP, "what happens to its VFs first"},
+};
+static const int sriov_default[] = {SR_PF, SR_ACTION, SR_RULE, SR_REASON, -1};
+
+/* plan's second table: what numvfs= does to each PF before anything binds
+ * (its own columns: -o names plan's). */
+static int plan_sriov_table(struct opts *o, const struct cmd_args *a, const struct vb_job *job)
 {
-	struct cmd_args a;
-	bool json, bad;
-	struct vb_job job;
+	struct cmd_args b = *a;
+	struct vb_table *t = NULL;
 	int r;
 
-	r = command_options(argc, argv, "plan", "j", false, &a);
+	b.output = NULL;
+	r = table_open(o, &b, "plan", sriov_cols, SR_COUNT_, sriov_default, &t);
+
 	if (r)
 		return r;
-	json = a.json;
+	for (size_t i = 0; i < job->sriov.n; i++) {
+		const struct vb_sriov_item *it = &job->sriov.items[i];
+		char rule[32];
+		int row = vb_table_row(t, -1);
+
+		if (row < 0)
+			break;
+		snprintf(rule, sizeof(rule), "%u", job->cfg.rules[it->rule].line);
+		vb_table_set(t, row, SR_PF, it->pf, NULL);
+		vb_table_set(t, row, SR_ACTION, vb_sriov_action_name(it->action), NULL);
+		vb_table_set(t, row, SR_RULE, rule, NULL);
+		vb_table_set(t, row, SR_REASON, it->reason, NULL);
+	}
+	printf("\n");
+	return table_print(t);
+}
+
+static int cmd_plan(struct opts *o, const struct cmd_args *a)
+{
+	struct vb_table *t = NULL;
+	struct vb_job job;
+	struct json j;
+	bool bad;
+	int r;
+
+	if (!a->json) {
+		r = table_open(o, a, "plan", plan_cols, PC_COUNT_, plan_default, &t);
+		if (r)
+			return r;
+	}
 	o->strict_config = true;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad, false, false);
 	if (r) {
+		vb_table_free(t);
 		vb_job_free(&job);
 		return r;
 	}
 
-	struct json j;
-	if (json) {
-		json_devices_begin(&j, &job, bad);
-	} else if (job.plan.n == 0) {
-		printf("No device selected by %s.\n", job.cfg.file);
-	} else {
-		printf("%-12s %-8s %-14s %-24s %s\n", "ADDRESS", "ACTION", "DRIVER", "RULE",
-		       "REASON");
+	if (a->json) {
+		json_envelope_begin(&j, stdout, "plan", o->r.path, job.cfg.file, !bad, &job.diags);
+		json_array_open(&j, "devices");
 	}
 	for (size_t i = 0; i < job.plan.n; i++) {
 		const struct vb_plan_item *it = &job.plan.items[i];
-		char loc[VB_LOCATION_MAX];
-		const char *where = vb_rule_location(&job.cfg, it->rule, loc, sizeof(loc));
+		const struct vb_pci_dev *d = it->dev;
+		char loc[VB_LOCATION_MAX], rule[32], id[16];
+		const char *where = rule_location(&job, it->rule, loc, sizeof(loc));
+		const char *act = vb_action_name(it->action);
 
-		if (json) {
+		if (a->json) {
 			json_object_open(&j, NULL);
-			json_str(&j, "address", it->dev->name);
-			json_str(&j, "action", vb_action_name(it->action));
+			json_identity(&j, d, names_of(o));
+			json_str(&j, "action", act);
 			json_str(&j, "reason", it->reason);
 			json_refusals(&j, it);
 			json_str(&j, "rule", where);
 			json_str(&j, "via", via_name(it->via));
-			json_str(&j, "driver", it->dev->driver[0] ? it->dev->driver : NULL);
 			json_object_close(&j);
-		} else {
-			printf("%-12s %-8s %-14s %-24s %s\n", it->dev->name,
-			       vb_action_name(it->action),
-			       it->dev->driver[0] ? it->dev->driver : "-", where ? where : "-",
-			       it->reason);
+			continue;
 		}
+		int row = vb_table_row(t, -1);
+
+		if (row < 0)
+			break;
+		snprintf(id, sizeof(id), "%04x:%04x", d->vendor, d->device);
+		vb_table_set(t, row, PC_ADDRESS, d->name, NULL);
+		vb_table_set(t, row, PC_ACTION, act,
+			     it->action == VB_ACT_REFUSE    ? VB_COLOR_BAD
+			     : it->action == VB_ACT_NOTHING ? NULL
+							    : VB_COLOR_GOOD);
+		vb_table_set(t, row, PC_NAME, vb_names_device(names_of(o), d->vendor, d->device),
+			     NULL);
+		vb_table_set(t, row, PC_ID, id, NULL);
+		vb_table_set(t, row, PC_DRIVER, d->driver, NULL);
+		vb_table_set(t, row, PC_RULE,
+			     rule_short(&job, it->rule, it->via, -1, rule, sizeof(rule)), NULL);
+		vb_table_set(t, row, PC_RULE_FILE, where, NULL);
+		vb_table_set(t, row, PC_REFUSAL,
+			     it->action == VB_ACT_REFUSE ? vb_refusal_code(it->refusal) : NULL,
+			     NULL);
+		vb_table_set(t, row, PC_REASON, it->reason, NULL);
 	}
+	int ret = bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+
 	/* numvfs=: what apply (or the early binder) does to each PF first */
-	if (json) {
+	if (a->json) {
 		json_array_close(&j);
 		json_array_open(&j, "sriov");
-	} else if (job.sriov.n > 0) {
-		printf("\n%-12s %-9s %-24s %s\n", "PF", "SR-IOV", "RULE", "REASON");
-	}
-	for (size_t i = 0; i < job.sriov.n; i++) {
-		const struct vb_sriov_item *it = &job.sriov.items[i];
-		char loc[4200];
-		const char *where = vb_rule_location(&job.cfg, it->rule, loc, sizeof(loc));
+		for (size_t i = 0; i < job.sriov.n; i++) {
+			const struct vb_sriov_item *it = &job.sriov.items[i];
+			char loc[VB_LOCATION_MAX];
 
-		if (json) {
 			json_object_open(&j, NULL);
 			json_str(&j, "pf", it->pf);
 			json_str(&j, "action", vb_sriov_action_name(it->action));
 			json_int(&j, "numvfs", job.cfg.rules[it->rule].numvfs);
 			json_int(&j, "current_numvfs", it->numvfs);
 			json_int(&j, "totalvfs", it->totalvfs);
-			json_str(&j, "rule", where);
+			json_str(&j, "rule", rule_location(&job, it->rule, loc, sizeof(loc)));
 			json_str(&j, "reason", it->reason);
 			json_object_close(&j);
-		} else {
-			printf("%-12s %-9s %-24s %s\n", it->pf, vb_sriov_action_name(it->action),
-			       where ? where : "-", it->reason);
 		}
 	}
-	if (json) {
+	if (a->json) {
 		json_array_close(&j);
-		json_object_close(&j);
-		json_end(&j);
+		json_envelope_end(&j, ret);
+	} else if (job.plan.n == 0) {
+		vb_table_free(t);
+		printf("No device selected by %s.\n", job.cfg.file);
+	} else {
+		r = table_print(t);
+		if (r)
+			ret = r;
+	}
+	if (!a->json && job.sriov.n > 0) {
+		r = plan_sriov_table(o, a, &job);
+		if (r && !ret)
+			ret = r;
 	}
 	vb_job_free(&job);
-	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
+	return ret;
 }
-
 static unsigned timeout_ms = 10000;
+
 static unsigned lock_wait_s = VB_LOCK_WAIT_DEFAULT_S;
 
 /* The one lock (lock.h), held until the program exits. Logs; returns an
@@ -622,7 +828,7 @@ static unsigned lock_wait_s = VB_LOCK_WAIT_DEFAULT_S;
 static int take_lock(struct opts *o)
 {
 	long holder = 0;
-	char path[4200];
+	char path[VB_LOCATION_MAX];
 	int r = vb_lock_take(&o->r, lock_wait_s * 1000, &holder);
 
 	if (r == 0)
@@ -754,23 +960,50 @@ static void apply_marks(struct opts *o, struct vb_job *job)
 	job->plan.n = n;
 }
 
-static int cmd_apply(struct opts *o, int argc, char **argv)
+static const char *result_name(enum vb_result r)
 {
-	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
+	return r == VB_RES_OK        ? "ok"
+	       : r == VB_RES_SKIPPED ? "skipped"
+	       : r == VB_RES_FAILED  ? "failed"
+				     : "pending";
+}
+
+/* apply's and release's JSON: one outcome per device. */
+static void json_outcomes(struct opts *o, struct json *j, struct vb_pci_dev *const *devs,
+			  const struct vb_plan_item *items, size_t n, const struct vb_outcome *out,
+			  const char *action)
+{
+	json_array_open(j, "devices");
+	for (size_t i = 0; out && i < n; i++) {
+		const struct vb_pci_dev *d = items ? items[i].dev : devs[i];
+
+		json_object_open(j, NULL);
+		json_identity(j, d, names_of(o));
+		json_str(j, "action", items ? vb_action_name(items[i].action) : action);
+		json_str(j, "result", result_name(out[i].result));
+		json_str(j, "step", out[i].result == VB_RES_FAILED ? out[i].step : NULL);
+		json_str(j, "error",
+			 out[i].result == VB_RES_FAILED && out[i].err ? vb_strerror(out[i].err)
+								      : NULL);
+		json_str(j, "driver_after", out[i].driver_after[0] ? out[i].driver_after : NULL);
+		json_object_close(j);
+	}
+	json_array_close(j);
+}
+
+static int cmd_apply(struct opts *o, const struct cmd_args *a)
+{
+	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms, .dry_run = a->dry_run};
+	const struct vb_outcome *out = NULL; /* job.out once applied */
 	struct vb_apply_summary sum;
 	struct vb_pci_addr addr;
-	struct cmd_args a;
 	struct vb_job job;
 	long t0 = vb_now_ms();
-	bool bad;
+	bool bad = false;
 	int r;
 
-	r = command_options(argc, argv, "apply", "nd:a", false, &a);
-	if (r)
-		return r;
-	ao.dry_run = a.dry_run;
 	o->strict_config = true;
-	if (a.automatic) {
+	if (a->automatic) {
 		/* the unit and the udev rule obey the boot's switches, as the
 		 * early binder does: vfio-bind=off is the way back from a taken
 		 * display, for the whole boot */
@@ -778,16 +1011,16 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 
 		(void)vb_boot_switches_read(&o->r, &sw);
 		if (sw.mode == VB_BOOT_OFF) {
-			vb_log(a.device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			vb_log(a->device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
 			       "disabled by vfio-bind=off on the kernel command line");
 			return VB_EXIT_SUCCESS;
 		}
 		if (sw.mode == VB_BOOT_DRY_RUN)
 			ao.dry_run = true;
 	}
-	if (a.device) {
+	if (a->device) {
 		o->device_mode = true;
-		r = device_precheck(o, a.device, &addr);
+		r = device_precheck(o, a->device, &addr);
 		if (r >= 0)
 			return r;
 	}
@@ -798,10 +1031,10 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 	if (r || bad) {
 		if (bad)
 			log_error("%s has errors: nothing applied", job.cfg.file);
-		vb_job_free(&job);
-		return r ? r : VB_EXIT_CONFIG;
+		r = r ? r : VB_EXIT_CONFIG;
+		goto out;
 	}
-	if (a.device) {
+	if (a->device) {
 		/* only this device: the others are another event's (or the unit's) */
 		struct vb_pci_dev *d = vb_pci_find(&job.list, &addr);
 		bool pf = d && job.sel[d - job.list.devs].via == VB_VIA_NONE &&
@@ -809,28 +1042,29 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 
 		if (!d ||
 		    !(pf ? keep_vfs_of(&o->r, &job.plan, d) : vb_plan_keep_device(&job.plan, d))) {
-			log_info("%s: no longer selected or present", a.device);
-			vb_job_free(&job);
-			return VB_EXIT_SUCCESS;
+			log_info("%s: no longer selected or present", a->device);
+			r = VB_EXIT_SUCCESS;
+			goto out;
 		}
 	}
-	if (a.automatic) {
+	if (a->automatic) {
 		apply_marks(o, &job);
-		if (a.device && job.plan.n == 0) {
-			vb_job_free(&job);
-			return VB_EXIT_SUCCESS; /* given back: said so */
+		if (a->device && job.plan.n == 0) {
+			r = VB_EXIT_SUCCESS; /* given back: said so */
+			goto out;
 		}
 	}
 	/* the unit on a machine whose config has no rule, and coldplug replaying
 	 * an event for every device the initramfs took: said at debug level */
 	r = vb_job_apply(&job, &o->r, &ao, t0,
-			 (a.automatic ? VB_SUMMARY_QUIET_NONE : 0) |
-				 (a.device ? VB_SUMMARY_QUIET_NOTHING : 0),
+			 (a->automatic ? VB_SUMMARY_QUIET_NONE : 0) |
+				 (a->device ? VB_SUMMARY_QUIET_NOTHING : 0),
 			 &sum);
 	if (r < 0) {
 		log_error("apply failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
 	} else {
+		out = job.out;
 		/* taken on purpose: a release mark no longer applies */
 		for (size_t i = 0; i < job.plan.n && !ao.dry_run; i++)
 			if (job.out[i].result == VB_RES_OK)
@@ -838,6 +1072,15 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 		r = sum.failed > 0 ? VB_EXIT_DEVICE
 		    : sum.refused  ? VB_EXIT_REFUSED
 				   : VB_EXIT_SUCCESS;
+	}
+out:
+	if (a->json && (r != VB_EXIT_FAILURE || out)) {
+		struct json j;
+
+		json_envelope_begin(&j, stdout, "apply", o->r.path, job.cfg.file, !bad, &job.diags);
+		json_bool(&j, "dry_run", ao.dry_run);
+		json_outcomes(o, &j, NULL, job.plan.items, job.plan.n, out, NULL);
+		json_envelope_end(&j, r);
 	}
 	vb_job_free(&job);
 	return r;
@@ -895,47 +1138,43 @@ static int release_vms(struct opts *o, const struct vb_job *job, struct vb_pci_d
 	return ret;
 }
 
-static int cmd_release(struct opts *o, int argc, char **argv)
+static int cmd_release(struct opts *o, const struct cmd_args *args)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
 	struct vb_pci_dev **devs = NULL;
 	struct vb_outcome *out = NULL;
-	struct cmd_args args;
 	struct vb_job job;
 	size_t n = 0;
-	bool bad;
+	bool bad = false, ran = false;
 	int r, ret = VB_EXIT_SUCCESS;
 
-	r = command_options(argc, argv, "release", "f", true, &args);
-	if (r)
-		return r;
 	if ((r = take_lock(o)))
 		return r;
-
 	vb_job_init(&job);
 	r = prepare(o, &job, false, &bad);
 	if (r)
 		goto out;
-	devs = calloc(job.list.n + (argc - optind) + 1, sizeof(*devs));
+	devs = calloc(job.list.n + (size_t)args->argc + 1, sizeof(*devs));
 	if (!devs) {
 		r = VB_EXIT_FAILURE;
 		goto out;
 	}
-	if (optind < argc) {
-		for (int i = optind; i < argc; i++) {
-			struct vb_pci_addr a;
+	if (args->argc > 0) {
+		for (int i = 0; i < args->argc; i++) {
+			struct vb_pci_addr pa;
 			struct vb_pci_dev *d;
 
-			if (vb_pci_addr_parse_short(argv[i], &a) < 0) {
+			if (vb_pci_addr_parse_short(args->argv[i], &pa) < 0) {
 				log_error("release: '%s' is not a PCI address (expected "
 					  "DDDD:BB:SS.F or BB:SS.F)",
-					  argv[i]);
+					  args->argv[i]);
 				r = VB_EXIT_USAGE;
 				goto out;
 			}
-			d = vb_pci_find(&job.list, &a);
+			d = vb_pci_find(&job.list, &pa);
 			if (!d) {
-				log_error("release: no PCI device %s under %s", argv[i], o->r.path);
+				log_error("release: no PCI device %s under %s", args->argv[i],
+					  o->r.path);
 				ret = VB_EXIT_DEVICE;
 				continue;
 			}
@@ -951,7 +1190,7 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 			if (job.sel[i].via != VB_VIA_NONE)
 				devs[n++] = &job.list.devs[i];
 	}
-	r = release_vms(o, &job, devs, &n, args.force);
+	r = release_vms(o, &job, devs, &n, args->force);
 	if (r)
 		ret = r;
 	out = calloc(n ? n : 1, sizeof(*out));
@@ -960,6 +1199,7 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 		goto out;
 	}
 	r = vb_release(&o->r, devs, n, &ao, out);
+	ran = true;
 	if (r < 0) {
 		log_error("release failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
@@ -974,21 +1214,20 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 		r = r > 0 ? VB_EXIT_DEVICE : ret;
 	}
 out:
+	if (args->json && (ran || r == VB_EXIT_CONFIG || r == VB_EXIT_USAGE)) {
+		struct json j;
+
+		json_envelope_begin(&j, stdout, "release", o->r.path, job.cfg.file, !bad,
+				    &job.diags);
+		json_bool(&j, "dry_run", false);
+		json_outcomes(o, &j, devs, NULL, ran ? n : 0, out, "release");
+		json_envelope_end(&j, r);
+	}
 	free(out);
 	free(devs);
 	vb_job_free(&job);
 	return r;
 }
-
-static int kernel_option(int argc, char **argv, const char *cmd, const char **kver)
-{
-	struct cmd_args a;
-	int r = command_options(argc, argv, cmd, "k:", false, &a);
-
-	*kver = a.kver;
-	return r;
-}
-
 /* The vfio-pci module set of a kernel; logs and returns an exit code. */
 static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *set, char **kver)
 {
@@ -1080,18 +1319,14 @@ static int resolve_drivers(struct opts *o, const struct vb_job *job, const char 
 	return 0;
 }
 
-static int cmd_modules(struct opts *o, int argc, char **argv)
+static int cmd_modules(struct opts *o, const struct cmd_args *a)
 {
-	struct vb_modset set;
-	const char *kver_arg;
+	struct vb_modset set = {0};
 	struct vb_job job;
 	char *kver = NULL;
 	bool bad;
 	int r;
 
-	r = kernel_option(argc, argv, "modules", &kver_arg);
-	if (r)
-		return r;
 	/* the drivers that driver= names come with vfio-pci's set */
 	vb_job_init(&job);
 	r = load_config(o, &job, false, &bad);
@@ -1099,30 +1334,40 @@ static int cmd_modules(struct opts *o, int argc, char **argv)
 		vb_diags_log(&job.diags);
 		r = VB_EXIT_CONFIG;
 	}
-	if (r) {
-		vb_job_free(&job);
-		return r;
-	}
-	r = resolve_vfio(o, kver_arg, &set, &kver);
+	if (r == 0)
+		r = resolve_vfio(o, a->kver, &set, &kver);
 	if (r == 0) {
 		r = resolve_drivers(o, &job, kver, &set);
-		if (r) {
+		if (r)
 			vb_modset_free(&set);
-			free(kver);
-			vb_job_free(&job);
-			return r;
-		}
+	}
+	if (r == 0 && !a->json) {
 		for (size_t i = 0; i < set.n; i++)
 			printf("%s\n", set.names[i]);
 		if (set.builtin)
 			log_info("vfio-pci is built into %s", kver);
-		vb_modset_free(&set);
 	}
+	if (a->json) {
+		struct json j;
+
+		json_envelope_begin(&j, stdout, "modules", o->r.path, NULL, -1, NULL);
+		json_str(&j, "kernel_release", kver ? kver : a->kver);
+		if (r == 0)
+			json_bool(&j, "builtin", set.builtin);
+		else
+			json_null(&j, "builtin");
+		json_array_open(&j, "modules");
+		for (size_t i = 0; r == 0 && i < set.n; i++)
+			json_str(&j, NULL, set.names[i]);
+		json_array_close(&j);
+		json_envelope_end(&j, r);
+	}
+	if (r == 0)
+		vb_modset_free(&set);
 	free(kver);
 	vb_job_free(&job);
 	return r;
 }
-
 /* check's device part: plans as apply would and fails on every device the
  * storage policy refuses, naming the rule that selects it. pol is the
  * caller's (the snapshot reuses its scan). */
@@ -1144,7 +1389,7 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 		 * the boot does the same, the image can still be built */
 		if (it->refusals & (1u << VB_REFUSE_MAPPING) &&
 		    !(it->refusals & VB_REFUSALS_STORAGE)) {
-			where = vb_rule_location(&job->cfg, it->rule, loc, sizeof(loc));
+			where = rule_location(job, it->rule, loc, sizeof(loc));
 			log_warning(
 				"%s: %s refused: %s\n  hint: correct the mapping in Datacenter > "
 				"Resource Mappings (or pci.cfg), then update-initramfs -u",
@@ -1158,7 +1403,7 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 			ret = VB_EXIT_FAILURE; /* logged by the scan */
 			break;
 		}
-		where = vb_rule_location(&job->cfg, it->rule, loc, sizeof(loc));
+		where = rule_location(job, it->rule, loc, sizeof(loc));
 		log_error("%s: %s refused: %s\n  hint: %s 'exclude path=%s'",
 			  where ? where : job->cfg.file, it->dev->name, it->reason,
 			  it->refusals & (1u << VB_REFUSE_ROOT_STORAGE)
@@ -1241,18 +1486,15 @@ static int write_mappings(const struct vb_job *job, const char *path)
 	return 0;
 }
 
-static int cmd_check(struct opts *o, int argc, char **argv)
+static int cmd_check(struct opts *o, const struct cmd_args *a)
 {
 	struct vb_storage_policy pol;
-	struct cmd_args a;
+	struct vb_modset set = {0};
 	struct vb_job job;
 	char *kver = NULL;
-	bool bad, devices;
+	bool bad = false, devices, have_set = false;
 	int r;
 
-	r = command_options(argc, argv, "check", "k:s:m:", false, &a);
-	if (r)
-		return r;
 	o->strict_config = true;
 	vb_job_init(&job);
 	vb_storage_policy_init(&pol, &o->r, NULL);
@@ -1267,14 +1509,11 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 	}
 	if (r == 0 && bad)
 		r = VB_EXIT_CONFIG;
-	if (r == 0 && a.kver) {
-		struct vb_modset set;
-
-		r = resolve_vfio(o, a.kver, &set, &kver);
-		if (r == 0) {
+	if (r == 0 && a->kver) {
+		r = resolve_vfio(o, a->kver, &set, &kver);
+		have_set = r == 0;
+		if (r == 0)
 			r = resolve_drivers(o, &job, kver, &set);
-			vb_modset_free(&set);
-		}
 	}
 	if (r == 0 && devices)
 		r = check_sriov(o, &job);
@@ -1282,93 +1521,442 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 		r = check_storage(o, &job, &pol);
 	else if (r == 0)
 		log_info("no sys/bus/pci/devices under %s: devices not checked", o->r.path);
-	if (r == 0 && a.snapshot)
-		r = write_snapshot(o, &job, &pol, devices, kver ? kver : a.kver, a.snapshot);
-	if (r == 0 && a.mappings && vb_config_uses_mappings(&job.cfg))
-		r = write_mappings(&job, a.mappings);
+	if (r == 0 && a->snapshot)
+		r = write_snapshot(o, &job, &pol, devices, kver ? kver : a->kver, a->snapshot);
+	if (r == 0 && a->mappings && vb_config_uses_mappings(&job.cfg))
+		r = write_mappings(&job, a->mappings);
 	if (r == 0)
 		log_info("%s: %zu rule(s), valid", job.cfg.file, job.cfg.n_rules);
+	if (a->json) {
+		struct json j;
+
+		json_envelope_begin(&j, stdout, "check", o->r.path, job.cfg.file,
+				    job.cfg.file ? !bad : -1, &job.diags);
+		json_int(&j, "rules", (long)job.cfg.n_rules);
+		json_bool(&j, "devices_checked", devices && r != VB_EXIT_CONFIG);
+		json_str(&j, "kernel_release", kver ? kver : a->kver);
+		json_array_open(&j, "vfio_modules");
+		for (size_t i = 0; have_set && i < set.n; i++)
+			json_str(&j, NULL, set.names[i]);
+		json_array_close(&j);
+		json_str(&j, "snapshot", a->snapshot);
+		json_envelope_end(&j, r);
+	}
+	if (have_set)
+		vb_modset_free(&set);
 	vb_storage_policy_free(&pol);
 	free(kver);
 	vb_job_free(&job);
 	return r;
 }
 
-static int cmd_doctor(struct opts *o, int argc, char **argv)
+static int cmd_doctor(struct opts *o, const struct cmd_args *a)
 {
-	struct vb_doctor_opts d = {.config = o->config};
-	struct cmd_args a;
-	int r;
+	struct vb_doctor_opts d = {
+		.config = o->config,
+		.json = a->json,
+		.kver = a->kver,
+		.color = o->color,
+		.names = names_of(o),
+	};
 
-	r = command_options(argc, argv, "doctor", "jk:", false, &a);
-	if (r)
-		return r;
-	d.json = a.json;
-	d.kver = a.kver;
 	return vb_doctor(&o->r, &d);
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct opts *o, int argc, char **argv);
-} commands[] = {
-	{"status", cmd_status},   {"plan", cmd_plan},   {"apply", cmd_apply},
-	{"release", cmd_release}, {"check", cmd_check}, {"modules", cmd_modules},
-	{"doctor", cmd_doctor},
+/* ------------------------------------------------------------------------ */
+/* The command line */
+
+/* An option of one or more commands. The same letter may mean different
+ * things to different commands (-n: apply --dry-run, status --noheadings),
+ * never to one command. */
+enum {
+	OPT_JSON = 0x100,
+	OPT_KERNEL,
+	OPT_DRY_RUN,
+	OPT_SNAPSHOT,
+	OPT_OUTPUT,
+	OPT_NOHEADINGS,
+	OPT_RAW,
+	OPT_SLOT,
+	OPT_ID,
+	OPT_COLOR,
+	OPT_MAPPINGS,
+	OPT_FORCE,
+	OPT_DEVICE,
+	OPT_AUTO,
+	OPT_KMSG,
 };
+
+struct cmdopt {
+	int id;
+	const char *name; /* long name */
+	int has_arg;
+	char shortc; /* 0: long only */
+	const char *arg, *help;
+};
+
+#define O_JSON                                                                                     \
+	{                                                                                          \
+		OPT_JSON, "json", no_argument, 'J', NULL, "JSON output (see vfio-bind(8))"         \
+	}
+#define O_KERNEL                                                                                   \
+	{                                                                                          \
+		OPT_KERNEL, "kernel", required_argument, 'k', "<ver>",                             \
+			"the kernel release to check (default: the running one)"                   \
+	}
+#define O_OUTPUT                                                                                   \
+	{                                                                                          \
+		OPT_OUTPUT, "output", required_argument, 'o', "<list>",                            \
+			"columns to show (+<list> adds to the default)"                            \
+	}
+#define O_NOHEADINGS                                                                               \
+	{                                                                                          \
+		OPT_NOHEADINGS, "noheadings", no_argument, 'n', NULL, "no header line"             \
+	}
+#define O_RAW                                                                                      \
+	{                                                                                          \
+		OPT_RAW, "raw", no_argument, 0, NULL, "raw output: no alignment, no truncation"    \
+	}
+#define O_END                                                                                      \
+	{                                                                                          \
+		0, NULL, 0, 0, NULL, NULL                                                          \
+	}
+
+static const struct cmdopt status_opts[] = {
+	{OPT_SLOT, "slot", required_argument, 's', "<slot>",
+	 "only devices at [DDDD:]BB:SS[.F] (lspci -s)"},
+	{OPT_ID, "id", required_argument, 'd', "<vendor>:[<device>]",
+	 "only devices with this ID (lspci -d)"},
+	O_OUTPUT,
+	O_NOHEADINGS,
+	O_RAW,
+	O_JSON,
+	O_END,
+};
+static const struct cmdopt plan_opts[] = {O_OUTPUT, O_NOHEADINGS, O_RAW, O_JSON, O_END};
+static const struct cmdopt apply_opts[] = {
+	{OPT_DRY_RUN, "dry-run", no_argument, 'n', NULL, "say what would change, write nothing"},
+	{OPT_DEVICE, "device", required_argument, 'd', "<address>",
+	 "only this device (the udev rule's hotplug entry)"},
+	{OPT_AUTO, "auto", no_argument, 'a', NULL,
+	 "as the unit and udev run it (vfio-bind=off, released)"},
+	O_JSON,
+	O_END,
+};
+static const struct cmdopt release_opts[] = {
+	{OPT_FORCE, "force", no_argument, 'f', NULL, "even from a running Proxmox VM"},
+	O_JSON,
+	O_END,
+};
+static const struct cmdopt check_opts[] = {
+	O_KERNEL,
+	{OPT_SNAPSHOT, "snapshot", required_argument, 's', "<file>",
+	 "write the hardware snapshot for the initramfs"},
+	{OPT_MAPPINGS, "mappings", required_argument, 'm', "<file>",
+	 "write the Proxmox VE mappings for the initramfs"},
+	O_JSON,
+	O_END,
+};
+static const struct cmdopt kernel_opts[] = {O_KERNEL, O_JSON, O_END};
+
+/* Options of every command, before or after its name. */
+static const struct cmdopt global_opts[] = {
+	{'r', "root", required_argument, 'r', "<dir>",
+	 "use <dir> as the root of every path (default /)"},
+	{'c', "config", required_argument, 'c', "<file>",
+	 "configuration file (default <root>/etc/vfio-bind.conf)"},
+	{'t', "timeout", required_argument, 't', "<ms>",
+	 "give up on an unbind after <ms> (default 10000)"},
+	{'w', "wait", required_argument, 'w', "<sec>",
+	 "wait up to <sec> for another vfio-bind (default 60)"},
+	{OPT_KMSG, "kmsg", no_argument, 0, NULL, "log to the kernel log, as the udev rule does"},
+	{OPT_COLOR, "color", optional_argument, 0, "[=<when>]",
+	 "colour: auto (default), always or never"},
+	{'v', "verbose", no_argument, 'v', NULL, "more messages (repeat for debug)"},
+	{'q', "quiet", no_argument, 'q', NULL, "errors only"},
+	{'h', "help", no_argument, 'h', NULL, "display this help"},
+	{'V', "version", no_argument, 'V', NULL, "display version"},
+	O_END,
+};
+
+struct command {
+	const char *name;
+	int (*fn)(struct opts *o, const struct cmd_args *a);
+	const struct cmdopt *opts;
+	const char *args; /* positional arguments, NULL: none */
+	const char *summary;
+	const struct vb_coldef *cols;
+	size_t n_cols;
+};
+
+/* The commands. A new one is a line here, its options above and its
+ * function; --help, completion words and option placement come with it. */
+static const struct command commands[] = {
+	{"status", cmd_status, status_opts, "[<address>]",
+	 "every PCI device, its driver and the rule selecting it", status_cols, SC_COUNT_},
+	{"plan", cmd_plan, plan_opts, NULL, "what apply would do to each selected device, and why",
+	 plan_cols, PC_COUNT_},
+	{"apply", cmd_apply, apply_opts, NULL, "bind the selected devices to vfio-pci", NULL, 0},
+	{"release", cmd_release, release_opts, "[<address>...]",
+	 "give devices back to their native drivers", NULL, 0},
+	{"check", cmd_check, check_opts, NULL, "validate the configuration and the target kernel",
+	 NULL, 0},
+	{"modules", cmd_modules, kernel_opts, NULL, "print the modules vfio-pci needs in a kernel",
+	 NULL, 0},
+	{"doctor", cmd_doctor, kernel_opts, NULL, "will passthrough work here, and what to fix",
+	 NULL, 0},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* util-linux's layout: 26 columns of option, then its help (on the next
+ * line when the option is longer), within 80 columns. */
+static void print_opts(const struct cmdopt *v)
+{
+	for (; v->name; v++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s%c%s--%s%s%s", v->shortc ? "-" : "   ",
+			 v->shortc ? v->shortc : ' ', v->shortc ? ", " : " ", v->name,
+			 v->arg && v->has_arg == required_argument ? " " : "",
+			 v->arg ? v->arg : "");
+		if (strlen(left) > 24)
+			printf(" %s\n %-24s %s\n", left, "", v->help);
+		else
+			printf(" %-24s %s\n", left, v->help);
+	}
+}
+
+static void usage(void)
+{
+	fputs("Usage:\n"
+	      " vfio-bind [options] <command> [<args>]\n"
+	      "\n"
+	      "Bind PCI devices declared in /etc/vfio-bind.conf to vfio-pci.\n"
+	      "\n"
+	      "Commands:\n",
+	      stdout);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		printf(" %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nOptions:\n", stdout);
+	print_opts(global_opts);
+	fputs("\nOptions may stand before or after the command; 'vfio-bind <command> --help'\n"
+	      "shows the options of a command.\n"
+	      "For more details see vfio-bind(8) and vfio-bind.conf(5).\n",
+	      stdout);
+}
+
+static void command_usage(const struct command *c)
+{
+	printf("Usage:\n vfio-bind %s [options]%s%s\n\n%c%s.\n", c->name, c->args ? " " : "",
+	       c->args ? c->args : "", c->summary[0] - 'a' + 'A', c->summary + 1);
+	fputs("\nOptions:\n", stdout);
+	print_opts(c->opts);
+	fputs("\nGlobal options:\n", stdout);
+	print_opts(global_opts);
+	if (c->cols) {
+		fputs("\nAvailable output columns:\n", stdout);
+		vb_table_help(c->cols, c->n_cols);
+	}
+	printf("\nFor more details see vfio-bind(8).\n");
+}
+
+/* Optimal string alignment distance (Damerau-Levenshtein with adjacent
+ * transpositions), for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[32][32];
+
+	if (la >= 32 || lb >= 32)
+		return 99;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t k = 0; k <= lb; k++)
+		d[0][k] = k;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t k = 1; k <= lb; k++) {
+			size_t cost = a[i - 1] != b[k - 1], v = d[i - 1][k] + 1;
+
+			if (d[i][k - 1] + 1 < v)
+				v = d[i][k - 1] + 1;
+			if (d[i - 1][k - 1] + cost < v)
+				v = d[i - 1][k - 1] + cost;
+			if (i > 1 && k > 1 && a[i - 1] == b[k - 2] && a[i - 2] == b[k - 1] &&
+			    d[i - 2][k - 2] + 1 < v)
+				v = d[i - 2][k - 2] + 1;
+			d[i][k] = v;
+		}
+	return d[la][lb];
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void unknown_command(const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		size_t d = edit_distance(name, commands[i].name);
+
+		if (d < best_d || (strncmp(name, commands[i].name, strlen(name)) == 0 && !best &&
+				   strlen(name) >= 2)) {
+			best_d = d < best_d ? d : best_d;
+			best = commands[i].name;
+		}
+	}
+	if (best)
+		log_error("unknown command '%s'; did you mean '%s'?", name, best);
+	else
+		log_error("unknown command '%s'", name);
+}
+
+static const struct cmdopt *opt_by_id(const struct cmdopt *v, int id)
+{
+	for (; v && v->name; v++)
+		if (v->id == id)
+			return v;
+	return NULL;
+}
+
+/* The command of argv: the first word that is neither an option nor the
+ * argument of a global option. NULL when there is none. */
+static const char *command_word(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (a[0] != '-' || a[1] == 0)
+			return a;
+		if (a[1] == '-') {
+			/* --root DIR, --config FILE, --timeout MS */
+			for (const struct cmdopt *g = global_opts; g->name; g++)
+				if (g->has_arg == required_argument && strcmp(a + 2, g->name) == 0)
+					i++;
+			continue;
+		}
+		/* -vr DIR: a global letter taking an argument ends the cluster */
+		for (const char *p = a + 1; *p; p++) {
+			const struct cmdopt *g = NULL;
+
+			for (const struct cmdopt *x = global_opts; x->name; x++)
+				if (x->shortc == *p)
+					g = x;
+			if (g && g->has_arg == required_argument) {
+				if (p[1] == 0)
+					i++;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Is `opt` (as written) an option of any command? For "does not apply". */
+static bool option_of_another(const char *opt)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		for (const struct cmdopt *v = commands[i].opts; v->name; v++) {
+			size_t len = strcspn(opt + 2, "=");
+
+			if (opt[1] == '-'
+				    ? strlen(v->name) == len && strncmp(v->name, opt + 2, len) == 0
+				    : v->shortc && v->shortc == opt[1])
+				return true;
+		}
+	return false;
+}
+
+static int parse_timeout(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || s[0] == '-' || v == 0 || v > 3600000) {
+		log_error("invalid --timeout '%s': milliseconds, 1 to 3600000", s);
+		return -EINVAL;
+	}
+	timeout_ms = (unsigned)v;
+	return 0;
+}
 
 int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 {
-	static const struct option longopts[] = {
-		{"root", required_argument, NULL, 'r'},    {"config", required_argument, NULL, 'c'},
-		{"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},       {"wait", required_argument, NULL, 'w'},
-		{"kmsg", no_argument, NULL, 'K'},          {NULL, 0, NULL, 0},
-	};
 	static struct vb_kernel_ops host_ops;
+	struct option longopts[64];
+	char shortopts[128] = "+:";
+	const struct command *cmd = NULL;
+	const char *word = command_word(argc, argv);
+	enum vb_color_mode color = VB_COLOR_AUTO;
+	struct cmd_args a = {0};
 	struct opts o = {0};
-	bool kmsg = false;
-	int c, r, verbosity = 0;
+	bool help = false, version = false, kmsg = false;
+	char **pos;
+	int c, r, n = 0, verbosity = 0;
 
-	while ((c = getopt_long(argc, argv, "+r:c:t:w:vqhV", longopts, NULL)) != -1) {
-		switch (c) {
+	if (word) {
+		cmd = find_command(word);
+		if (!cmd) {
+			unknown_command(word);
+			return errtryhelp(), VB_EXIT_USAGE;
+		}
+	}
+	/* one getopt pass over global and command options, in any order (the
+	 * command's word is skipped as a positional argument) */
+	size_t sl = 2;
+	for (int pass = 0; pass < 2; pass++)
+		for (const struct cmdopt *v = pass ? (cmd ? cmd->opts : NULL) : global_opts;
+		     v && v->name; v++) {
+			longopts[n++] = (struct option){v->name, v->has_arg, NULL, v->id};
+			if (v->shortc) {
+				shortopts[sl++] = v->shortc;
+				if (v->has_arg == required_argument)
+					shortopts[sl++] = ':';
+			}
+		}
+	shortopts[sl] = 0;
+	longopts[n] = (struct option){NULL, 0, NULL, 0};
+	/* permute: "-" would keep order; '+' is dropped so options may follow */
+	memmove(shortopts, shortopts + 1, sl);
+
+	pos = calloc((size_t)argc + 1, sizeof(*pos));
+	if (!pos)
+		return VB_EXIT_FAILURE;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		int id = c;
+
+		/* a short letter of the command maps to its option id */
+		if (cmd && c > 0 && c < 0x100 && !opt_by_id(global_opts, c))
+			for (const struct cmdopt *v = cmd->opts; v->name; v++)
+				if (v->shortc == c)
+					id = v->id;
+		switch (id) {
 		case 'r':
 			o.root = optarg;
 			break;
 		case 'c':
 			o.config = optarg;
 			break;
-		case 't': {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' || v == 0 ||
-			    v > 3600000) {
-				log_error("invalid --timeout '%s': milliseconds, 1 to 3600000",
-					  optarg);
-				return errtryhelp(), VB_EXIT_USAGE;
-			}
-			timeout_ms = v;
+		case 't':
+			if (parse_timeout(optarg) < 0)
+				goto usage_error;
 			break;
-		}
-		case 'w': {
-			char *end;
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' || v > 3600) {
-				log_error("invalid --wait '%s': seconds, 0 to 3600", optarg);
-				return errtryhelp(), VB_EXIT_USAGE;
+		case OPT_COLOR:
+			if (vb_color_parse(optarg, &color) < 0) {
+				log_error("invalid --color '%s': auto, always or never", optarg);
+				goto usage_error;
 			}
-			lock_wait_s = v;
-			break;
-		}
-		case 'K':
-			kmsg = true;
 			break;
 		case 'v':
 			verbosity++;
@@ -1377,15 +1965,114 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			verbosity = -1;
 			break;
 		case 'h':
-			usage();
-			return VB_EXIT_SUCCESS;
+			help = true;
+			break;
 		case 'V':
-			printf("vfio-bind %s\n", VB_VERSION);
-			return VB_EXIT_SUCCESS;
-		default:
-			errtryhelp();
-			return VB_EXIT_USAGE;
+			version = true;
+			break;
+		case OPT_JSON:
+			a.json = true;
+			break;
+		case OPT_KERNEL:
+			a.kver = optarg;
+			break;
+		case OPT_DRY_RUN:
+			a.dry_run = true;
+			break;
+		case OPT_SNAPSHOT:
+			a.snapshot = optarg;
+			break;
+		case OPT_OUTPUT:
+			a.output = optarg;
+			break;
+		case OPT_NOHEADINGS:
+			a.noheadings = true;
+			break;
+		case OPT_RAW:
+			a.raw = true;
+			break;
+		case OPT_SLOT:
+			a.slot = optarg;
+			break;
+		case OPT_ID:
+			a.id = optarg;
+			break;
+		case 'w': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v > 3600) {
+				log_error("invalid --wait '%s': seconds, 0 to 3600", optarg);
+				goto usage_error;
+			}
+			lock_wait_s = (unsigned)v;
+			break;
 		}
+		case OPT_KMSG:
+			kmsg = true;
+			break;
+		case OPT_DEVICE:
+			a.device = optarg;
+			break;
+		case OPT_AUTO:
+			a.automatic = true;
+			break;
+		case OPT_MAPPINGS:
+			a.mappings = optarg;
+			break;
+		case OPT_FORCE:
+			a.force = true;
+			break;
+		case ':':
+			log_error("option '%s' requires an argument", argv[optind - 1]);
+			goto usage_error;
+		default: {
+			const char *bad = argv[optind - 1];
+			char sh[3] = {'-', (char)optopt, 0};
+
+			if (optopt && bad[1] == '-')
+				bad = sh; /* getopt gives the letter, not the word */
+			else if (optopt && (bad[0] != '-' || bad[1] != optopt))
+				bad = sh;
+			if (cmd && option_of_another(bad))
+				log_error("option '%s' does not apply to '%s'", bad, cmd->name);
+			else
+				log_error("unrecognized option '%s'", bad);
+			goto usage_error;
+		}
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		pos[a.argc++] = argv[i];
+	/* the command's own word is the first positional argument */
+	if (cmd && a.argc > 0 && strcmp(pos[0], cmd->name) == 0) {
+		a.argv = pos + 1;
+		a.argc--;
+	} else {
+		a.argv = pos;
+	}
+	if (help) {
+		if (cmd)
+			command_usage(cmd);
+		else
+			usage();
+		free(pos);
+		return VB_EXIT_SUCCESS;
+	}
+	if (version) {
+		printf("vfio-bind %s\n", VB_VERSION);
+		free(pos);
+		return VB_EXIT_SUCCESS;
+	}
+	if (!cmd) {
+		log_error("no command given");
+		goto usage_error;
+	}
+	if (!cmd->args && a.argc > 0) {
+		log_error("%s: unexpected argument '%s'", cmd->name, a.argv[0]);
+		goto usage_error;
 	}
 	/* in the kernel log, one line per decision, as the early binder logs */
 	if (kmsg && verbosity == 0)
@@ -1394,46 +2081,41 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 				: verbosity == 0 ? VB_LOG_NOTICE
 				: verbosity == 1 ? VB_LOG_INFO
 						 : VB_LOG_DEBUG);
-	if (optind >= argc) {
-		log_error("no command given");
-		errtryhelp();
-		return VB_EXIT_USAGE;
+	if (a.json)
+		json_capture_messages();
+	/* colour is for people: JSON and raw tables never get it */
+	o.color = !a.json && !a.raw && vb_color_enabled(color);
+
+	r = vb_root_open(&o.r, o.root);
+	if (r < 0) {
+		log_error("cannot open root directory %s: %s", o.root ? o.root : "/",
+			  vb_strerror(r));
+		free(pos);
+		return VB_EXIT_FAILURE;
 	}
+	if (kmsg) {
+		/* a udev RUN program's stderr is only seen with udev debugging */
+		int fd = openat(o.r.fd, "dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(argv[optind], commands[i].name) == 0) {
-			int sub_argc = argc - optind;
-			char **sub_argv = argv + optind;
-
-			r = vb_root_open(&o.r, o.root);
-			if (r < 0) {
-				log_error("cannot open root directory %s: %s",
-					  o.root ? o.root : "/", vb_strerror(r));
-				return VB_EXIT_FAILURE;
-			}
-			if (kmsg) {
-				/* a udev RUN program's stderr is only seen with udev debugging */
-				int fd =
-					openat(o.r.fd, "dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-
-				if (fd >= 0)
-					vb_log_set_kmsg_fd(fd);
-			}
-			if (ops) {
-				o.r.ops = ops;
-			} else {
-				host_ops = vb_kernel_ops_real;
-				host_ops.load_module = vb_kmod_load_module;
-				o.r.ops = &host_ops;
-			}
-			optind = 1; /* getopt again over the command's own arguments */
-			r = commands[i].fn(&o, sub_argc, sub_argv);
-			vb_lock_release();
-			vb_root_close(&o.r);
-			return r;
-		}
+		if (fd >= 0)
+			vb_log_set_kmsg_fd(fd);
 	}
-	log_error("unknown command '%s'", argv[optind]);
+	if (ops) {
+		o.r.ops = ops;
+	} else {
+		host_ops = vb_kernel_ops_real;
+		host_ops.load_module = vb_kmod_load_module;
+		o.r.ops = &host_ops;
+	}
+	r = cmd->fn(&o, &a);
+	vb_lock_release();
+	vb_names_close(o.names);
+	vb_root_close(&o.r);
+	free(pos);
+	return r;
+
+usage_error:
+	free(pos);
 	errtryhelp();
 	return VB_EXIT_USAGE;
 }

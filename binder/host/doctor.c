@@ -17,6 +17,8 @@
 #include "initramfs.h"
 #include "job.h"
 #include "json.h"
+#include "names.h"
+#include "table.h"
 #include "kmod.h"
 #include "log.h"
 #include "pve.h"
@@ -706,16 +708,30 @@ static void gather_stale(struct report *rep)
 /* ------------------------------------------------------------------------ */
 /* Text */
 
-#define WIDTH 100
+/* The width of the terminal, else $COLUMNS, else 80: an 80-column
+ * terminal never wraps a line; a wider one gets longer lines. */
+static size_t width = 80;
+static bool color;
 
-/* "  MARK  text" wrapped at WIDTH, continuation lines aligned with text. */
+static const char *mark_color(const char *mark)
+{
+	return strcmp(mark, "ok") == 0     ? VB_COLOR_GOOD
+	       : strcmp(mark, "warn") == 0 ? VB_COLOR_WARN
+	       : strcmp(mark, "FAIL") == 0 ? VB_COLOR_BAD
+					   : NULL;
+}
+
+/* "  MARK  text" wrapped at width, continuation lines aligned with text. */
 static void say(FILE *f, int indent, const char *mark, const char *text)
 {
-	size_t col = (size_t)indent + 6, avail = WIDTH > col + 30 ? WIDTH - col : 30;
-	const char *p = text;
+	size_t col = (size_t)indent + 6, avail = width > col + 30 ? width - col : 30;
+	const char *p = text, *c = color ? mark_color(mark) : NULL;
 	bool first = true;
 
-	fprintf(f, "%*s%-5s ", indent, "", mark);
+	if (c)
+		fprintf(f, "%*s%s%-5s" VB_COLOR_RESET " ", indent, "", c, mark);
+	else
+		fprintf(f, "%*s%-5s ", indent, "", mark);
 	if (!*p)
 		fputc('\n', f);
 	while (*p) {
@@ -837,6 +853,38 @@ static size_t say_findings(const struct report *rep, int indent, const char *con
 	return n;
 }
 
+/* A line without a mark, wrapped like say()'s text, continuation under it. */
+static void wrap_line(FILE *f, int indent, const char *text)
+{
+	size_t avail = width > (size_t)indent + 30 ? width - (size_t)indent : 30;
+	const char *p = text;
+	bool first = true;
+
+	while (*p) {
+		size_t n = strlen(p);
+		const char *end = p + n;
+
+		/* continuation lines are indented 4 more */
+		size_t lim = first || avail < 34 ? avail : avail - 4;
+
+		if (n > lim) {
+			const char *q;
+
+			for (q = p + lim; q > p && *q != ' '; q--)
+				;
+			if (q == p)
+				for (q = p + lim; *q && *q != ' '; q++)
+					;
+			end = q;
+		}
+		fprintf(f, "%*s%.*s\n", indent + (first ? 0 : 4), "", (int)(end - p), p);
+		first = false;
+		p = end;
+		while (*p == ' ')
+			p++;
+	}
+}
+
 static void text_report(const struct report *rep)
 {
 	FILE *f = rep->out;
@@ -928,9 +976,17 @@ static void text_report(const struct report *rep)
 			snprintf(grp, sizeof(grp), "group %d", d->iommu_group);
 		else
 			snprintf(grp, sizeof(grp), "no group");
-		fprintf(f, "  %s %04x:%04x %s, driver %s, %s: %s%s%s\n", d->name, d->vendor,
-			d->device, class_name(d->class), d->driver[0] ? d->driver : "none", grp,
-			vb_action_name(it->action), where ? " by " : "", where ? where : "");
+		{
+			const char *dn = vb_names_device(rep->o->names, d->vendor, d->device);
+			char line[8192];
+
+			/* the name, when the database has it, in place of the class */
+			snprintf(line, sizeof(line), "%s %04x:%04x %s, driver %s, %s: %s%s%s",
+				 d->name, d->vendor, d->device, dn ? dn : class_name(d->class),
+				 d->driver[0] ? d->driver : "none", grp, vb_action_name(it->action),
+				 where ? " by " : "", where ? where : "");
+			wrap_line(f, 2, line);
+		}
 		if (it->action == VB_ACT_REFUSE) {
 			if (!vb_findings_find(&rep->f, VB_F_REFUSED, d->name))
 				say(f, 4, "FAIL", "refused: no IOMMU group (see IOMMU)");
@@ -1015,7 +1071,11 @@ static void json_findings(struct json *j, const char *key, const struct report *
 			continue;
 		json_object_open(j, NULL);
 		json_str(j, "code", x->code);
-		json_str(j, "device", x->dev[0] ? x->dev : NULL);
+		json_str(j, "level",
+			 x->level == VB_LEVEL_ERROR     ? "error"
+			 : x->level == VB_LEVEL_WARNING ? "warning"
+							: "note");
+		json_str(j, "address", x->dev[0] ? x->dev : NULL);
 		json_str(j, "message", x->message);
 		json_str(j, "hint", x->hint);
 		json_object_close(j);
@@ -1029,10 +1089,10 @@ static void json_report(const struct report *rep)
 	struct json j;
 	char buf[64];
 
-	json_begin(&j, rep->out);
-	json_object_open(&j, NULL);
+	json_envelope_begin(&j, rep->out, "doctor", rep->root->path, rep->job.cfg.file,
+			    rep->config_exists || rep->o->config ? rep->config_valid : -1,
+			    &rep->job.diags);
 	json_bool(&j, "ready", rep->f.n_errors == 0);
-	json_str(&j, "root", rep->root->path);
 
 	json_object_open(&j, "iommu");
 	json_bool(&j, "enabled", io->n_groups > 0);
@@ -1069,7 +1129,7 @@ static void json_report(const struct report *rep)
 	json_array_close(&j);
 	json_object_close(&j);
 
-	json_object_open(&j, "config");
+	json_object_open(&j, "configuration");
 	json_str(&j, "file", rep->job.cfg.file);
 	json_bool(&j, "exists", rep->config_exists);
 	json_bool(&j, "valid", rep->config_valid);
@@ -1093,12 +1153,7 @@ static void json_report(const struct report *rep)
 		char loc[VB_LOCATION_MAX];
 
 		json_object_open(&j, NULL);
-		json_str(&j, "address", d->name);
-		snprintf(buf, sizeof(buf), "%04x:%04x", d->vendor, d->device);
-		json_str(&j, "id", buf);
-		snprintf(buf, sizeof(buf), "%06x", (unsigned)d->class);
-		json_str(&j, "class", buf);
-		json_str(&j, "driver", d->driver[0] ? d->driver : NULL);
+		json_identity(&j, d, rep->o->names);
 		json_str(&j, "action", vb_action_name(t->item->action));
 		json_str(&j, "reason", t->item->reason);
 		json_str(&j, "rule", vb_rule_location(&rep->job.cfg, t->item->rule, loc, sizeof(loc)));
@@ -1162,6 +1217,13 @@ static void json_report(const struct report *rep)
 		json_bool(&j, "has_script", rep->ir.has_script);
 		json_bool(&j, "has_config", rep->ir.has_config);
 		json_bool(&j, "config_matches", rep->ir_config_same);
+	} else {
+		/* the contract has every field: null when the image was not read */
+		json_null(&j, "compression");
+		json_null(&j, "has_binder");
+		json_null(&j, "has_script");
+		json_null(&j, "has_config");
+		json_null(&j, "config_matches");
 	}
 	json_object_close(&j);
 
@@ -1184,8 +1246,7 @@ static void json_report(const struct report *rep)
 	json_findings(&j, "errors", rep, VB_LEVEL_ERROR, NULL);
 	json_findings(&j, "warnings", rep, VB_LEVEL_WARNING, NULL);
 	json_findings(&j, "notes", rep, VB_LEVEL_NOTE, NULL);
-	json_object_close(&j);
-	json_end(&j);
+	json_envelope_end(&j, rep->f.n_errors ? VB_EXIT_ENV : VB_EXIT_SUCCESS);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1215,6 +1276,8 @@ int vb_doctor(const struct vb_root *root, const struct vb_doctor_opts *opts)
 	gather_initramfs(rep);
 	gather_stale(rep);
 
+	width = opts->width ? opts->width : vb_output_width(80);
+	color = opts->color;
 	if (opts->json)
 		json_report(rep);
 	else

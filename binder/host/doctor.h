@@ -15,11 +15,16 @@
 
 #include "root.h"
 
+struct vb_names;
+
 struct vb_doctor_opts {
 	const char *config; /* --config; NULL: etc/vfio-bind.conf under the root */
 	const char *kver; /* --kernel; NULL: the running kernel (the only one under a fake root) */
 	bool json;
-	FILE *out; /* NULL: stdout */
+	FILE *out;              /* NULL: stdout */
+	size_t width;           /* lay text out in this width; 0: terminal, $COLUMNS, else 80 */
+	bool color;             /* colour the marks (ok, warn, FAIL) */
+	struct vb_names *names; /* device names; NULL: ids only */
 };
 
 /* Returns VB_EXIT_SUCCESS when ready (warnings allowed), VB_EXIT_ENV when

@@ -119,3 +119,131 @@ void json_null(struct json *j, const char *key)
 	json_member(j, key);
 	fputs("null", j->f);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The contract */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "names.h"
+#include "pci.h"
+
+struct captured {
+	int prio;
+	char *text;
+};
+static struct captured *captured;
+static size_t n_captured, cap_captured;
+
+static void capture(int prio, const char *text)
+{
+	if (n_captured == cap_captured) {
+		size_t cap = cap_captured ? 2 * cap_captured : 16;
+		struct captured *v = realloc(captured, cap * sizeof(*v));
+
+		if (!v)
+			return; /* the message still went to stderr */
+		captured = v;
+		cap_captured = cap;
+	}
+	captured[n_captured].prio = prio;
+	captured[n_captured].text = strdup(text);
+	if (captured[n_captured].text)
+		n_captured++;
+}
+
+void json_capture_messages(void)
+{
+	vb_log_set_hook(capture);
+}
+
+static const char *level_name(int prio)
+{
+	return prio <= VB_LOG_ERR       ? "error"
+	       : prio == VB_LOG_WARNING ? "warning"
+	       : prio == VB_LOG_NOTICE  ? "notice"
+	       : prio == VB_LOG_INFO    ? "info"
+					: "debug";
+}
+
+void json_hex(struct json *j, const char *key, unsigned value, int digits)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%0*x", digits, value);
+	json_str(j, key, buf);
+}
+
+void json_envelope_begin(struct json *j, FILE *f, const char *command, const char *root,
+			 const char *config, int valid, const struct vb_diags *diags)
+{
+	json_begin(j, f);
+	json_object_open(j, NULL);
+	json_int(j, "schema_version", VB_JSON_SCHEMA_VERSION);
+	json_str(j, "command", command);
+	json_str(j, "root", root);
+	json_str(j, "config", config);
+	if (valid < 0)
+		json_null(j, "config_valid");
+	else
+		json_bool(j, "config_valid", valid);
+	json_array_open(j, "diagnostics");
+	for (size_t i = 0; diags && i < diags->n; i++) {
+		const struct vb_diag *g = &diags->v[i];
+
+		json_object_open(j, NULL);
+		json_str(j, "file", diags->file ? diags->file : config);
+		if (g->line)
+			json_int(j, "line", g->line);
+		else
+			json_null(j, "line");
+		if (g->column)
+			json_int(j, "column", g->column);
+		else
+			json_null(j, "column");
+		json_str(j, "level", g->severity == VB_SEV_ERROR ? "error" : "warning");
+		json_str(j, "message", g->message);
+		json_str(j, "hint", g->hint);
+		json_object_close(j);
+	}
+	json_array_close(j);
+}
+
+void json_envelope_end(struct json *j, int exit_code)
+{
+	vb_log_set_hook(NULL);
+	json_array_open(j, "messages");
+	for (size_t i = 0; i < n_captured; i++) {
+		json_object_open(j, NULL);
+		json_str(j, "level", level_name(captured[i].prio));
+		json_str(j, "text", captured[i].text);
+		json_object_close(j);
+		free(captured[i].text);
+	}
+	json_array_close(j);
+	free(captured);
+	captured = NULL;
+	n_captured = cap_captured = 0;
+	json_int(j, "exit_code", exit_code);
+	json_object_close(j);
+	json_end(j);
+}
+
+void json_identity(struct json *j, const struct vb_pci_dev *d, struct vb_names *names)
+{
+	char buf[16];
+
+	json_str(j, "address", d->name);
+	snprintf(buf, sizeof(buf), "%04x:%04x", d->vendor, d->device);
+	json_str(j, "id", buf);
+	json_hex(j, "vendor", d->vendor, 4);
+	json_hex(j, "device", d->device, 4);
+	json_str(j, "vendor_name", vb_names_vendor(names, d->vendor));
+	json_str(j, "device_name", vb_names_device(names, d->vendor, d->device));
+	json_hex(j, "class", (unsigned)d->class, 6);
+	json_str(j, "class_name", vb_names_class(names, d->class));
+	json_str(j, "driver", d->driver[0] ? d->driver : NULL);
+}

@@ -22,7 +22,8 @@ char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 	*err = 0;
 	if (kver) {
 		/* a release is a single path component */
-		if (!*kver || strchr(kver, '/') || strcmp(kver, ".") == 0 || strcmp(kver, "..") == 0) {
+		if (!*kver || strchr(kver, '/') || strcmp(kver, ".") == 0 ||
+		    strcmp(kver, "..") == 0) {
 			*err = -EINVAL;
 			return NULL;
 		}

@@ -239,9 +239,11 @@ START_TEST(plan_json_refusal_code)
 
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
 	squeeze(r.out);
-	contains(r.out, "\"address\":\"0000:02:00.0\",\"action\":\"refuse\"");
+	contains(r.out, "\"address\":\"0000:02:00.0\",\"id\":");
+	contains(r.out, "\"driver\":\"igb\",\"action\":\"refuse\"");
 	contains(r.out, "\"refusal\":\"mapping-mismatch\",\"refusals\":[\"mapping-mismatch\"]");
-	contains(r.out, "\"address\":\"0000:19:00.1\",\"action\":\"rebind\"");
+	contains(r.out, "\"address\":\"0000:19:00.1\",\"id\":");
+	contains(r.out, "\"driver\":\"ixgbe\",\"action\":\"rebind\"");
 	run_free(&r);
 	fixture_cleanup(root);
 }
@@ -317,10 +319,13 @@ START_TEST(status_shows_vms)
 		      "0000:3d:00.0 100 pid:4242\n0000:3d:00.1 100 pid:4242\n");
 	r = run(NULL, "VB_BIN", "--root", root, "status", NULL);
 	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
-	contains(r.out, " VMS ");
-	contains(r.out, " 100*     /");   /* 3d:00.0: running VM 100 */
-	contains(r.out, " 100*,200 -\n"); /* 19:00.0 */
-	contains(r.out, " 200      -\n"); /* 19:00.1: only the stopped VM */
+	contains(r.out, " VMS "); /* a default column on a Proxmox node */
+	run_free(&r);
+	r = run(NULL, "VB_BIN", "--root", root, "status", "--raw", "-o", "address,vms", NULL);
+	ck_assert_int_eq(r.status, 0);
+	contains(r.out, "0000:3d:00.0 100*\n");     /* running VM 100 */
+	contains(r.out, "0000:19:00.0 100*,200\n"); /* 19:00.0 */
+	contains(r.out, "0000:19:00.1 200\n");      /* only the stopped VM */
 	run_free(&r);
 	r = run(NULL, "VB_BIN", "--root", root, "status", "--json", NULL);
 	ck_assert_int_eq(r.status, 0);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
+#include <pty.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -58,6 +59,19 @@ static char *slurp_fd(int fd)
 	return buf;
 }
 
+/* Environment changes for the next runs: "NAME=VALUE" sets, "NAME" unsets. */
+static const char *const *child_env;
+
+static void apply_child_env(void)
+{
+	for (const char *const *e = child_env; e && *e; e++) {
+		if (strchr(*e, '='))
+			putenv((char *)*e);
+		else
+			unsetenv(*e);
+	}
+}
+
 /* Runs argv (argv[0] is the program path) with stdin from `input` (NULL: empty). */
 static struct run run_argv(char *const argv[], const char *input)
 {
@@ -80,6 +94,7 @@ static struct run run_argv(char *const argv[], const char *input)
 		dup2(ifd, 0);
 		dup2(ofd, 1);
 		dup2(efd, 2);
+		apply_child_env();
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -225,6 +240,529 @@ START_TEST(bad_root_is_exit_1)
 }
 END_TEST
 
+/* ---- util-linux conventions ---- */
+
+static const char *const command_names[] = {"status", "plan",    "apply", "release",
+					    "check",  "modules", "doctor"};
+
+START_TEST(help_of_each_command)
+{
+	for (size_t i = 0; i < sizeof(command_names) / sizeof(command_names[0]); i++) {
+		char want[64];
+		struct run r = run("VB_BIN", command_names[i], "--help", NULL);
+		struct run r2 = run("VB_BIN", "--help", command_names[i], NULL);
+		struct run r3 = run("VB_BIN", command_names[i], "-h", NULL);
+
+		snprintf(want, sizeof(want), "Usage:\n vfio-bind %s [options]", command_names[i]);
+		ck_assert_msg(r.status == 0, "%s --help: exit %d: %s", command_names[i], r.status,
+			      r.err);
+		ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "%s --help:\n%s",
+			      command_names[i], r.out);
+		ck_assert_str_eq(r.err, "");
+		assert_contains(r.out, "Global options:");
+		for (const char *p = r.out; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] != 0))
+			ck_assert_msg(strcspn(p, "\n") <= 80,
+				      "%s --help: a line over 80 columns: %.*s", command_names[i],
+				      (int)strcspn(p, "\n"), p);
+		ck_assert_str_eq(r2.out, r.out);
+		ck_assert_str_eq(r3.out, r.out);
+		ck_assert_int_eq(r2.status, 0);
+		run_free(&r);
+		run_free(&r2);
+		run_free(&r3);
+	}
+	/* the column list of the tables */
+	struct run r = run("VB_BIN", "status", "--help", NULL);
+	assert_contains(r.out, "Available output columns:");
+	assert_contains(r.out, "TOPOLOGY");
+	assert_contains(r.out, "-s, --slot <slot>");
+	run_free(&r);
+	r = run("VB_BIN", "apply", "--help", NULL);
+	assert_contains(r.out, "-n, --dry-run");
+	assert_not_contains(r.out, "Available output columns");
+	run_free(&r);
+}
+END_TEST
+
+START_TEST(options_before_or_after_the_command)
+{
+	char *root = tree_with_config("desktop", "bind path=01:00\n");
+	struct run a = run("VB_BIN", "--root", root, "status", NULL);
+	struct run b = run("VB_BIN", "status", "--root", root, NULL);
+	struct run c = run("VB_BIN", "status", "-r", root, "--noheadings", NULL);
+	struct run d = run("VB_BIN", "-n", "status", "-r", root, NULL);
+
+	ck_assert_int_eq(a.status, 0);
+	ck_assert_int_eq(b.status, 0);
+	ck_assert_str_eq(a.out, b.out);
+	ck_assert_int_eq(c.status, 0);
+	ck_assert_str_eq(c.out, strchr(a.out, '\n') + 1);
+	/* a command's option may stand before it too */
+	ck_assert_int_eq(d.status, 0);
+	ck_assert_str_eq(d.out, c.out);
+	run_free(&a);
+	run_free(&b);
+	run_free(&c);
+	run_free(&d);
+
+	/* -v after the command: check's info line appears */
+	a = run("VB_BIN", "check", "--root", root, NULL);
+	b = run("VB_BIN", "check", "--root", root, "-v", NULL);
+	c = run("VB_BIN", "-v", "--root", root, "check", NULL);
+	ck_assert_int_eq(a.status, 0);
+	ck_assert_int_eq(b.status, 0);
+	assert_not_contains(a.err, "rule(s), valid");
+	assert_contains(b.err, "rule(s), valid");
+	ck_assert_str_eq(b.err, c.err);
+	run_free(&a);
+	run_free(&b);
+	run_free(&c);
+
+	/* plan -v, --json after the command, --config between */
+	a = run("VB_BIN", "plan", "-v", "--json", "--root", root, NULL);
+	ck_assert_int_eq(a.status, 0);
+	assert_contains(a.out, "\"command\": \"plan\"");
+	run_free(&a);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(did_you_mean)
+{
+	static const char *const cases[][2] = {
+		{"stauts", "status"}, {"aply", "apply"},     {"doctr", "doctor"},
+		{"chekc", "check"},   {"relase", "release"}, {"stat", "status"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[128];
+		struct run r = run("VB_BIN", cases[i][0], NULL);
+
+		snprintf(want, sizeof(want),
+			 "vfio-bind: error: unknown command '%s'; did you mean '%s'?\n",
+			 cases[i][0], cases[i][1]);
+		ck_assert_int_eq(r.status, 2);
+		assert_contains(r.err, want);
+		assert_contains(r.err, "Try 'vfio-bind --help' for more information.\n");
+		run_free(&r);
+	}
+	struct run r = run("VB_BIN", "frobnicate", NULL);
+	ck_assert_int_eq(r.status, 2);
+	assert_not_contains(r.err, "did you mean");
+	run_free(&r);
+}
+END_TEST
+
+/* Every message line starts with "vfio-bind: ", whoever found the error
+ * (getopt, the command table, a filter, the config parser). */
+START_TEST(one_error_prefix)
+{
+	static const char *const cases[][4] = {
+		{"--bogus", NULL},
+		{"status", "--bogus", NULL},
+		{"status", "-x", NULL},
+		{"plan", "extra", NULL},
+		{"--timeout", "abc", "status", NULL},
+		{"check", "--kernel", NULL},
+		{"status", "-o", "nosuch", NULL},
+		{"status", "-s", "zz", NULL},
+		{"status", "-d", ":12", NULL},
+		{"--color=sometimes", "status", NULL},
+		{"modules", "--dry-run", NULL},
+		{"stauts", NULL},
+		{"check", NULL},
+		{NULL},
+	};
+	char *root = tree_with_config("desktop", "bind path=01:00\nbind id=10de:22zz\n");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r =
+			run("VB_BIN", "--root", root, cases[i][0], cases[i][1], cases[i][2], NULL);
+		char *save = NULL, *copy = strdup(r.err);
+
+		ck_assert_msg(r.status != 0 && *r.err, "case %zu: exit %d, no message", i,
+			      r.status);
+		for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			ck_assert_msg(
+				strncmp(l, "vfio-bind: ", 11) == 0 ||
+					strcmp(l, "Try 'vfio-bind --help' for more information.") ==
+						0 ||
+					strncmp(l, "  hint: ", 8) == 0,
+				"case %zu: line without the prefix: '%s'", i, l);
+		if (r.status == 2)
+			assert_contains(r.err, "Try 'vfio-bind --help' for more information.\n");
+		free(copy);
+		run_free(&r);
+	}
+	/* getopt's words are ours, with the option named */
+	struct run r = run("VB_BIN", "status", "--bogus", NULL);
+	assert_contains(r.err, "vfio-bind: error: unrecognized option '--bogus'\n");
+	run_free(&r);
+	r = run("VB_BIN", "modules", "--json", "--dry-run", NULL);
+	assert_contains(r.err,
+			"vfio-bind: error: option '--dry-run' does not apply to 'modules'\n");
+	run_free(&r);
+	r = run("VB_BIN", "check", "--kernel", NULL);
+	assert_contains(r.err, "vfio-bind: error: option '--kernel' requires an argument\n");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* status ADDRESS | -s SLOT | -d VENDOR:DEVICE, as lspci takes them. */
+START_TEST(status_filters)
+{
+	static const struct {
+		const char *a[4];
+		const char *out;
+	} cases[] = {
+		{{"01:00.1"}, "0000:01:00.1\n"},
+		{{"0000:01:00.0"}, "0000:01:00.0\n"},
+		{{"-s", "01:00"}, "0000:01:00.0\n0000:01:00.1\n"},
+		{{"--slot", "00:1f.3"}, "0000:00:1f.3\n"},
+		{{"-d", "10de:"}, "0000:01:00.0\n0000:01:00.1\n"},
+		{{"-d", "8086:4680"}, "0000:00:02.0\n"},
+		{{"--id", "10de:1aef"}, "0000:01:00.1\n"},
+		{{"-s", "01:00", "-d", "10de:2204"}, "0000:01:00.0\n"},
+		{{"01:00", "-d", "8086:"}, ""},
+		{{"-d", "1234:5678"}, ""},
+	};
+	char *root = tree_with_config("desktop", NULL);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r =
+			run("VB_BIN", "--root", root, "status", "-n", "-o", "address",
+			    cases[i].a[0], cases[i].a[1], cases[i].a[2], cases[i].a[3], NULL);
+
+		ck_assert_msg(r.status == 0, "case %zu: exit %d: %s", i, r.status, r.err);
+		ck_assert_msg(strcmp(r.out, cases[i].out) == 0, "case %zu: got\n%s", i, r.out);
+		run_free(&r);
+	}
+	/* the filter applies to JSON too */
+	struct run r = run("VB_BIN", "--root", root, "status", "--json", "-d", "10de:2204", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.out, "\"address\": \"0000:01:00.0\"");
+	assert_not_contains(r.out, "0000:01:00.1");
+	run_free(&r);
+	/* bad filters are usage errors naming the value */
+	static const char *const bad[][3] = {
+		{"-s", "zz"},   {"-s", "01:00.9"},      {"-d", ":2204"},
+		{"-d", "10de"}, {"01:00.0", "02:00.0"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = run("VB_BIN", "--root", root, "status", bad[i][0], bad[i][1], NULL);
+		ck_assert_msg(r.status == 2, "bad case %zu: exit %d", i, r.status);
+		assert_contains(r.err, bad[i][1]);
+		assert_contains(r.err, "Try 'vfio-bind --help'");
+		run_free(&r);
+	}
+	fixture_cleanup(root);
+}
+END_TEST
+
+static char *tree_with_names(const char *tree, const char *config)
+{
+	char *root = tree_with_config(tree, config), *ids;
+	char dir[4200];
+
+	snprintf(dir, sizeof(dir), "%s/tests/cli", getenv("VB_SRCDIR") ? getenv("VB_SRCDIR") : ".");
+	ids = fixture_read(dir, "pci.ids");
+	ck_assert_ptr_nonnull(ids);
+	fixture_write(root, "usr/share/misc/pci.ids", ids);
+	free(ids);
+	return root;
+}
+
+START_TEST(output_columns)
+{
+	char *root = tree_with_names("desktop", "bind path=01:00\n");
+	struct run r;
+
+	r = run("VB_BIN", "--root", root, "status", "-o", "id,ADDRESS", "-s", "01:00.0", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "ID        ADDRESS\n10de:2204 0000:01:00.0\n");
+	run_free(&r);
+
+	/* +LIST appends to the default columns */
+	r = run("VB_BIN", "--root", root, "status", "-o", "+topology", "-s", "01:00.0", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.out, "ADDRESS      ID        NAME");
+	assert_contains(r.out, "GROUP RULE TOPOLOGY\n");
+	assert_contains(r.out, " 1    0000:00:01.0/00.0\n");
+	run_free(&r);
+
+	r = run("VB_BIN", "--root", root, "status", "--noheadings", "-o", "address,rule", "-d",
+		"10de:", NULL);
+	ck_assert_str_eq(r.out, "0000:01:00.0 1\n0000:01:00.1 1\n");
+	run_free(&r);
+
+	/* --raw: one space between columns, spaces in values escaped */
+	r = run("VB_BIN", "--root", root, "status", "--raw", "-o", "address,name", "-s", "01:00.0",
+		NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out,
+			 "ADDRESS NAME\n0000:01:00.0 GA102\\x20[GeForce\\x20RTX\\x203090]\n");
+	run_free(&r);
+
+	r = run("VB_BIN", "--root", root, "plan", "-o", "address,action,refusal", "-n", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "0000:01:00.0 rebind -\n0000:01:00.1 rebind -\n");
+	run_free(&r);
+
+	r = run("VB_BIN", "--root", root, "status", "-o", "address,nosuch", NULL);
+	ck_assert_int_eq(r.status, 2);
+	assert_contains(r.err, "unknown column 'nosuch'");
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+
+	/* JSON has every field whatever -o says */
+	r = run("VB_BIN", "--root", root, "status", "-o", "address", "--json", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.out, "\"topology\": ");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* Names from the root's own pci.ids; without one, hex only and no error. */
+START_TEST(names_from_the_root)
+{
+	char *root = tree_with_names("desktop", "bind path=01:00\n");
+	struct run r = run("VB_BIN", "--root", root, "status", "-o",
+			   "address,vendor,name,class-name", "-s", "01:00", NULL);
+
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.out, "NVIDIA Corporation GA102 [GeForce RTX 3090]");
+	assert_contains(r.out, "VGA compatible controller");
+	ck_assert_str_eq(r.err, "");
+	run_free(&r);
+	/* the fixture leaves 8086:7aa7 out: no name, the ID still there */
+	r = run("VB_BIN", "--root", root, "status", "-n", "--raw", "-o", "id,name", "00:14.2",
+		NULL);
+	ck_assert_str_eq(r.out, "8086:7aa7 -\n");
+	run_free(&r);
+	r = run("VB_BIN", "--root", root, "doctor", NULL);
+	assert_contains(r.out, "0000:01:00.0 10de:2204 GA102 [GeForce RTX 3090], driver nvidia");
+	run_free(&r);
+	fixture_cleanup(root);
+
+	root = tree_with_config("desktop", NULL);
+	r = run("VB_BIN", "--root", root, "status", "-n", "--raw", "-o", "id,name,vendor",
+		"01:00.0", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "10de:2204 - -\n");
+	ck_assert_str_eq(r.err, "");
+	run_free(&r);
+
+	/* a corrupt database: a warning, hex ids, the command still works */
+	fixture_write(root, "usr/share/misc/pci.ids", "10de  NVIDIA\n\tzz  broken\n");
+	r = run("VB_BIN", "--root", root, "status", "-n", "--raw", "-o", "id,name", "01:00.0",
+		NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "10de:2204 -\n");
+	assert_contains(r.err, "vfio-bind: warning: ");
+	assert_contains(r.err, "pci.ids");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* Runs argv with stdout on a pseudo-terminal of `cols` columns; returns
+ * what the terminal got. */
+static char *run_pty(char *const argv[], unsigned short cols)
+{
+	struct winsize ws = {.ws_row = 50, .ws_col = cols};
+	int master, slave, st;
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap + 1);
+	pid_t pid;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, &ws), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		close(master);
+		dup2(slave, 1);
+		dup2(null, 2);
+		apply_child_env();
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(slave);
+	while (len < cap && (n = read(master, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	close(master);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return buf;
+}
+
+START_TEST(colour)
+{
+	char *root = tree_with_names("desktop", "bind path=01:00\n");
+	char *argv[8] = {(char *)bin("VB_BIN"), (char *)"--root", root, (char *)"status", NULL};
+	static const char *const no_color[] = {"NO_COLOR=1", NULL};
+	static const char *const empty_no_color[] = {"NO_COLOR=", "TERM=xterm", NULL};
+	static const char *const dumb[] = {"TERM=dumb", NULL};
+	static const char *const plain[] = {"NO_COLOR", "TERM=xterm", NULL};
+	struct run r;
+	char *t;
+
+	/* a pipe: auto means none */
+	r = run("VB_BIN", "--root", root, "status", NULL);
+	assert_not_contains(r.out, "\033[");
+	run_free(&r);
+	r = run("VB_BIN", "--root", root, "status", "--color=always", NULL);
+	assert_contains(r.out, "\033[33mnvidia"); /* selected, not on vfio-pci yet */
+	run_free(&r);
+	r = run("VB_BIN", "--color", "never", "--root", root, "status", NULL);
+	ck_assert_int_eq(r.status, 2); /* --color takes =WHEN, as ls does */
+	run_free(&r);
+	r = run("VB_BIN", "--root", root, "plan", "--color=always", NULL);
+	assert_contains(r.out, "\033[32mrebind");
+	run_free(&r);
+	r = run("VB_BIN", "--root", root, "doctor", "--color=always", NULL);
+	assert_contains(r.out, "\033[32mok");
+	run_free(&r);
+	/* never in JSON or raw output */
+	r = run("VB_BIN", "--root", root, "status", "--color=always", "--json", NULL);
+	assert_not_contains(r.out, "\033[");
+	run_free(&r);
+	r = run("VB_BIN", "--root", root, "status", "--color=always", "--raw", NULL);
+	assert_not_contains(r.out, "\033[");
+	run_free(&r);
+	/* always wins over NO_COLOR: the user asked */
+	child_env = no_color;
+	r = run("VB_BIN", "--root", root, "status", "--color=always", NULL);
+	assert_contains(r.out, "\033[");
+	run_free(&r);
+
+	/* a terminal: auto colours unless NO_COLOR (non-empty) or TERM=dumb */
+	child_env = plain;
+	t = run_pty(argv, 120);
+	assert_contains(t, "\033[33mnvidia");
+	free(t);
+	child_env = empty_no_color;
+	t = run_pty(argv, 120);
+	assert_contains(t, "\033[");
+	free(t);
+	child_env = no_color;
+	t = run_pty(argv, 120);
+	assert_contains(t, "nvidia");
+	assert_not_contains(t, "\033[");
+	free(t);
+	child_env = dumb;
+	t = run_pty(argv, 120);
+	assert_not_contains(t, "\033[");
+	free(t);
+	child_env = plain;
+	argv[4] = (char *)"--color=never";
+	t = run_pty(argv, 120);
+	assert_contains(t, "nvidia");
+	assert_not_contains(t, "\033[");
+	free(t);
+	child_env = NULL;
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* Display columns of a UTF-8 line (names may have non-ASCII letters);
+ * colour sequences take none. */
+static size_t line_width(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\033' && i + 1 < n && s[i + 1] == '[') {
+			for (i += 2; i < n && !(s[i] >= '@' && s[i] <= '~'); i++)
+				;
+			continue;
+		}
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			w++;
+	}
+	return w;
+}
+
+static void assert_fits(const char *what, const char *tree, const char *out, size_t cols)
+{
+	for (const char *p = out; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		ck_assert_msg(line_width(p, n) <= cols, "%s on %s: a line of %zu columns:\n%.*s",
+			      what, tree, line_width(p, n), (int)n, p);
+		p += n;
+		if (*p)
+			p++;
+	}
+}
+
+/* status, plan and doctor, with names, fit 80 columns on every fake tree:
+ * on a terminal of 80 columns and in a pipe with COLUMNS=80. */
+START_TEST(eighty_columns_with_names)
+{
+	static const char *const cols80[] = {"COLUMNS=80", NULL};
+	char dir[4200];
+	DIR *d;
+	struct dirent *e;
+	size_t trees = 0;
+
+	snprintf(dir, sizeof(dir), "%s/tests/sysfs",
+		 getenv("VB_SRCDIR") ? getenv("VB_SRCDIR") : ".");
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char name[256];
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".tree") != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 5), e->d_name);
+		/* GPUs with their groups, NICs, HBAs: long names, long reasons */
+		char *root = tree_with_names(name, "bind class=03 expand=group\nbind class=02\n"
+						   "bind class=0107\n");
+		static const char *const cmds[] = {"status", "plan", "doctor"};
+
+		for (size_t i = 0; i < 3; i++) {
+			char *argv[] = {(char *)bin("VB_BIN"), (char *)"--root", root,
+					(char *)cmds[i], NULL};
+			char *t;
+			struct run r;
+
+			child_env = cols80;
+			r = run("VB_BIN", "--root", root, cmds[i], NULL);
+			child_env = NULL;
+			ck_assert_msg(*r.out, "%s on %s: no output: %s", cmds[i], name, r.err);
+			assert_fits(cmds[i], name, r.out, 80);
+			/* names are there, not only hex */
+			if (i == 0) {
+				struct run n = run("VB_BIN", "--root", root, "status", "-n", "-o",
+						   "name", NULL);
+				ck_assert_msg(strstr(n.out, "Corporation") ||
+						      strspn(n.out, "-\n") < strlen(n.out),
+					      "status on %s: no names", name);
+				run_free(&n);
+			}
+			run_free(&r);
+			t = run_pty(argv, 80);
+			/* the terminal turns \n into \r\n */
+			for (char *q = t; (q = strchr(q, '\r'));)
+				memmove(q, q + 1, strlen(q));
+			assert_fits(cmds[i], name, t, 80);
+			free(t);
+		}
+		fixture_cleanup(root);
+		trees++;
+	}
+	closedir(d);
+	ck_assert_uint_ge(trees, 5);
+}
+END_TEST
+
 /* ---- status ---- */
 
 START_TEST(status_table_matches_dump)
@@ -233,7 +771,10 @@ START_TEST(status_table_matches_dump)
 	char *expected_path, *expected;
 	struct run r;
 
-	r = run("VB_BIN", "--root", root, "status", NULL);
+	/* every column of the old fixed table, in its order */
+	r = run("VB_BIN", "--root", root, "status", "-o",
+		"ADDRESS,ID,SUBSYSTEM,CLASS,DRIVER,OVERRIDE,GROUP,BOOT-VGA,TOPOLOGY,RULE-FILE",
+		NULL);
 	ck_assert_int_eq(r.status, 0);
 
 	/* config file names in output depend on the temp root: normalise */
@@ -288,7 +829,7 @@ START_TEST(status_json_fields)
 	static const char *const fields[] = {
 		"\"address\"",          "\"vendor\"",   "\"device\"",   "\"subsystem_vendor\"",
 		"\"subsystem_device\"", "\"class\"",    "\"driver\"",   "\"driver_override\"",
-		"\"iommu_group\"",      "\"boot_vga\"", "\"topology\"", "\"selected_by\"",
+		"\"iommu_group\"",      "\"boot_vga\"", "\"topology\"", "\"rule\"",
 	};
 	char sel[4300];
 
@@ -298,7 +839,7 @@ START_TEST(status_json_fields)
 		assert_contains(r.out, fields[i]);
 	assert_contains(r.out, "\"address\": \"0000:43:00.0\"");
 	assert_contains(r.out, "\"topology\": \"0000:40:03.1/00.0/04.0/00.0\"");
-	snprintf(sel, sizeof(sel), "\"selected_by\": \"%s/etc/vfio-bind.conf:2\"", root);
+	snprintf(sel, sizeof(sel), "\"rule\": \"%s/etc/vfio-bind.conf:2\"", root);
 	assert_contains(r.out, sel);
 	/* the identical first card is not selected */
 	{
@@ -307,7 +848,7 @@ START_TEST(status_json_fields)
 		const char *end = strchr(first, '}');
 		ck_assert_ptr_nonnull(end);
 		char *obj = strndup(first, end - first);
-		assert_contains(obj, "\"selected_by\": null");
+		assert_contains(obj, "\"rule\": null");
 		free(obj);
 	}
 	run_free(&r);
@@ -348,7 +889,8 @@ START_TEST(status_topology_survives_renumbering)
 	char *after = tree_with_config("renumber-after", NULL);
 	struct run rb = run("VB_BIN", "--root", before, "status", "--json", NULL);
 	struct run ra = run("VB_BIN", "--root", after, "status", "--json", NULL);
-	struct run rt = run("VB_BIN", "--root", after, "status", NULL);
+	struct run rt = run("VB_BIN", "--root", after, "status", "-o",
+			    "address,boot-vga,topology,rule-file", NULL);
 
 	ck_assert_int_eq(rb.status, 0);
 	ck_assert_int_eq(ra.status, 0);
@@ -366,9 +908,9 @@ START_TEST(status_topology_survives_renumbering)
 		free(oa);
 	}
 	/* the table has a TOPOLOGY column, as wide as the widest topology */
-	assert_contains(rt.out, " BOOT TOPOLOGY                    SELECTED-BY\n");
-	assert_contains(rt.out, "   no 0000:00:1c.4/00.0           -\n");
-	assert_contains(rt.out, "    - 0000:00:1d.0/00.0/01.0/00.1 -\n");
+	assert_contains(rt.out, " BOOT-VGA TOPOLOGY                    RULE-FILE\n");
+	assert_contains(rt.out, " no       0000:00:1c.4/00.0           -\n");
+	assert_contains(rt.out, " -        0000:00:1d.0/00.0/01.0/00.1 -\n");
 	run_free(&rb);
 	run_free(&ra);
 	run_free(&rt);
@@ -585,9 +1127,9 @@ START_TEST(apply_then_release_roundtrip)
 	assert_driver(root, "0000:00:02.0", "i915"); /* untouched */
 	run_free(&r);
 
-	r = run("VB_SIM_BIN", "--root", root, "status", NULL);
+	r = run("VB_SIM_BIN", "--root", root, "status", "--raw", "-o", "driver,override", NULL);
 	ck_assert_int_eq(r.status, 0);
-	assert_contains(r.out, "vfio-pci       vfio-pci");
+	assert_contains(r.out, "vfio-pci vfio-pci");
 	run_free(&r);
 
 	/* second apply: a no-op that says so */
@@ -766,13 +1308,13 @@ START_TEST(sriov_create_at_boot)
 		ck_assert(pf && v0 && pf < v0);
 		ck_assert_ptr_eq(strchr(pf + 1, '\n'), v0);
 	}
-	assert_contains(r.out, "(VF 2 of 0000:03:00.1)");
+	assert_contains(r.out, "VF 2 of 0000:03:00.1");
 	run_free(&r);
 	r = run("VB_SIM_BIN", "--root", root, "status", "--json", NULL);
 	check_json(r.out);
 	assert_contains(r.out, "\"physfn\": \"0000:03:00.1\"");
 	assert_contains(r.out, "\"vf_index\": 3");
-	assert_contains(r.out, "\"selected_via\": \"vfs\"");
+	assert_contains(r.out, "\"via\": \"vfs\"");
 	run_free(&r);
 
 	r = run("VB_SIM_BIN", "--root", root, "release", "03:0a.0", NULL);
@@ -1579,6 +2121,15 @@ static Suite *cli_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, help_and_version);
+	tcase_add_test(tc, help_of_each_command);
+	tcase_add_test(tc, options_before_or_after_the_command);
+	tcase_add_test(tc, did_you_mean);
+	tcase_add_test(tc, one_error_prefix);
+	tcase_add_test(tc, status_filters);
+	tcase_add_test(tc, output_columns);
+	tcase_add_test(tc, names_from_the_root);
+	tcase_add_test(tc, colour);
+	tcase_add_test(tc, eighty_columns_with_names);
 	tcase_add_test(tc, usage_errors_point_at_help);
 	tcase_add_test(tc, bad_root_is_exit_1);
 	tcase_add_test(tc, status_table_matches_dump);
@@ -1627,6 +2178,10 @@ int main(void)
 {
 	SRunner *sr = srunner_create(cli_suite());
 	int failed;
+
+	/* the outputs under test depend on these: the caller's must not leak in */
+	unsetenv("COLUMNS");
+	unsetenv("NO_COLOR");
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
