@@ -10,9 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "cli.h"
 #include "diagnose.h"
 #include "doctor.h"
+#include "import.h"
 #include "job.h"
 #include "json.h"
 #include "kmod.h"
@@ -51,6 +53,9 @@ static void usage(void)
 	      " modules [--kernel <ver>] print the modules vfio-pci needs in that kernel\n"
 	      " doctor [--json] [--kernel <ver>]\n"
 	      "                          will passthrough work here, and what to fix\n"
+	      " iommu [--apply|--remove] [--kernel <ver>]\n"
+	      "                          the IOMMU words of the kernel command line\n"
+	      " import [--write]         rules from the old vfio-pci recipe\n"
 	      "\n"
 	      "Options:\n"
 	      " -r, --root <dir>         use <dir> as the root of every path (default /)\n"
@@ -766,13 +771,23 @@ static int cmd_doctor(struct opts *o, int argc, char **argv)
 	return vb_doctor(&o->r, &d);
 }
 
+static int cmd_iommu(struct opts *o, int argc, char **argv)
+{
+	return vb_cmd_iommu(&o->r, argc, argv);
+}
+
+static int cmd_import(struct opts *o, int argc, char **argv)
+{
+	return vb_cmd_import(&o->r, o->config, argc, argv);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct opts *o, int argc, char **argv);
 } commands[] = {
 	{"status", cmd_status},   {"plan", cmd_plan},   {"apply", cmd_apply},
 	{"release", cmd_release}, {"check", cmd_check}, {"modules", cmd_modules},
-	{"doctor", cmd_doctor},
+	{"doctor", cmd_doctor},   {"iommu", cmd_iommu}, {"import", cmd_import},
 };
 
 int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
