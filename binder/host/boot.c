@@ -90,8 +90,12 @@ int vb_boot_refresh(const struct vb_root *root, const struct vb_boot *b)
 
 	if (b->kind == VB_BOOTL_UNKNOWN)
 		return -ENOENT;
-	if (!root->is_host || strchr(b->refresh, '$')) {
+	if (!root->is_host) {
 		printf("not run (the root %s is not /): %s\n", root->path, b->refresh);
+		return 0;
+	}
+	if (strchr(b->refresh, '$')) {
+		printf("not run (the kernel release is unknown): %s\n", b->refresh);
 		return 0;
 	}
 	printf("running: %s\n", b->refresh);

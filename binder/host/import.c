@@ -402,6 +402,13 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 				first = false;
 		if (!first)
 			continue;
+		if (strncmp(it->relpath, "etc/", 4) != 0) {
+			/* /usr/lib and /run belong to packages and programs: not ours to edit */
+			printf("not edited: %s is not under /etc; remove its old lines (see the "
+			       "# replaces comments) yourself\n",
+			       it->file);
+			continue;
+		}
 		r = edit_file(c, it->relpath);
 		if (r < 0) {
 			log_error("cannot edit %s: %s", it->file, vb_strerror(r));
@@ -497,8 +504,10 @@ int vb_cmd_import(const struct vb_root *root, const char *config, int argc, char
 	}
 	c.hits = calloc(c.list.n + 1, sizeof(*c.hits));
 	c.replace = calloc(c.rec.n + 1, sizeof(*c.replace));
-	if (!c.hits || !c.replace)
+	if (!c.hits || !c.replace) {
+		log_error("import: %s", vb_strerror(-ENOMEM));
 		goto out;
+	}
 	for (size_t i = 0; i < c.list.n; i++)
 		(void)vb_pci_load_header(root, &c.list.devs[i]);
 	vb_boot_kernel(root, NULL, c.kver, sizeof(c.kver));
@@ -535,8 +544,10 @@ int vb_cmd_import(const struct vb_root *root, const char *config, int argc, char
 		goto out;
 	}
 	rules = rules_text(&c, &rlen);
-	if (!rules)
+	if (!rules) {
+		log_error("import: %s", vb_strerror(-ENOMEM));
 		goto out;
+	}
 	if (!write) {
 		fputs(rules, stdout);
 		log_notice("vfio-bind import --write appends these rules to %s and comments the "
@@ -547,8 +558,6 @@ int vb_cmd_import(const struct vb_root *root, const char *config, int argc, char
 	}
 	ret = write_all(&c, config, rules, rlen);
 out:
-	if (ret == VB_EXIT_FAILURE && r >= 0 && (!c.hits || !c.replace || !rules))
-		log_error("import: %s", vb_strerror(-ENOMEM));
 	free(rules);
 	free(c.hits);
 	free(c.replace);

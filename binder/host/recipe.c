@@ -588,8 +588,11 @@ int vb_replace_file(const struct vb_root *root, const char *relpath, const char 
 	r = mkdir_parents(root, relpath);
 	if (r < 0)
 		return r;
-	if (fstatat(root->fd, relpath, &st, 0) == 0)
+	if (fstatat(root->fd, relpath, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return -ELOOP; /* a symlink would become a copy: never */
 		mode = st.st_mode & 07777;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.vfio-bind-new", relpath);
 	fd = openat(root->fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)

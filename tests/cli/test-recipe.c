@@ -555,6 +555,7 @@ START_TEST(import_twin_cards_become_explicit)
 	struct run r;
 
 	fixture_write(root, "etc/modprobe.d/vfio.conf", "options vfio_pci ids=10de:2204\n");
+	fixture_write(root, "usr/lib/modprobe.d/vendor.conf", "softdep nvidia pre: vfio-pci\n");
 	fixture_write(root, "etc/kernel/cmdline",
 		      "root=/dev/nvme0n1p2 vfio-pci.ids=10de:1aef rw\n");
 	r = vb(root, "import", NULL);
@@ -572,6 +573,9 @@ START_TEST(import_twin_cards_become_explicit)
 	r = vb(root, "import", "--write", NULL);
 	assert_status(r, 0);
 	assert_contains(r.out, "removed vfio-pci.ids=10de:1aef from /etc/kernel/cmdline");
+	/* a package's file is named, not edited */
+	assert_contains(r.out, "lib/modprobe.d/vendor.conf is not under /etc");
+	assert_file(root, "usr/lib/modprobe.d/vendor.conf", "softdep nvidia pre: vfio-pci\n");
 	assert_contains(r.out, "is not /): kernel-install add 6.1.0-18-amd64");
 	run_free(&r);
 	assert_file(root, "etc/kernel/cmdline", "root=/dev/nvme0n1p2 rw\n");
