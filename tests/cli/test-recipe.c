@@ -626,6 +626,28 @@ START_TEST(import_calls_out_harmful_blacklist)
 }
 END_TEST
 
+START_TEST(import_modalias_alias)
+{
+	char *root = fixture_tree("desktop");
+	struct run r;
+
+	/* an alias line hands the matching device (by modalias glob) to vfio-pci */
+	fixture_write(root, "etc/modprobe.d/alias.conf",
+		      "alias pci:v000010DEd00002204sv*sd*bc*sc*i* vfio-pci\n"
+		      "alias pci:v000010DEd00001AEFsv*sd*bc03sc*i* vfio-pci\n");
+	r = vb(root, "import", NULL);
+	assert_status(r, 0);
+	assert_contains(r.out, "bind path=0000:01:00.0 id=10de:2204  # from "
+			       "/etc/modprobe.d/alias.conf:1\n");
+	/* the audio function's class is 04: the second alias matches nothing */
+	assert_not_contains(r.out, "bind path=0000:01:00.1");
+	assert_contains(r.err, "/etc/modprobe.d/alias.conf:2: alias "
+			       "pci:v000010DEd00001AEFsv*sd*bc03sc*i* vfio-pci matches no device");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 START_TEST(import_nothing)
 {
 	char *root = fixture_tree("desktop");
@@ -659,6 +681,7 @@ int main(void)
 	tcase_add_test(tc, import_seed_recipe);
 	tcase_add_test(tc, import_twin_cards_become_explicit);
 	tcase_add_test(tc, import_calls_out_harmful_blacklist);
+	tcase_add_test(tc, import_modalias_alias);
 	tcase_add_test(tc, import_nothing);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
