@@ -283,6 +283,8 @@ static int intel_default_on(const struct vb_root *root, const char *kver, char *
 	return 0;
 }
 
+/* configured_off: intel_iommu=off is configured; the word is needed whatever
+ * the default, and the admin's word must go (the caller says so). */
 static void need_compute(const struct vb_root *root, const char *kver_arg, bool configured_off,
 			 struct need *n)
 {
@@ -302,14 +304,8 @@ static void need_compute(const struct vb_root *root, const char *kver_arg, bool 
 			 "the kernel turns AMD-Vi on by default: no word is needed "
 			 "(amd_iommu=on is not a valid value)");
 	} else if (n->vendor == 'I') {
-		if (!intel_default_on(root, n->kver, n->why, sizeof(n->why)))
+		if (!intel_default_on(root, n->kver, n->why, sizeof(n->why)) || configured_off)
 			n->word = "intel_iommu=on";
-		else if (configured_off) {
-			n->word = "intel_iommu=on";
-			snprintf(n->why, sizeof(n->why),
-				 "intel_iommu=off is on the configured command line: the later "
-				 "intel_iommu=on wins");
-		}
 	} else {
 		snprintf(n->why, sizeof(n->why),
 			 "neither GenuineIntel nor AuthenticAMD in /proc/cpuinfo: nothing "
@@ -618,6 +614,20 @@ int vb_cmd_iommu(const struct vb_root *root, int argc, char **argv)
 		       "(amd_iommu=off or iommu=off): remove it from %s\n",
 		       b.cmdline_where);
 
+	if (off) {
+		/* appending "on" does not help: GRUB puts _DEFAULT (where "off"
+		 * usually is) after GRUB_CMDLINE_LINUX, and the last word wins */
+		printf("configured:  intel_iommu=off is in %s\n", b.cmdline_where);
+		if (mode == APPLY) {
+			log_error("intel_iommu=off is configured: vfio-bind does not edit it; "
+				  "remove it from %s, then %s",
+				  b.cmdline_where, b.refresh);
+			return VB_EXIT_ENV;
+		}
+		printf("\nRemove intel_iommu=off from %s, then run %s.\n", b.cmdline_where,
+		       b.refresh);
+		return VB_EXIT_SUCCESS;
+	}
 	if (!n.word) {
 		printf("\nNothing to change on the kernel command line.\n");
 		return VB_EXIT_SUCCESS;

@@ -410,6 +410,21 @@ START_TEST(iommu_refuses_what_it_cannot_parse)
 	run_free(&r);
 	assert_file(root, "etc/default/grub.d/vfio-bind.cfg", "GRUB_TIMEOUT=1\n");
 
+	/* intel_iommu=off configured: named, never overridden */
+	fixture_write(root, "etc/default/grub",
+		      "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet intel_iommu=off\"\n");
+	fixture_remove(root, "etc/default/grub.d/vfio-bind.cfg");
+	r = vb(root, "iommu", "--kernel", "6.12.9-amd64", NULL);
+	assert_status(r, 0);
+	assert_contains(r.out, "configured:  intel_iommu=off is in GRUB_CMDLINE_LINUX");
+	assert_contains(r.out, "Remove intel_iommu=off from");
+	run_free(&r);
+	r = vb(root, "iommu", "--apply", "--kernel", "6.12.9-amd64", NULL);
+	assert_status(r, 6);
+	assert_contains(r.err, "intel_iommu=off is configured");
+	run_free(&r);
+	ck_assert(!fixture_exists(root, "etc/default/grub.d/vfio-bind.cfg"));
+
 	/* no boot loader at all */
 	fixture_remove(root, "etc/default");
 	r = vb(root, "iommu", "--apply", "--kernel", "6.5.0", NULL);
