@@ -749,7 +749,7 @@ START_TEST(test_error_hints)
 		{"bind driver=nvidia", "always binds to vfio-pci"},
 		{"bind node=pve", "Proxmox"},
 		{"bind zzzzzz=1", "valid keys: path, address, id, subsystem-id, class, topology, "
-				  "iommugroup, boot-vga, expand, allow-storage"},
+				  "iommugroup, boot-vga, mapping, expand, allow-storage"},
 		{"bnid id=10de:1b80", "did you mean 'bind'?"},
 		{"exlcude id=10de:1b80", "did you mean 'exclude'?"},
 		{"path=01:00.0", "a rule is 'bind KEY=VALUE...'"},

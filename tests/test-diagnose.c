@@ -23,6 +23,7 @@
 #include "fixture.h"
 #include "initramfs.h"
 #include "log.h"
+#include "mapping.h"
 #include "pci.h"
 #include "recipe.h"
 #include "root.h"
@@ -220,6 +221,9 @@ static void concat(const char *out, const char *a, const char *b)
 	ck_assert_int_eq(fclose(o), 0);
 }
 
+/* etc/vfio-bind.mappings of the next image written (NULL: none). */
+static const char *image_mappings;
+
 /* boot/initrd.img-KVER under root: an uncompressed microcode archive, then
  * the main archive compressed with `compressor` ("gzip", or NULL: none).
  * conf NULL: the image has no vfio-bind at all; snapshot NULL: none. */
@@ -238,9 +242,13 @@ static void write_initramfs_snap(const char *root, const char *compressor, const
 			      conf,
 			      "init",
 			      "#!/bin/sh\n",
-			      snapshot ? "etc/vfio-bind.snapshot" : NULL,
-			      snapshot,
-			      NULL};
+			      NULL, NULL, NULL, NULL, NULL};
+	size_t n = 8;
+
+	if (snapshot)
+		with[n++] = "etc/vfio-bind.snapshot", with[n++] = snapshot;
+	if (image_mappings)
+		with[n++] = "etc/vfio-bind.mappings", with[n++] = image_mappings;
 	const char *without[] = {"init", "#!/bin/sh\n", "bin/busybox", "\177ELF", NULL};
 
 	put(root, "boot/.keep", "");
@@ -995,6 +1003,69 @@ START_TEST(test_doctor_snapshot)
 }
 END_TEST
 
+/* A Proxmox node: doctor compares the image's mappings with pci.cfg now. */
+START_TEST(test_doctor_mappings)
+{
+	static const char conf[] = "bind mapping=gpu\n";
+	static const char cfg[] = "gpu\n"
+				  "\tmap id=10de:2204,iommugroup=12,node=pve1,path=0000:01:00,"
+				  "subsystem-id=1458:403b\n";
+	char *dir = ready_tree(), img[512], digest[17], *p;
+	struct doc d;
+
+	put(dir, "etc/vfio-bind.conf", conf);
+	p = path_join(dir, "etc/vfio-bind.conf");
+	ck_assert_int_eq(chmod(p, 0644), 0);
+	free(p);
+	put(dir, "etc/hostname", "pve1\n");
+	put(dir, "etc/pve/.version", "1\n");
+	put(dir, "etc/pve/mapping/pci.cfg", cfg);
+	vb_digest(cfg, strlen(cfg), digest);
+	snprintf(img, sizeof(img),
+		 "vfio-bind-mappings 1\nnode pve1\nsource /x/pci.cfg %s\nmapping gpu 1\n"
+		 "path 0000:01:00 10de:2204 1458:403b 12 2\n",
+		 digest);
+	image_mappings = img;
+	write_initramfs(dir, "gzip", conf);
+	d = doctor(dir, false);
+	ck_assert_msg(d.ret == VB_EXIT_SUCCESS, "doctor returned %d:\n%s", d.ret, d.out);
+	assert_contains(d.out, "0000:01:00.1 10de:1aef audio, driver snd_hda_intel");
+	ck_assert_ptr_null(strstr(d.out, "changed after"));
+	free(d.out);
+
+	/* pci.cfg changed, not this node's mapping */
+	put(dir, "etc/pve/mapping/pci.cfg",
+	    "gpu\n\tmap id=10de:2204,iommugroup=12,node=pve1,path=0000:01:00,"
+	    "subsystem-id=1458:403b\n\tdescription the RTX 3090\n");
+	d = doctor(dir, false);
+	assert_contains(d.out, "pci.cfg changed after /boot/initrd.img-" KVER);
+	assert_contains(d.out, "not in the mappings this node's rules use");
+	ck_assert_int_eq(d.ret, VB_EXIT_SUCCESS);
+	free(d.out);
+
+	/* the mapping itself changed: the next boot takes the old devices */
+	put(dir, "etc/pve/mapping/pci.cfg",
+	    "gpu\n\tmap id=10de:2204,iommugroup=12,node=pve1,path=0000:01:00.0,"
+	    "subsystem-id=1458:403b\n");
+	d = doctor(dir, false);
+	assert_contains(d.out, "  warn ");
+	assert_contains(d.out, "the next boot takes the devices of the old");
+	free(d.out);
+	d = doctor(dir, true);
+	assert_json_valid(dir, d.out);
+	assert_contains(d.out, "\"code\": \"mappings\"");
+	free(d.out);
+
+	/* an image without the file */
+	image_mappings = NULL;
+	write_initramfs(dir, "gzip", conf);
+	d = doctor(dir, false);
+	assert_contains(d.out, "has no /etc/vfio-bind.mappings: the rules with mapping=");
+	free(d.out);
+	fixture_cleanup(dir);
+}
+END_TEST
+
 START_TEST(test_doctor_errors)
 {
 	char *dir = ready_tree();
@@ -1173,6 +1244,7 @@ static Suite *diagnose_suite(void)
 	tcase_set_timeout(td, 120);
 	tcase_add_test(td, test_doctor_ready);
 	tcase_add_test(td, test_doctor_snapshot);
+	tcase_add_test(td, test_doctor_mappings);
 	tcase_add_test(td, test_doctor_errors);
 	tcase_add_test(td, test_doctor_config_unsafe);
 	tcase_add_test(td, test_doctor_initramfs_skipped);

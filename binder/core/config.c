@@ -170,6 +170,9 @@ static const struct key {
 	 "expected a decimal group number from 0 to 2147483647, as in "
 	 "/sys/kernel/iommu_groups/N"},
 	{"boot-vga", VB_TERM_BOOT_VGA, "expected yes or no (or 1 or 0)"},
+	{"mapping", VB_TERM_MAPPING,
+	 "expected the ID of a Proxmox VE PCI resource mapping, as in "
+	 "/etc/pve/mapping/pci.cfg (Datacenter > Resource Mappings), e.g. mapping=gpu"},
 	{"expand", OPT_EXPAND, "expected slot, group or slot,group"},
 	{"allow-storage", OPT_ALLOW_STORAGE,
 	 "expected yes or no (or 1 or 0); read ALLOW-STORAGE in vfio-bind.conf(5) first"},
@@ -177,8 +180,8 @@ static const struct key {
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 #define KEY_LIST                                                                                   \
-	"path, address, id, subsystem-id, class, topology, iommugroup, boot-vga, expand, "         \
-	"allow-storage"
+	"path, address, id, subsystem-id, class, topology, iommugroup, boot-vga, mapping, "        \
+	"expand, allow-storage"
 
 /* Words people write for one of our keys, and keys we deliberately lack. */
 static const struct {
@@ -208,6 +211,9 @@ static const struct {
 	{"sysfs", "topology", NULL},
 	{"vga", "boot-vga", NULL},
 	{"bootvga", "boot-vga", NULL},
+	{"map", "mapping", NULL},
+	{"pci-mapping", "mapping", NULL},
+	{"resource-mapping", "mapping", NULL},
 	{"node", NULL, "node= is a Proxmox cluster key; this file only describes this machine"},
 	{"driver", NULL, "vfio-bind always binds to vfio-pci; there is no driver= key"},
 };
@@ -265,7 +271,7 @@ static unsigned edit_distance(const char *a, size_t na, const char *b)
 }
 
 /* The known word nearest to s, if it is near enough to be a typo. */
-static const char *nearest(const char *s, size_t n, const char *const *words, size_t n_words)
+const char *vb_nearest_word(const char *s, size_t n, const char *const *words, size_t n_words)
 {
 	const char *best = NULL;
 	unsigned best_d = 3, i;
@@ -306,7 +312,7 @@ static void unknown_key_hint(const char *s, size_t n, char *hint, size_t size)
 	if (!k) {
 		for (i = 0; i < N_KEYS; i++)
 			names[i] = keys[i].name;
-		k = nearest(s, n, names, N_KEYS);
+		k = vb_nearest_word(s, n, names, N_KEYS);
 	}
 	if (k)
 		snprintf(hint, size, "did you mean '%s'? valid keys: " KEY_LIST, k);
@@ -559,6 +565,43 @@ static int parse_group(const char *v, size_t n, struct vb_term *t, struct verr *
 	if (x > 0x7fffffff)
 		return verr(e, 0, "group number is out of range (0-2147483647)");
 	t->group = (unsigned)x;
+	return 0;
+}
+
+size_t vb_pve_configid_check(const char *s, size_t n)
+{
+	if (n < 2 || n >= VB_MAPPING_NAME_MAX)
+		return n + 1;
+	for (size_t i = 0; i < n; i++) {
+		char c = lower(s[i]);
+
+		if ((c >= 'a' && c <= 'z') ||
+		    (i > 0 && ((c >= '0' && c <= '9') || c == '-' || c == '_')))
+			continue;
+		return i + 1;
+	}
+	return 0;
+}
+
+static int parse_mapping(const char *v, size_t n, char **ret, struct verr *e)
+{
+	size_t bad = vb_pve_configid_check(v, n);
+	char b[8];
+
+	if (bad > n)
+		return verr(e, 0,
+			    n < 2 ? "a mapping ID has at least 2 characters"
+				  : "a mapping ID has at most %d characters",
+			    VB_MAPPING_NAME_MAX - 1);
+	if (bad)
+		return verr(e, bad - 1, "%s %s in a mapping ID",
+			    bad == 1 ? "it must start with a letter, not" : "unexpected",
+			    describe(v, n, bad - 1, b, sizeof(b)));
+	*ret = malloc(n + 1);
+	if (!*ret)
+		return -ENOMEM;
+	memcpy(*ret, v, n);
+	(*ret)[n] = 0;
 	return 0;
 }
 
@@ -1097,9 +1140,12 @@ static void free_terms(struct vb_term *t, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (t[i].kind == VB_TERM_TOPOLOGY)
 			free(t[i].topology);
+		else if (t[i].kind == VB_TERM_MAPPING)
+			free(t[i].mapping.name);
+	}
 }
 
 /* A token "KEY=VALUE" at tok[*i]; advances *i past what it consumed. */
@@ -1221,6 +1267,9 @@ static int parse_term(struct parser *p, const struct token *tok, size_t n_tok, s
 		case VB_TERM_BOOT_VGA:
 			r = parse_bool(v, vn, &term->boot_vga, &e);
 			break;
+		case VB_TERM_MAPPING:
+			r = parse_mapping(v, vn, &term->mapping.name, &e);
+			break;
 		default:
 			r = -EINVAL;
 			e.off = 0;
@@ -1300,7 +1349,7 @@ static int parse_line(struct parser *p, const char *s, size_t n)
 		exclude = true;
 	} else {
 		static const char *const verbs[] = {"bind", "exclude"};
-		const char *near = nearest(tok[0].s, tok[0].n, verbs, 2);
+		const char *near = vb_nearest_word(tok[0].s, tok[0].n, verbs, 2);
 		char q[72], hint[256];
 
 		quote(q, sizeof(q), tok[0].s, tok[0].n);
@@ -1328,7 +1377,7 @@ static int parse_line(struct parser *p, const char *s, size_t n)
 	if (!p->failed && rule.n_terms == 0)
 		perr(p, tok[0].off,
 		     "add what to match: path=, address=, id=, subsystem-id=, class=, "
-		     "topology=, iommugroup= or boot-vga=",
+		     "topology=, iommugroup=, boot-vga= or mapping=",
 		     "%s rule without a selector", exclude ? "exclude" : "bind");
 	if (p->failed) {
 		free_terms(terms, rule.n_terms);
@@ -1433,7 +1482,7 @@ const char *vb_term_key(enum vb_term_kind kind)
 		[VB_TERM_ADDRESS] = "path",        [VB_TERM_ID] = "id",
 		[VB_TERM_SUBSYS] = "subsystem-id", [VB_TERM_CLASS] = "class",
 		[VB_TERM_TOPOLOGY] = "topology",   [VB_TERM_GROUP] = "iommugroup",
-		[VB_TERM_BOOT_VGA] = "boot-vga",
+		[VB_TERM_BOOT_VGA] = "boot-vga",   [VB_TERM_MAPPING] = "mapping",
 	};
 
 	if ((unsigned)kind >= _VB_TERM_MAX)
@@ -1488,6 +1537,11 @@ int vb_term_format(const struct vb_term *t, char *buf, size_t size)
 		break;
 	case VB_TERM_BOOT_VGA:
 		n = snprintf(buf, size, "%s=%s", key, t->boot_vga ? "yes" : "no");
+		break;
+	case VB_TERM_MAPPING:
+		if (!t->mapping.name)
+			return -EINVAL;
+		n = snprintf(buf, size, "%s=%s", key, t->mapping.name);
 		break;
 	default:
 		return -EINVAL;

@@ -18,6 +18,8 @@
 
 #include "pci.h"
 
+struct vb_mapping;
+
 #define VB_CONFIG_MAX_SIZE (1024 * 1024) /* bytes; larger files are refused (-EFBIG) */
 #define VB_CONFIG_MAX_LINE 4096          /* bytes per line, without the line end */
 #define VB_CONFIG_MAX_RULES 4096
@@ -32,6 +34,7 @@ enum vb_term_kind {
 	VB_TERM_TOPOLOGY, /* topology=0000:00:03.1/00.0 (stable form, pci.h; last may be a slot) */
 	VB_TERM_GROUP,    /* iommugroup=N */
 	VB_TERM_BOOT_VGA, /* boot-vga=yes|no */
+	VB_TERM_MAPPING,  /* mapping=NAME: a Proxmox VE PCI resource mapping (mapping.h) */
 	_VB_TERM_MAX,
 };
 
@@ -57,6 +60,10 @@ struct vb_term {
 		char *topology; /* the stable form (vb_pci_topology()), slot form allowed */
 		unsigned group;
 		bool boot_vga;
+		struct {
+			char *name; /* as written: Proxmox's IDs are case-sensitive */
+			const struct vb_mapping *m; /* set by vb_mappings_link(); NULL: none */
+		} mapping;
 	};
 };
 
@@ -147,5 +154,17 @@ int vb_term_format(const struct vb_term *t, char *buf, size_t size);
  * allow-storage=yes" (options only when set). Same returns. */
 int vb_rule_format(const struct vb_rule *r, char *buf, size_t size);
 /* Canonical key: "path", "id", "subsystem-id", "class", "topology",
- * "iommugroup", "boot-vga"; NULL for an unknown kind. */
+ * "iommugroup", "boot-vga", "mapping"; NULL for an unknown kind. */
 const char *vb_term_key(enum vb_term_kind kind);
+
+/* The word of words[0..n_words) nearest to s[0..n) (case-insensitive, '_'
+ * as '-') when it is near enough to be a typo; NULL otherwise. For the
+ * "did you mean" hints. */
+const char *vb_nearest_word(const char *s, size_t n, const char *const *words, size_t n_words);
+
+/* A Proxmox VE configuration ID (pve-configid): a letter, then letters,
+ * digits, '-' or '_', at least 2 characters; at most VB_MAPPING_NAME_MAX-1
+ * here. Returns 0 or the 1-based offset of the first bad character (n+1:
+ * too short or too long). */
+#define VB_MAPPING_NAME_MAX 128
+size_t vb_pve_configid_check(const char *s, size_t n);

@@ -20,6 +20,7 @@ void vb_job_free(struct vb_job *job)
 	vb_pci_list_free(&job->list);
 	vb_config_free(&job->cfg);
 	vb_diags_free(&job->diags);
+	vb_mappings_free(&job->maps);
 	vb_job_init(job);
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "mapping.h"
 #include "pci.h"
 #include "plan.h"
 #include "root.h"
@@ -23,6 +24,7 @@ struct vb_job {
 	struct vb_pci_list list;
 	struct vb_sel *sel; /* list.n entries */
 	struct vb_plan plan;
+	struct vb_mappings maps; /* the Proxmox mappings mapping= terms point into */
 };
 
 void vb_job_init(struct vb_job *job);

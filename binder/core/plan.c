@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mapping.h"
 #include "plan.h"
 
 const char *vb_action_name(enum vb_action a)
@@ -30,6 +31,7 @@ const char *vb_refusal_code(enum vb_refusal r)
 		[VB_REFUSE_ROOT_STORAGE] = "root-storage",
 		[VB_REFUSE_PROTECTED] = "protected",
 		[VB_REFUSE_HW_CHANGED] = "hardware-changed",
+		[VB_REFUSE_MAPPING] = "mapping-mismatch",
 		[VB_REFUSE_STORAGE] = "mounted-storage",
 		[VB_REFUSE_STORAGE_UNKNOWN] = "storage-unknown",
 		[VB_REFUSE_VANISHED] = "vanished",
@@ -220,6 +222,7 @@ int vb_plan_build(const struct vb_root *root, const struct vb_config *cfg, struc
 		it->rule = sel[j].rule;
 		it->via = sel[j].via;
 		plan_device(root, cfg, it, guards, n_guards);
+		vb_mapping_check(root, cfg, list, it);
 	}
 
 	plan->items = items;

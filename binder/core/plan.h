@@ -41,6 +41,7 @@ enum vb_refusal {
 	VB_REFUSE_ROOT_STORAGE,    /* "root-storage": serves the root filesystem */
 	VB_REFUSE_PROTECTED,       /* "protected": the image's snapshot protects it */
 	VB_REFUSE_HW_CHANGED,      /* "hardware-changed": differs from the image's snapshot */
+	VB_REFUSE_MAPPING,         /* "mapping-mismatch": not what its Proxmox mapping says */
 	VB_REFUSE_STORAGE,         /* "mounted-storage": other mounted storage or swap */
 	VB_REFUSE_STORAGE_UNKNOWN, /* "storage-unknown": mass storage while the root's
 				    * controller is unknown */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mapping.h"
 #include "select.h"
 
 /*
@@ -14,7 +15,8 @@
 
 static bool term_is_cheap(enum vb_term_kind k)
 {
-	return k == VB_TERM_ADDRESS || k == VB_TERM_ID || k == VB_TERM_SUBSYS || k == VB_TERM_CLASS;
+	return k == VB_TERM_ADDRESS || k == VB_TERM_ID || k == VB_TERM_SUBSYS ||
+	       k == VB_TERM_CLASS || k == VB_TERM_MAPPING;
 }
 
 static char lower(char c)
@@ -79,6 +81,8 @@ bool vb_term_match(const struct vb_root *root, const struct vb_term *t, struct v
 		if (vb_pci_load_boot_vga(root, d) < 0)
 			return false;
 		return (d->boot_vga == 1) == t->boot_vga;
+	case VB_TERM_MAPPING:
+		return vb_mapping_covers(t->mapping.m, &d->addr) != NULL;
 	default:
 		return false;
 	}
@@ -346,7 +350,11 @@ int vb_select(const struct vb_root *root, const struct vb_config *cfg, struct vb
 
 	/* 4. Rules that match nothing, in file order. */
 	for (i = 0; diags && i < cfg->n_rules; i++) {
-		if (matched[i])
+		const struct vb_term *mt = vb_rule_mapping(&cfg->rules[i]);
+
+		/* a mapping without paths here was warned about when linked */
+		if (matched[i] ||
+		    (mt && (!mt->mapping.m || mt->mapping.m->mdev || mt->mapping.m->n == 0)))
 			continue;
 		r = vb_diags_add(diags, VB_SEV_WARNING, cfg->rules[i].line, 0,
 				 "the hardware differs from the one the rule was written for; "

@@ -21,6 +21,7 @@
 #include "early.h"
 #include "job.h"
 #include "log.h"
+#include "mapping.h"
 #include "snapshot.h"
 
 /* Exit codes (the boot script logs any non-zero one). */
@@ -166,6 +167,37 @@ static int load_snapshot(const struct vb_root *root, struct vb_snapshot *snap)
 	return 1;
 }
 
+/* The Proxmox mappings the hook resolved when the image was built (pmxcfs
+ * is not in the initramfs). Only when a rule says mapping=. 0, or -errno
+ * when the file is missing or invalid or a name is unknown: then nothing is
+ * taken. Logs. */
+static int load_mappings(const struct vb_root *root, struct vb_job *job)
+{
+	char why[128];
+	unsigned line;
+	int r;
+
+	if (!vb_config_uses_mappings(&job->cfg))
+		return 0;
+	r = vb_mappings_load(root, &job->maps, &line, why, sizeof(why));
+	if (r < 0) {
+		char at[16] = "";
+
+		if (line)
+			snprintf(at, sizeof(at), ":%u", line);
+		log_error("/" VB_MAPPINGS_FILE "%s: %s: the Proxmox mappings of the image are "
+			  "unusable, no device bound (boot continues; run update-initramfs -u)",
+			  at, why);
+		return r;
+	}
+	r = vb_mappings_link(&job->maps, &job->cfg, &job->diags);
+	if (r < 0) {
+		vb_diags_log(&job->diags);
+		log_error("configuration has errors: no device bound (boot continues)");
+	}
+	return r;
+}
+
 static const struct vb_kernel_ops early_ops = {
 	.write = vb_write_real,
 	.load_module = load_module_modprobe,
@@ -277,6 +309,11 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		else
 			log_error("cannot read %s: %s (boot continues)",
 				  config ? config : "/" VB_DEFAULT_CONFIG, vb_strerror(r));
+		ret = EARLY_CONFIG;
+		goto free_job;
+	}
+	r = load_mappings(&root, &job);
+	if (r < 0) {
 		ret = EARLY_CONFIG;
 		goto free_job;
 	}

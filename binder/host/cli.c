@@ -19,6 +19,7 @@
 #include "json.h"
 #include "kmod.h"
 #include "log.h"
+#include "pve.h"
 #include "snapshot-write.h"
 #include "storage.h"
 
@@ -46,10 +47,13 @@ static void usage(void)
 	      " status [--json]          every PCI device, its driver and the rule selecting it\n"
 	      " plan [--json]            what apply would do to each selected device, and why\n"
 	      " apply [--dry-run]        bind the selected devices to vfio-pci\n"
-	      " release [<address>...]   give devices back to their native drivers\n"
-	      " check [--kernel <ver>] [--snapshot <file>]\n"
+	      " release [--force] [<address>...]\n"
+	      "                          give devices back to their native drivers\n"
+	      "                          (--force: even from a running Proxmox VM)\n"
+	      " check [--kernel <ver>] [--snapshot <file>] [--mappings <file>]\n"
 	      "                          validate the configuration (and the target kernel);\n"
-	      "                          write the hardware snapshot for the initramfs\n"
+	      "                          write the hardware snapshot and the resolved\n"
+	      "                          Proxmox VE mappings for the initramfs\n"
 	      " modules [--kernel <ver>] print the modules vfio-pci needs in that kernel\n"
 	      " doctor [--json] [--kernel <ver>]\n"
 	      "                          will passthrough work here, and what to fix\n"
@@ -122,6 +126,19 @@ static int load_config(struct opts *o, struct vb_job *job, bool need_config, boo
 			  vb_strerror(r));
 		return VB_EXIT_CONFIG;
 	}
+	if (r == 0 || r == -EINVAL) {
+		/* mapping= terms: Proxmox VE's pci.cfg for this node */
+		struct vb_diags pd;
+
+		r = vb_pve_job_mappings(&o->r, job, &pd);
+		vb_diags_log(&pd);
+		vb_diags_free(&pd);
+		if (r == -EINVAL)
+			*config_bad = true;
+		else if (r < 0)
+			return log_error("cannot resolve the mappings: %s", vb_strerror(r)),
+			       VB_EXIT_FAILURE;
+	}
 	return 0;
 }
 
@@ -153,6 +170,8 @@ struct cmd_args {
 	bool dry_run;
 	const char *kver;
 	const char *snapshot;
+	const char *mappings;
+	bool force;
 };
 
 static int command_options(int argc, char **argv, const char *cmd, const char *accepted,
@@ -163,6 +182,8 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 		{"kernel", required_argument, NULL, 'k'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"snapshot", required_argument, NULL, 's'},
+		{"mappings", required_argument, NULL, 'm'},
+		{"force", no_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -175,6 +196,8 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 					  c == 'j'   ? "json"
 					  : c == 'k' ? "kernel"
 					  : c == 's' ? "snapshot"
+					  : c == 'm' ? "mappings"
+					  : c == 'f' ? "force"
 						     : "dry-run");
 			return errtryhelp(), VB_EXIT_USAGE;
 		}
@@ -186,6 +209,10 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 			a->dry_run = true;
 		else if (c == 's')
 			a->snapshot = optarg;
+		else if (c == 'm')
+			a->mappings = optarg;
+		else if (c == 'f')
+			a->force = true;
 	}
 	if (!positional && optind < argc) {
 		log_error("%s: unexpected argument '%s'", cmd, argv[optind]);
@@ -202,6 +229,29 @@ static void json_devices_begin(struct json *j, const struct vb_job *job, bool ba
 	json_str(j, "config", job->cfg.file);
 	json_bool(j, "config_valid", !bad);
 	json_array_open(j, "devices");
+}
+
+/* "vms": every Proxmox VM whose config (hostpciN) or PCI reservation names
+ * the device; "running": it runs and holds the device (release refuses). */
+static void json_vms(struct json *j, const struct vb_vms *vms, const struct vb_pci_addr *a)
+{
+	unsigned holder = vb_vms_holder(vms, a);
+
+	json_array_open(j, "vms");
+	for (size_t i = 0; i < vms->n; i++) {
+		const struct vb_vm_use *u = &vms->v[i];
+
+		if (!vb_vm_use_covers(u, a))
+			continue;
+		json_object_open(j, NULL);
+		json_int(j, "vmid", u->vmid);
+		json_str(j, "entry", u->entry[0] ? u->entry : NULL);
+		json_str(j, "mapping", u->mapping[0] ? u->mapping : NULL);
+		json_bool(j, "reservation", !u->entry[0]);
+		json_bool(j, "running", holder == u->vmid);
+		json_object_close(j);
+	}
+	json_array_close(j);
 }
 
 static int cmd_status(struct opts *o, int argc, char **argv)
@@ -240,13 +290,33 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			topo_w = (int)strlen(topo[i]);
 	}
 
+	/* Proxmox VE: the VMs whose config or reservation names each device;
+	 * the VMS column only on a Proxmox node ("*": running) */
+	struct vb_vms vms;
+	int vms_w = 3;
+	if (vb_vms_load(&o->r, job.maps.n ? &job.maps : NULL, &vms) < 0) {
+		free(topo);
+		vb_job_free(&job);
+		return VB_EXIT_FAILURE;
+	}
+	for (size_t i = 0; vms.pve && i < job.list.n; i++) {
+		char v[256];
+
+		vb_vms_describe(&vms, &job.list.devs[i].addr, false, v, sizeof(v));
+		if ((int)strlen(v) > vms_w)
+			vms_w = (int)strlen(v);
+	}
+
 	struct json j;
 	if (json) {
 		json_devices_begin(&j, &job, bad);
 	} else {
-		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %-*s %s\n", "ADDRESS", "ID",
+		printf("%-12s %-9s %-9s %-6s %-14s %-10s %5s %4s %-*s ", "ADDRESS", "ID",
 		       "SUBSYSTEM", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "BOOT", topo_w,
-		       "TOPOLOGY", "SELECTED-BY");
+		       "TOPOLOGY");
+		if (vms.pve)
+			printf("%-*s ", vms_w, "VMS");
+		printf("%s\n", "SELECTED-BY");
 	}
 	for (size_t i = 0; i < job.list.n; i++) {
 		struct vb_pci_dev *d = &job.list.devs[i];
@@ -292,6 +362,7 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 					 rule_location(&job, s->excluded_by, loc, sizeof(loc)));
 			else
 				json_null(&j, "excluded_by");
+			json_vms(&j, &vms, &d->addr);
 			json_object_close(&j);
 		} else {
 			char id[16], sub[16];
@@ -302,16 +373,20 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 				snprintf(grp, sizeof(grp), "%d", d->iommu_group);
 			else
 				strcpy(grp, "-");
-			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %-*s %s\n", d->name, id,
-			       sub, (unsigned)d->class, d->driver[0] ? d->driver : "-",
+			char v[256];
+
+			printf("%-12s %-9s %-9s %06x %-14s %-10s %5s %4s %-*s ", d->name, id, sub,
+			       (unsigned)d->class, d->driver[0] ? d->driver : "-",
 			       d->override[0] ? d->override : "-", grp,
 			       d->boot_vga < 0 ? "-"
 			       : d->boot_vga   ? "yes"
 					       : "no",
-			       topo_w, topo[i][0] ? topo[i] : "-",
-			       where                 ? where
-			       : s->excluded_by >= 0 ? "(excluded)"
-						     : "-");
+			       topo_w, topo[i][0] ? topo[i] : "-");
+			if (vms.pve) {
+				vb_vms_describe(&vms, &d->addr, false, v, sizeof(v));
+				printf("%-*s ", vms_w, v[0] ? v : "-");
+			}
+			printf("%s\n", where ? where : s->excluded_by >= 0 ? "(excluded)" : "-");
 		}
 	}
 	if (json) {
@@ -320,6 +395,7 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 		json_end(&j);
 	}
 	free(topo);
+	vb_vms_free(&vms);
 	vb_job_free(&job);
 	return bad ? VB_EXIT_CONFIG : VB_EXIT_SUCCESS;
 }
@@ -506,6 +582,58 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 	return r;
 }
 
+/*
+ * Before a release: a device a running Proxmox VM holds is kept (unless
+ * force), and vfio-pci forgets the dynamic id ("VVVV DDDD") Proxmox's new_id
+ * gave it, so that neither this device nor a twin is grabbed again when it
+ * is probed (-ENODEV: no such id, -ENOENT: no vfio-pci). Removes the kept
+ * devices from devs; returns VB_EXIT_REFUSED when there were any.
+ */
+static int release_vms(struct opts *o, const struct vb_job *job, struct vb_pci_dev **devs,
+		       size_t *n, bool force)
+{
+	struct vb_vms vms;
+	size_t k = 0;
+	int ret = 0, r;
+
+	if (vb_vms_load(&o->r, job->maps.n ? &job->maps : NULL, &vms) < 0)
+		return VB_EXIT_FAILURE;
+	for (size_t i = 0; i < *n; i++) {
+		unsigned vm = vb_vms_holder(&vms, &devs[i]->addr);
+		char id[16];
+		bool dup = false;
+
+		if (vm && !force) {
+			log_error("release: %s is in use by running VM %u: not released\n  hint: "
+				  "stop the VM first (qm stop %u), or release --force",
+				  devs[i]->name, vm, vm);
+			ret = VB_EXIT_REFUSED;
+			continue;
+		}
+		if (vm)
+			log_warning("release: %s is in use by running VM %u: released anyway "
+				    "(--force)",
+				    devs[i]->name, vm);
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = devs[j]->vendor == devs[i]->vendor &&
+			      devs[j]->device == devs[i]->device;
+		devs[k++] = devs[i];
+		if (dup)
+			continue;
+		snprintf(id, sizeof(id), "%04x %04x", devs[i]->vendor, devs[i]->device);
+		r = vb_kernel_write_str(&o->r, "sys/bus/pci/drivers/vfio-pci/remove_id", id,
+					timeout_ms);
+		if (r == 0)
+			log_info("vfio-pci: removed the dynamic id %s", id);
+		else if (r != -ENODEV && r != -ENOENT)
+			log_warning("cannot remove the vfio-pci dynamic id %s: %s", id,
+				    vb_strerror(r));
+	}
+	*n = k;
+	vb_vms_free(&vms);
+	return ret;
+}
+
 static int cmd_release(struct opts *o, int argc, char **argv)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
@@ -517,7 +645,7 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 	bool bad;
 	int r, ret = VB_EXIT_SUCCESS;
 
-	r = command_options(argc, argv, "release", "", true, &args);
+	r = command_options(argc, argv, "release", "f", true, &args);
 	if (r)
 		return r;
 
@@ -560,6 +688,9 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 			if (job.sel[i].via != VB_VIA_NONE)
 				devs[n++] = &job.list.devs[i];
 	}
+	r = release_vms(o, &job, devs, &n, args.force);
+	if (r)
+		ret = r;
 	out = calloc(n ? n : 1, sizeof(*out));
 	if (!out) {
 		r = VB_EXIT_FAILURE;
@@ -665,6 +796,16 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 		char loc[4200];
 		const char *where;
 
+		/* a mapping that no longer fits: Proxmox refuses it at VM start;
+		 * the boot does the same, the image can still be built */
+		if (it->refusals & (1u << VB_REFUSE_MAPPING) &&
+		    !(it->refusals & VB_REFUSALS_STORAGE)) {
+			where = rule_location(job, it->rule, loc, sizeof(loc));
+			log_warning(
+				"%s: %s refused: %s\n  hint: correct the mapping in Datacenter > "
+				"Resource Mappings (or pci.cfg), then update-initramfs -u",
+				where ? where : job->cfg.file, it->dev->name, it->reason);
+		}
 		/* every check ran for every device: the IOMMU state, a bridge or
 		 * a vanished sibling cannot hide a storage refusal */
 		if (!(it->refusals & VB_REFUSALS_STORAGE))
@@ -710,6 +851,27 @@ static int write_snapshot(struct opts *o, struct vb_job *job, struct vb_storage_
 	return 0;
 }
 
+/* check --mappings FILE: the Proxmox mappings the rules use, resolved for
+ * this node, for the early binder (mapping.h). */
+static int write_mappings(const struct vb_job *job, const char *path)
+{
+	FILE *f = fopen(path, "we");
+	int r;
+
+	if (!f) {
+		log_error("cannot create %s: %s", path, vb_strerror(-errno));
+		return VB_EXIT_FAILURE;
+	}
+	r = vb_pve_mappings_write(f, &job->maps, &job->cfg);
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		log_error("cannot write the mappings %s: %s", path, vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	return 0;
+}
+
 static int cmd_check(struct opts *o, int argc, char **argv)
 {
 	struct vb_storage_policy pol;
@@ -719,7 +881,7 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 	bool bad, devices;
 	int r;
 
-	r = command_options(argc, argv, "check", "k:s:", false, &a);
+	r = command_options(argc, argv, "check", "k:s:m:", false, &a);
 	if (r)
 		return r;
 	o->strict_config = true;
@@ -749,6 +911,8 @@ static int cmd_check(struct opts *o, int argc, char **argv)
 		log_info("no sys/bus/pci/devices under %s: devices not checked", o->r.path);
 	if (r == 0 && a.snapshot)
 		r = write_snapshot(o, &job, &pol, devices, kver ? kver : a.kver, a.snapshot);
+	if (r == 0 && a.mappings && vb_config_uses_mappings(&job.cfg))
+		r = write_mappings(&job, a.mappings);
 	if (r == 0)
 		log_info("%s: %zu rule(s), valid", job.cfg.file, job.cfg.n_rules);
 	vb_storage_policy_free(&pol);

@@ -63,6 +63,8 @@ struct vb_finding {
 #define VB_F_SNAPSHOT "snapshot"              /* warning: the image's hardware snapshot */
 #define VB_F_IR_SKIPPED "initramfs-skipped"   /* error: the hook left vfio-bind out */
 #define VB_F_CMDLINE_OFF "vfio-bind-off"      /* warning: vfio-bind=off this boot */
+#define VB_F_MAPPINGS "mappings"              /* warning: the image's Proxmox mappings are old */
+#define VB_F_VM "vm"                          /* note: a Proxmox VM uses the device */
 
 struct vb_findings {
 	struct vb_finding *v;

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "kmod.h"
 #include "log.h"
+#include "pve.h"
 #include "snapshot.h"
 #include "storage.h"
 
@@ -66,6 +67,7 @@ struct report {
 
 	struct vb_stale_list stale;
 	struct vb_findings f;
+	struct vb_vms vms;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -213,6 +215,23 @@ static void gather_config(struct report *rep)
 				rep->job.cfg.file ? rep->job.cfg.file : "the configuration",
 				vb_strerror(r));
 	}
+
+	if (r == 0 || r == -EINVAL) {
+		/* mapping= terms: pci.cfg's own errors are the config's */
+		struct vb_diags pd;
+
+		r = vb_pve_job_mappings(root, &rep->job, &pd);
+		if (r < 0)
+			rep->config_valid = false;
+		for (size_t i = 0; i < pd.n; i++)
+			vb_findings_add(&rep->f,
+					pd.v[i].severity == VB_SEV_ERROR ? VB_LEVEL_ERROR
+									 : VB_LEVEL_WARNING,
+					VB_F_CONFIG, NULL, pd.v[i].hint, "%s:%u:%u: %s", pd.file,
+					pd.v[i].line, pd.v[i].column, pd.v[i].message);
+		vb_diags_free(&pd);
+	}
+	(void)vb_vms_load(root, rep->job.maps.n ? &rep->job.maps : NULL, &rep->vms);
 
 	r = vb_job_select(&rep->job, root);
 	if (r < 0) {
@@ -381,6 +400,16 @@ static void gather_targets(struct report *rep)
 					t->kdriver, rep->kver, d->name);
 
 		(void)vb_diag_boot_display(root, d, rep->kver_num, fbs, n_fbs, &rep->f);
+
+		/* Proxmox VE: the VMs that pass it through */
+		{
+			char vms[512];
+
+			vb_vms_describe(&rep->vms, &d->addr, true, vms, sizeof(vms));
+			if (vms[0])
+				vb_findings_add(&rep->f, VB_LEVEL_NOTE, VB_F_VM, d->name, NULL,
+						"used by VM %s", vms);
+		}
 	}
 	free(fbs);
 	free(is_target);
@@ -456,6 +485,61 @@ static void check_image_snapshot(struct report *rep, const char *hint)
 				"the next boot will not take it: %s", it.reason);
 	}
 	vb_snapshot_free(&snap);
+}
+
+/* The image's Proxmox mappings against pci.cfg now: the boot takes what
+ * the image says, so a changed mapping needs a new image. */
+static void check_image_mappings(struct report *rep, const char *hint)
+{
+	struct vb_mappings old;
+	char why[128], *now = NULL;
+	size_t now_len = 0;
+	unsigned line;
+	FILE *f;
+
+	if (!vb_config_uses_mappings(&rep->job.cfg))
+		return;
+	if (!rep->ir.mappings) {
+		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_MAPPINGS, NULL, hint,
+				"%s has no /%s: the rules with mapping= select nothing at boot",
+				rep->image, VB_INITRAMFS_MAPPINGS);
+		return;
+	}
+	if (vb_mappings_parse(rep->ir.mappings, &old, &line, why, sizeof(why)) < 0) {
+		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_MAPPINGS, NULL, hint,
+				"%s: /%s:%u: %s: the early binder will bind nothing", rep->image,
+				VB_INITRAMFS_MAPPINGS, line, why);
+		return;
+	}
+	if (!rep->job.maps.source[0] || strcmp(old.digest, rep->job.maps.digest) == 0) {
+		vb_mappings_free(&old);
+		return;
+	}
+	/* pci.cfg changed: does what this node's rules use differ? */
+	f = open_memstream(&now, &now_len);
+	if (f) {
+		(void)vb_pve_mappings_write(f, &rep->job.maps, &rep->job.cfg);
+		fclose(f);
+	}
+	{
+		const char *a = now ? strstr(now, "\nmapping ") : NULL;
+		const char *b = strstr(rep->ir.mappings, "\nmapping ");
+		bool same = strcmp(old.node, rep->job.maps.node) == 0 &&
+			    ((!a && !b) || (a && b && strcmp(a, b) == 0));
+
+		if (same)
+			vb_findings_add(&rep->f, VB_LEVEL_NOTE, VB_F_MAPPINGS, NULL, NULL,
+					"%s changed after %s was built, not in the mappings this "
+					"node's rules use",
+					rep->job.maps.source, rep->image);
+		else
+			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_MAPPINGS, NULL, hint,
+					"%s changed after %s was built: the next boot takes the "
+					"devices of the old mappings",
+					rep->job.maps.source, rep->image);
+	}
+	free(now);
+	vb_mappings_free(&old);
 }
 
 /* Copies the value of the first "key=" line of a record to buf; false when
@@ -589,8 +673,10 @@ static void gather_initramfs(struct report *rep)
 		} else {
 			rep->ir_state = "current";
 		}
-		if (rep->ir.has_binder)
+		if (rep->ir.has_binder) {
 			check_image_snapshot(rep, hint);
+			check_image_mappings(rep, hint);
+		}
 	} else if (rep->ir.has_binder || rep->ir.has_config) {
 		rep->ir_state = "stale";
 		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL, hint,
@@ -908,7 +994,8 @@ static void text_report(const struct report *rep)
 		sayf(f, 2, "info", "%s does not exist (none needed)", rep->image);
 	}
 	say_findings(rep, 2,
-		     (const char *const[]){VB_F_IR_SKIPPED, VB_F_INITRAMFS, VB_F_SNAPSHOT, NULL});
+		     (const char *const[]){VB_F_IR_SKIPPED, VB_F_INITRAMFS, VB_F_SNAPSHOT,
+					   VB_F_MAPPINGS, NULL});
 
 	fprintf(f, "\nLeftovers of a manual setup\n");
 	if (!say_findings(rep, 2, (const char *const[]){VB_F_STALE, NULL}))
@@ -1057,6 +1144,20 @@ static void json_report(const struct report *rep)
 			json_bool(&j, "boot_vga", d->boot_vga == 1);
 		else
 			json_null(&j, "boot_vga");
+		json_array_open(&j, "vms");
+		for (size_t k = 0; k < rep->vms.n; k++) {
+			const struct vb_vm_use *u = &rep->vms.v[k];
+
+			if (!vb_vm_use_covers(u, &d->addr))
+				continue;
+			json_object_open(&j, NULL);
+			json_int(&j, "vmid", u->vmid);
+			json_str(&j, "entry", u->entry[0] ? u->entry : NULL);
+			json_str(&j, "mapping", u->mapping[0] ? u->mapping : NULL);
+			json_bool(&j, "running", vb_vms_holder(&rep->vms, &d->addr) == u->vmid);
+			json_object_close(&j);
+		}
+		json_array_close(&j);
 		json_findings(&j, "errors", rep, VB_LEVEL_ERROR, d->name);
 		json_findings(&j, "warnings", rep, VB_LEVEL_WARNING, d->name);
 		json_findings(&j, "notes", rep, VB_LEVEL_NOTE, d->name);
@@ -1138,6 +1239,7 @@ out:
 		vb_group_check_free(&rep->targets[i].group);
 	free(rep->targets);
 	vb_stale_list_free(&rep->stale);
+	vb_vms_free(&rep->vms);
 	vb_initramfs_free(&rep->ir);
 	vb_modset_free(&rep->vfio_set);
 	free(rep->kver);

@@ -158,10 +158,10 @@ static int parse_entry(struct src *s, struct vb_initramfs *ir, bool *trailer)
 			ir->has_script = true;
 	}
 	if ((mode & 0170000) == 0100000 &&
-	    (strcmp(n, VB_INITRAMFS_CONFIG) == 0 || strcmp(n, VB_INITRAMFS_SNAPSHOT) == 0) &&
+	    (strcmp(n, VB_INITRAMFS_CONFIG) == 0 || strcmp(n, VB_INITRAMFS_SNAPSHOT) == 0 ||
+	     strcmp(n, VB_INITRAMFS_MAPPINGS) == 0) &&
 	    filesize <= MAX_CONFIG) {
-		bool is_config = strcmp(n, VB_INITRAMFS_CONFIG) == 0;
-		char *c = malloc(filesize + 1);
+		char *c = malloc(filesize + 1), **slot;
 
 		if (!c)
 			return -ENOMEM;
@@ -172,16 +172,17 @@ static int parse_entry(struct src *s, struct vb_initramfs *ir, bool *trailer)
 		}
 		c[filesize] = 0;
 		/* a later archive overrides an earlier one, as when the kernel unpacks */
-		if (is_config) {
-			free(ir->config);
-			free(ir->snapshot);
-			ir->config = c;
+		if (strcmp(n, VB_INITRAMFS_CONFIG) == 0) {
 			ir->config_len = filesize;
 			ir->has_config = true;
+			slot = &ir->config;
+		} else if (strcmp(n, VB_INITRAMFS_SNAPSHOT) == 0) {
+			slot = &ir->snapshot;
 		} else {
-			free(ir->snapshot);
-			ir->snapshot = c;
+			slot = &ir->mappings;
 		}
+		free(*slot);
+		*slot = c;
 	} else {
 		r = src_read(s, NULL, filesize);
 		if (r < 0)
@@ -374,5 +375,6 @@ void vb_initramfs_free(struct vb_initramfs *ir)
 {
 	free(ir->config);
 	free(ir->snapshot);
+	free(ir->mappings);
 	memset(ir, 0, sizeof(*ir));
 }

@@ -21,6 +21,7 @@
 #define VB_INITRAMFS_SCRIPT "scripts/init-top/00-vfio-bind"
 #define VB_INITRAMFS_CONFIG "etc/vfio-bind.conf"
 #define VB_INITRAMFS_SNAPSHOT "etc/vfio-bind.snapshot"
+#define VB_INITRAMFS_MAPPINGS "etc/vfio-bind.mappings"
 
 struct vb_initramfs {
 	bool has_binder; /* usr/lib/vfio-bind/vfio-bind-early (or lib/...) */
@@ -29,6 +30,7 @@ struct vb_initramfs {
 	char *config;    /* its content (NUL-terminated), NULL when absent */
 	size_t config_len;
 	char *snapshot;      /* etc/vfio-bind.snapshot (NUL-terminated), NULL when absent */
+	char *mappings;      /* etc/vfio-bind.mappings (the same), NULL when absent */
 	char compression[8]; /* of the last archive: "none", "zstd", "gzip", ... */
 	size_t n_entries;    /* cpio entries seen */
 };

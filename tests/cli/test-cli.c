@@ -1068,7 +1068,8 @@ START_TEST(early_static_binary_runs_on_fake_root)
 END_TEST
 
 /* The early binder goes into every initramfs: static (no program
- * interpreter, no dynamic section) and at most 64 KiB. */
+ * interpreter, no dynamic section) and at most 80 KiB (64 KiB until the
+ * Proxmox mappings, mapping.c, came in: about 6 KB). */
 START_TEST(early_binary_is_static_and_small)
 {
 	const char *early = getenv("VB_EARLY_BIN");
@@ -1080,7 +1081,7 @@ START_TEST(early_binary_is_static_and_small)
 	fd = open(early, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fstat(fd, &st), 0);
-	ck_assert_msg(st.st_size <= 64 * 1024, "vfio-bind-early is %lld bytes, limit 65536",
+	ck_assert_msg(st.st_size <= 80 * 1024, "vfio-bind-early is %lld bytes, limit 81920",
 		      (long long)st.st_size);
 	ck_assert_int_eq(pread(fd, ehdr, sizeof(ehdr), 0), (ssize_t)sizeof(ehdr));
 	ck_assert(memcmp(ehdr, "\177ELF", 4) == 0);
