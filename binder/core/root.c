@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "root.h"
 
 #ifndef O_PATH
@@ -259,6 +260,8 @@ int vb_kernel_write(const struct vb_root *root, const char *relpath, const char 
 		int res;
 
 		close(pfd[0]);
+		/* a child stuck in the kernel must not keep the lock */
+		vb_lock_forget_in_child();
 		res = root->ops->write(root, relpath, buf, len);
 		(void)!write(pfd[1], &res, sizeof(res));
 		_exit(0);

@@ -20,7 +20,9 @@
 #include "cmdline.h"
 #include "early.h"
 #include "job.h"
+#include "lock.h"
 #include "log.h"
+#include "mark.h"
 #include "mapping.h"
 #include "snapshot.h"
 
@@ -33,6 +35,8 @@ enum {
 };
 
 #define MODPROBE_TIMEOUT_MS 30000
+/* Nothing else binds in the initramfs: a held lock is a stray binder. */
+#define LOCK_WAIT_MS 10000
 
 static const char *const modprobe_paths[] = {
 	"/sbin/modprobe",
@@ -165,6 +169,27 @@ static int load_snapshot(const struct vb_root *root, struct vb_snapshot *snap)
 		log_notice("the root's controller was unknown when the image was built: no "
 			   "mass-storage controller is taken without allow-storage=yes");
 	return 1;
+}
+
+/* What the snapshot made this boot refuse, the real system's unit and udev
+ * rule refuse too (mark.h): /run moves to the real root. */
+static void mark_refusals(const struct vb_root *root, const struct vb_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct vb_plan_item *it = &plan->items[i];
+		const char *code = it->refusals & (1u << VB_REFUSE_HW_CHANGED)  ? "hardware-changed"
+				   : it->refusals & (1u << VB_REFUSE_PROTECTED) ? "protected"
+										: NULL;
+		char text[300];
+
+		if (!code)
+			continue;
+		snprintf(text, sizeof(text), "%s %s", code, it->reason);
+		if (vb_mark_set(root, VB_MARK_BOOT_REFUSED, it->dev, text) < 0)
+			log_warning("%s: cannot record the refusal in /" VB_MARK_BOOT_REFUSED
+				    ": the real system may take it",
+				    it->dev->name);
+	}
 }
 
 /* The Proxmox mappings the hook resolved when the image was built (pmxcfs
@@ -324,6 +349,22 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	}
 	guard.userdata = r > 0 ? &snap : NULL;
 
+	{
+		long holder = 0;
+
+		r = vb_lock_take(&root, LOCK_WAIT_MS, &holder);
+		if (r == -ETIMEDOUT) {
+			log_error("another vfio-bind (pid %ld) held /" VB_LOCK_FILE
+				  " for %d s: no device bound (boot continues)",
+				  holder, LOCK_WAIT_MS / 1000);
+			ret = EARLY_CANNOT_RUN;
+			goto free_job;
+		}
+		/* no lock file (no /run): nothing else can be running this early */
+		if (r < 0)
+			log_warning("cannot take /" VB_LOCK_FILE ": %s; binding without it",
+				    vb_strerror(r));
+	}
 	r = vb_job_select(&job, &root);
 	vb_diags_log(&job.diags);
 	if (r < 0) {
@@ -360,11 +401,14 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		}
 		log_notice("%s%zu device(s) on vfio-pci, %d failed, %zu refused",
 			   ao.dry_run ? "dry run: " : "", ok, r, refused);
+		if (!ao.dry_run)
+			mark_refusals(&root, &job.plan);
 		if (r > 0)
 			ret = EARLY_DEVICE;
 	}
 	free(out);
 free_job:
+	vb_lock_release();
 	vb_snapshot_free(&snap);
 	vb_job_free(&job);
 done:

@@ -4,6 +4,7 @@
  * "Try --help" otherwise; exit codes are documented in vfio-bind(8).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,15 @@
 #include "cli.h"
 #include "diagnose.h"
 #include "doctor.h"
+#include "hotplug.h"
 #include "import.h"
 #include "job.h"
 #include "json.h"
+#include "cmdline.h"
 #include "kmod.h"
+#include "lock.h"
 #include "log.h"
+#include "mark.h"
 #include "pve.h"
 #include "snapshot-write.h"
 #include "storage.h"
@@ -29,6 +34,7 @@ struct opts {
 	const struct vb_kernel_ops *ops;
 	struct vb_root r;
 	bool strict_config; /* check, plan, apply: refuse a config others can change */
+	bool device_mode;   /* apply --device: warnings about other devices are noise */
 };
 
 static void errtryhelp(void)
@@ -46,7 +52,8 @@ static void usage(void)
 	      "Commands:\n"
 	      " status [--json]          every PCI device, its driver and the rule selecting it\n"
 	      " plan [--json]            what apply would do to each selected device, and why\n"
-	      " apply [--dry-run]        bind the selected devices to vfio-pci\n"
+	      " apply [--dry-run] [--device <address>] [--auto]\n"
+	      "                          bind the selected devices (or only this one) to vfio-pci\n"
 	      " release [--force] [<address>...]\n"
 	      "                          give devices back to their native drivers\n"
 	      "                          (--force: even from a running Proxmox VM)\n"
@@ -65,6 +72,8 @@ static void usage(void)
 	      " -r, --root <dir>         use <dir> as the root of every path (default /)\n"
 	      " -c, --config <file>      configuration file (default <root>/etc/vfio-bind.conf)\n"
 	      " -t, --timeout <ms>       give up on an unbind after <ms> (default 10000)\n"
+	      " -w, --wait <sec>         wait up to <sec> for another vfio-bind (default 60)\n"
+	      "     --kmsg               log to the kernel log (/dev/kmsg), as the udev rule does\n"
 	      " -v, --verbose            more messages (repeat for debug)\n"
 	      " -q, --quiet              errors only\n"
 	      "\n"
@@ -154,7 +163,8 @@ static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *c
 	if (r)
 		return r;
 	r = vb_job_select(job, &o->r);
-	vb_diags_log(&job->diags);
+	if (!o->device_mode || job->diags.n_errors)
+		vb_diags_log(&job->diags);
 	if (r < 0) {
 		log_error("cannot scan PCI devices under %s: %s", o->r.path, vb_strerror(r));
 		return VB_EXIT_FAILURE;
@@ -170,6 +180,8 @@ struct cmd_args {
 	bool dry_run;
 	const char *kver;
 	const char *snapshot;
+	const char *device;
+	bool automatic;
 	const char *mappings;
 	bool force;
 };
@@ -182,6 +194,8 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 		{"kernel", required_argument, NULL, 'k'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"snapshot", required_argument, NULL, 's'},
+		{"device", required_argument, NULL, 'd'},
+		{"auto", no_argument, NULL, 'a'},
 		{"mappings", required_argument, NULL, 'm'},
 		{"force", no_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
@@ -196,6 +210,8 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 					  c == 'j'   ? "json"
 					  : c == 'k' ? "kernel"
 					  : c == 's' ? "snapshot"
+					  : c == 'd' ? "device"
+					  : c == 'a' ? "auto"
 					  : c == 'm' ? "mappings"
 					  : c == 'f' ? "force"
 						     : "dry-run");
@@ -209,6 +225,10 @@ static int command_options(int argc, char **argv, const char *cmd, const char *a
 			a->dry_run = true;
 		else if (c == 's')
 			a->snapshot = optarg;
+		else if (c == 'd')
+			a->device = optarg;
+		else if (c == 'a')
+			a->automatic = true;
 		else if (c == 'm')
 			a->mappings = optarg;
 		else if (c == 'f')
@@ -519,22 +539,156 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 }
 
 static unsigned timeout_ms = 10000;
+static unsigned lock_wait_s = VB_LOCK_WAIT_DEFAULT_S;
+
+/* The one lock (lock.h), held until the program exits. Logs; returns an
+ * exit code. */
+static int take_lock(struct opts *o)
+{
+	long holder = 0;
+	char path[4200];
+	int r = vb_lock_take(&o->r, lock_wait_s * 1000, &holder);
+
+	if (r == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/" VB_LOCK_FILE, o->r.is_host ? "" : o->r.path);
+	if (r == -ETIMEDOUT && holder)
+		log_error("another vfio-bind (pid %ld) has been changing bindings for %u s: "
+			  "nothing done (it holds %s; --wait allows longer)",
+			  holder, lock_wait_s, path);
+	else if (r == -ETIMEDOUT)
+		log_error("another vfio-bind has been changing bindings for %u s: nothing done "
+			  "(it holds %s; --wait allows longer)",
+			  lock_wait_s, path);
+	else
+		log_error("cannot take the lock %s: %s", path, vb_strerror(r));
+	return VB_EXIT_FAILURE;
+}
+
+/*
+ * apply --device, before the lock: is the device selected at all? The udev
+ * rule runs this for every PCI device that appears (all of them at coldplug),
+ * so an unselected one must cost little, log nothing and never wait for the
+ * lock. Returns -1 when it is selected, else the exit code.
+ */
+static int device_precheck(struct opts *o, const char *arg, struct vb_pci_addr *addr)
+{
+	struct vb_pci_dev *d;
+	struct vb_job job;
+	bool bad;
+	int r;
+
+	if (vb_pci_addr_parse_short(arg, addr) < 0) {
+		log_error("apply: '%s' is not a PCI address (expected DDDD:BB:SS.F or BB:SS.F)",
+			  arg);
+		return errtryhelp(), VB_EXIT_USAGE;
+	}
+	vb_job_init(&job);
+	r = load_config(o, &job, false, &bad);
+	if (r == 0 && bad) {
+		vb_diags_log(&job.diags);
+		log_error("%s has errors: %s not considered", job.cfg.file, arg);
+		r = VB_EXIT_CONFIG;
+	}
+	if (r == 0 && job.cfg.n_rules == 0)
+		r = VB_EXIT_SUCCESS; /* no rule: nothing to scan for */
+	else if (r == 0 && (r = vb_job_select(&job, &o->r)) < 0) {
+		log_error("cannot scan PCI devices under %s: %s", o->r.path, vb_strerror(r));
+		r = VB_EXIT_FAILURE;
+	} else if (r == 0) {
+		d = vb_pci_find(&job.list, addr);
+		if (!d) {
+			log_error("apply: no PCI device %s under %s", arg, o->r.path);
+			r = VB_EXIT_DEVICE;
+		} else if (job.sel[d - job.list.devs].via == VB_VIA_NONE) {
+			log_debug("%s: not selected by %s", d->name, job.cfg.file);
+			r = VB_EXIT_SUCCESS;
+		} else if (strcmp(d->driver, VB_TARGET_DRIVER) == 0 &&
+			   vb_pci_load_override(&o->r, d) == 0 &&
+			   strcmp(d->override, VB_TARGET_DRIVER) == 0) {
+			/* coldplug replays the add event of every device the
+			 * initramfs took: done already, no need to wait */
+			log_debug("%s: already on %s", d->name, VB_TARGET_DRIVER);
+			r = VB_EXIT_SUCCESS;
+		} else {
+			r = -1;
+		}
+	}
+	vb_job_free(&job);
+	return r;
+}
+
+/* apply --auto (the unit, the udev rule) leaves alone what an admin gave
+ * back with release, and refuses what the early binder refused this boot
+ * (the hardware changed since the image was built, a protected controller):
+ * only an admin's apply takes those (mark.h). */
+static void apply_marks(struct opts *o, struct vb_job *job)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < job->plan.n; i++) {
+		struct vb_plan_item *it = &job->plan.items[i];
+		enum vb_refusal code = VB_REFUSE_HW_CHANGED;
+		char why[320];
+
+		if (vb_mark_get(&o->r, VB_MARK_RELEASED, it->dev, why, sizeof(why))) {
+			log_notice("%s: given back by 'vfio-bind release': not taken again "
+				   "('vfio-bind apply' takes it)",
+				   it->dev->name);
+			continue;
+		}
+		job->plan.items[n++] = *it;
+		it = &job->plan.items[n - 1];
+		if (it->action == VB_ACT_REFUSE ||
+		    !vb_mark_get(&o->r, VB_MARK_BOOT_REFUSED, it->dev, why, sizeof(why)))
+			continue;
+		if (strncmp(why, "protected ", 10) == 0)
+			code = VB_REFUSE_PROTECTED;
+		vb_plan_refuse(it, code, "refused at boot: %s ('vfio-bind apply' takes it)",
+			       strchr(why, ' ') ? strchr(why, ' ') + 1 : why);
+	}
+	job->plan.n = n;
+}
 
 static int cmd_apply(struct opts *o, int argc, char **argv)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
 	struct vb_outcome *out;
+	struct vb_pci_addr addr;
 	struct cmd_args a;
 	struct vb_job job;
 	size_t todo = 0;
 	bool bad;
 	int r;
 
-	r = command_options(argc, argv, "apply", "n", false, &a);
+	r = command_options(argc, argv, "apply", "nd:a", false, &a);
 	if (r)
 		return r;
 	ao.dry_run = a.dry_run;
 	o->strict_config = true;
+	if (a.automatic) {
+		/* the unit and the udev rule obey the boot's switches, as the
+		 * early binder does: vfio-bind=off is the way back from a taken
+		 * display, for the whole boot */
+		struct vb_boot_switches sw;
+
+		(void)vb_boot_switches_read(&o->r, &sw);
+		if (sw.mode == VB_BOOT_OFF) {
+			vb_log(a.device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			       "disabled by vfio-bind=off on the kernel command line");
+			return VB_EXIT_SUCCESS;
+		}
+		if (sw.mode == VB_BOOT_DRY_RUN)
+			ao.dry_run = true;
+	}
+	if (a.device) {
+		o->device_mode = true;
+		r = device_precheck(o, a.device, &addr);
+		if (r >= 0)
+			return r;
+	}
+	if (!ao.dry_run && (r = take_lock(o)))
+		return r;
 	vb_job_init(&job);
 	r = plan_prepare(o, &job, &bad);
 	if (r || bad) {
@@ -542,6 +696,23 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 			log_error("%s has errors: nothing applied", job.cfg.file);
 		vb_job_free(&job);
 		return r ? r : VB_EXIT_CONFIG;
+	}
+	if (a.device) {
+		/* only this device: the others are another event's (or the unit's) */
+		struct vb_pci_dev *d = vb_pci_find(&job.list, &addr);
+
+		if (!d || !vb_plan_keep_device(&job.plan, d)) {
+			log_info("%s: no longer selected or present", a.device);
+			vb_job_free(&job);
+			return VB_EXIT_SUCCESS;
+		}
+	}
+	if (a.automatic) {
+		apply_marks(o, &job);
+		if (a.device && job.plan.n == 0) {
+			vb_job_free(&job);
+			return VB_EXIT_SUCCESS; /* given back: said so */
+		}
 	}
 	for (size_t i = 0; i < job.plan.n; i++)
 		if (job.plan.items[i].action == VB_ACT_BIND ||
@@ -561,15 +732,24 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 		size_t ok = 0, refused = 0;
 
 		for (size_t i = 0; i < job.plan.n; i++) {
-			if (out[i].result == VB_RES_OK)
+			if (out[i].result == VB_RES_OK) {
 				ok++;
+				/* taken on purpose: a release mark no longer applies */
+				if (!ao.dry_run)
+					vb_mark_clear(&o->r, VB_MARK_RELEASED,
+						      job.plan.items[i].dev);
+			}
 			if (job.plan.items[i].action == VB_ACT_REFUSE)
 				refused++;
 		}
 		if (job.plan.n == 0)
-			log_notice("no device selected by %s", job.cfg.file);
+			/* the unit on a machine whose config has no rule: say nothing */
+			vb_log(a.automatic ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			       "no device selected by %s", job.cfg.file);
 		else if (todo == 0 && r == 0 && refused == 0)
-			log_notice("nothing to do: %zu device(s) already on vfio-pci", ok);
+			/* coldplug replays an event for every device the initramfs took */
+			vb_log(a.device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+			       "nothing to do: %zu device(s) already on vfio-pci", ok);
 		else if (ao.dry_run)
 			log_notice("dry run: %zu device(s) would change, nothing written", todo);
 		else
@@ -648,6 +828,8 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 	r = command_options(argc, argv, "release", "f", true, &args);
 	if (r)
 		return r;
+	if ((r = take_lock(o)))
+		return r;
 
 	vb_job_init(&job);
 	r = prepare(o, &job, false, &bad);
@@ -701,6 +883,13 @@ static int cmd_release(struct opts *o, int argc, char **argv)
 		log_error("release failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
 	} else {
+		/* given back: the udev rule must not take it again (mark.h) */
+		for (size_t i = 0; i < n; i++)
+			if (out[i].result == VB_RES_OK &&
+			    vb_mark_set(&o->r, VB_MARK_RELEASED, devs[i], "released") < 0)
+				log_warning("%s: cannot record the release in /%s: its next uevent "
+					    "may take it again",
+					    devs[i]->name, VB_MARK_RELEASED);
 		r = r > 0 ? VB_EXIT_DEVICE : ret;
 	}
 out:
@@ -960,13 +1149,15 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		{"root", required_argument, NULL, 'r'},    {"config", required_argument, NULL, 'c'},
 		{"timeout", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},       {"wait", required_argument, NULL, 'w'},
+		{"kmsg", no_argument, NULL, 'K'},          {NULL, 0, NULL, 0},
 	};
 	static struct vb_kernel_ops host_ops;
 	struct opts o = {0};
+	bool kmsg = false;
 	int c, r, verbosity = 0;
 
-	while ((c = getopt_long(argc, argv, "+r:c:t:vqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:c:t:w:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o.root = optarg;
@@ -989,6 +1180,22 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			timeout_ms = v;
 			break;
 		}
+		case 'w': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v > 3600) {
+				log_error("invalid --wait '%s': seconds, 0 to 3600", optarg);
+				return errtryhelp(), VB_EXIT_USAGE;
+			}
+			lock_wait_s = v;
+			break;
+		}
+		case 'K':
+			kmsg = true;
+			break;
 		case 'v':
 			verbosity++;
 			break;
@@ -1006,6 +1213,9 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			return VB_EXIT_USAGE;
 		}
 	}
+	/* in the kernel log, one line per decision, as the early binder logs */
+	if (kmsg && verbosity == 0)
+		verbosity = 1;
 	vb_log_set_max_priority(verbosity < 0    ? VB_LOG_ERR
 				: verbosity == 0 ? VB_LOG_NOTICE
 				: verbosity == 1 ? VB_LOG_INFO
@@ -1027,6 +1237,14 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 					  o.root ? o.root : "/", vb_strerror(r));
 				return VB_EXIT_FAILURE;
 			}
+			if (kmsg) {
+				/* a udev RUN program's stderr is only seen with udev debugging */
+				int fd =
+					openat(o.r.fd, "dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+				if (fd >= 0)
+					vb_log_set_kmsg_fd(fd);
+			}
 			if (ops) {
 				o.r.ops = ops;
 			} else {
@@ -1036,6 +1254,7 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			}
 			optind = 1; /* getopt again over the command's own arguments */
 			r = commands[i].fn(&o, sub_argc, sub_argv);
+			vb_lock_release();
 			vb_root_close(&o.r);
 			return r;
 		}

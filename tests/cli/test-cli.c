@@ -14,11 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixture.h"
+#include "lock.h"
+#include "simkernel.h"
 
 struct run {
 	int status; /* exit code, or 128+signal */
@@ -1067,6 +1071,365 @@ START_TEST(early_static_binary_runs_on_fake_root)
 }
 END_TEST
 
+/* ---- late binding: the udev rule's entry point, the lock ---- */
+
+/* What the udev rule runs for an `add` event: the twin-gpu tree as a hot
+ * add leaves it, the card already probed by nvidia (its module was loaded:
+ * the native driver won the race); its twin is not selected. */
+static char *hotplug_tree(const char *config)
+{
+	char *root = tree_with_config("twin-gpu", config);
+
+	fixture_write(root, "dev/kmsg", "");
+	return root;
+}
+
+START_TEST(hotplug_add_of_a_selected_device)
+{
+	char *root = hotplug_tree("bind path=43:00.0\n");
+	struct simkernel_log log;
+	struct run r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--device",
+			   "0000:43:00.0", NULL);
+	char *kmsg, *ov;
+	long o, u;
+
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:43:00.0", "vfio-pci");
+	assert_driver(root, "0000:0a:00.0", "nvidia");        /* the twin */
+	assert_driver(root, "0000:43:00.1", "snd_hda_intel"); /* not selected either */
+	ov = fixture_read(root, "sys/bus/pci/devices/0000:43:00.0/driver_override");
+	ck_assert_str_eq(ov, "vfio-pci\n");
+	free(ov);
+	/* override first, then the native driver is unbound, then vfio-pci */
+	simkernel_log_read(root, &log);
+	o = simkernel_log_find(&log, 0, "0000:43:00.0/driver_override", "vfio-pci");
+	u = simkernel_log_find(&log, 0, "drivers/nvidia/unbind", "0000:43:00.0");
+	ck_assert_msg(o >= 0 && u > o, "override at %ld, unbind at %ld", o, u);
+	ck_assert_uint_eq(simkernel_log_count(&log, "0000:0a:00.0/driver_override", NULL), 0);
+	simkernel_log_free(&log);
+	/* the kernel log has the decision, one record */
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "<6>vfio-bind: 0000:43:00.0 [10de:2204] ");
+	assert_contains(kmsg, "rebind nvidia -> vfio-pci: ok");
+	ck_assert_str_eq(r.err, "");
+	free(kmsg);
+	run_free(&r);
+
+	/* the next event of that device (a coldplug replay): nothing, quietly */
+	simkernel_log_clear(root);
+	fixture_write(root, "dev/kmsg", "");
+	r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--device", "43:00.0", NULL);
+	ck_assert_int_eq(r.status, 0);
+	kmsg = fixture_read(root, "dev/kmsg");
+	ck_assert_str_eq(kmsg, "");
+	free(kmsg);
+	ov = fixture_read(root, ".simkernel/writes");
+	ck_assert_msg(!ov || !*ov, "wrote:\n%s", ov ? ov : "");
+	free(ov);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+START_TEST(hotplug_add_of_an_unselected_twin)
+{
+	char *root = hotplug_tree("bind path=43:00.0\n");
+	struct run r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--device",
+			   "0000:0a:00.0", NULL);
+	char *log, *kmsg;
+
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:0a:00.0", "nvidia");
+	assert_driver(root, "0000:43:00.0", "nvidia"); /* not this event's device */
+	log = fixture_read(root, ".simkernel/writes");
+	ck_assert_msg(!log || !*log, "wrote:\n%s", log ? log : "");
+	kmsg = fixture_read(root, "dev/kmsg");
+	ck_assert_str_eq(kmsg, "");
+	/* it did not even take the lock */
+	ck_assert(!fixture_exists(root, VB_LOCK_FILE));
+	free(log);
+	free(kmsg);
+	run_free(&r);
+
+	/* no rule at all (the package's config) is the same */
+	fixture_write(root, "etc/vfio-bind.conf", "# nothing\n");
+	r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--device", "43:00.0", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	run_free(&r);
+
+	/* bad addresses are usage errors, a vanished device a failure */
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--device", "bogus", NULL);
+	ck_assert_int_eq(r.status, 2);
+	run_free(&r);
+	fixture_write(root, "etc/vfio-bind.conf", "bind path=43:00.0\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--device", "0000:7f:00.0", NULL);
+	ck_assert_int_eq(r.status, 4);
+	assert_contains(r.err, "no PCI device 0000:7f:00.0");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* The storage guard holds for a hot-added device too: the root's NVMe. */
+START_TEST(hotplug_add_keeps_the_guards)
+{
+	char *root = hotplug_tree("bind class=0108\n");
+	struct run r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--device",
+			   "0000:01:00.0", NULL);
+	char *kmsg;
+
+	ck_assert_msg(r.status == 5, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:01:00.0", "nvme");
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "0000:01:00.0");
+	assert_contains(kmsg, "refused");
+	assert_contains(kmsg, "root");
+	free(kmsg);
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* release gives a hot-added device back for good: its next uevent does not
+ * take it again; apply does, and forgets the release. */
+START_TEST(release_of_a_hot_added_device)
+{
+	char *root = hotplug_tree("bind path=43:00.0\n");
+	struct run r = run("VB_SIM_BIN", "--root", root, "apply", "--device", "43:00.0", NULL);
+	char *kmsg;
+
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "release", "43:00.0", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	ck_assert(fixture_exists(root, "run/vfio-bind/released/0000:43:00.0"));
+	run_free(&r);
+
+	r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--auto", "--device", "43:00.0",
+		NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	kmsg = fixture_read(root, "dev/kmsg");
+	assert_contains(kmsg, "<5>vfio-bind: 0000:43:00.0: given back by 'vfio-bind release'");
+	free(kmsg);
+	run_free(&r);
+
+	/* a mark of another device at that address (removed, added again) is stale */
+	fixture_write(root, "run/vfio-bind/released/0000:43:00.0", "ino=1\nreleased\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", "--device", "43:00.0", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_driver(root, "0000:43:00.0", "vfio-pci");
+	ck_assert(!fixture_exists(root, "run/vfio-bind/released/0000:43:00.0"));
+	run_free(&r);
+
+	/* released again; the admin's apply takes it and clears the mark */
+	r = run("VB_SIM_BIN", "--root", root, "release", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert(fixture_exists(root, "run/vfio-bind/released/0000:43:00.0"));
+	run_free(&r);
+	/* the unit's apply leaves it alone too */
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	assert_contains(r.err, "given back by 'vfio-bind release'");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:43:00.0", "vfio-pci");
+	ck_assert(!fixture_exists(root, "run/vfio-bind/released/0000:43:00.0"));
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* Holds ROOT/run/vfio-bind.lock as a vfio-bind would; returns the fd. */
+static int hold_lock(const char *root)
+{
+	char path[4200];
+	int fd;
+
+	fixture_write(root, VB_LOCK_FILE, "");
+	snprintf(path, sizeof(path), "%s/" VB_LOCK_FILE, root);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	{
+		char pid[24];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		ck_assert_int_eq(pwrite(fd, pid, n, 0), n);
+	}
+	return fd;
+}
+
+/* Every entry point waits for the lock and gives up after --wait, naming
+ * the holder; an unselected device's event never waits. */
+START_TEST(lock_bounds_every_entry_point)
+{
+	char *root = hotplug_tree("bind path=43:00.0\n");
+	char pid[64], *log;
+	int fd = hold_lock(root);
+	struct run r;
+
+	snprintf(pid, sizeof(pid), "another vfio-bind (pid %ld)", (long)getpid());
+	r = run("VB_SIM_BIN", "--root", root, "--wait", "1", "apply", NULL);
+	ck_assert_int_eq(r.status, 1);
+	assert_contains(r.err, pid);
+	assert_contains(r.err, "nothing done");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "--wait", "0", "apply", "--device", "43:00.0", NULL);
+	ck_assert_int_eq(r.status, 1);
+	assert_contains(r.err, pid);
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "--wait", "0", "release", "43:00.0", NULL);
+	ck_assert_int_eq(r.status, 1);
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "--wait", "0", "apply", "--device", "0a:00.0", NULL);
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	/* read-only commands do not need it */
+	r = run("VB_SIM_BIN", "--root", root, "plan", NULL);
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "--wait", "x", "apply", NULL);
+	ck_assert_int_eq(r.status, 2);
+	run_free(&r);
+	log = fixture_read(root, ".simkernel/writes");
+	ck_assert_msg(!log || !*log, "wrote under another's lock:\n%s", log ? log : "");
+	free(log);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+
+	/* the boot binder too (it waits 10 s: nothing else binds that early) */
+	set_cmdline(root, "root=/dev/nvme0n1p2 ro\n");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 1);
+	log = fixture_read(root, "dev/kmsg");
+	assert_contains(log, pid);
+	assert_contains(log, "no device bound (boot continues)");
+	free(log);
+	run_free(&r);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	close(fd);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* A second entry point that finds the lock held waits, then runs after the
+ * first is done: none of its writes falls inside the first's hold. */
+START_TEST(lock_waiter_runs_after_the_holder)
+{
+	char *root = hotplug_tree("bind path=43:00.0\n");
+	int fd = hold_lock(root), st;
+	struct timespec ts = {0, 500 * 1000000L};
+	char *log;
+	pid_t pid;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char *argv[] = {(char *)bin("VB_SIM_BIN"), (char *)"--root",  root, (char *)"apply",
+				(char *)"--device",        (char *)"43:00.0", NULL};
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	nanosleep(&ts, NULL);
+	/* still waiting: nothing written, the process still there */
+	log = fixture_read(root, ".simkernel/writes");
+	ck_assert_msg(!log || !*log, "wrote while the lock was held:\n%s", log ? log : "");
+	free(log);
+	ck_assert_int_eq(waitpid(pid, &st, WNOHANG), 0);
+	close(fd); /* the first one is done */
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_driver(root, "0000:43:00.0", "vfio-pci");
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* --auto (the unit, the udev rule) obeys the boot's switches: vfio-bind=off
+ * is the way back from a taken display for the whole boot. */
+START_TEST(auto_obeys_the_kernel_command_line)
+{
+	char *root = hotplug_tree("bind path=43:00.0\n");
+	struct run r;
+	char *log;
+
+	set_cmdline(root, "root=/dev/nvme0n1p2 ro vfio-bind=off\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.err, "disabled by vfio-bind=off");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "--kmsg", "apply", "--auto", "--device", "43:00.0",
+		NULL);
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	log = fixture_read(root, ".simkernel/writes");
+	ck_assert_msg(!log || !*log, "wrote:\n%s", log ? log : "");
+	free(log);
+
+	set_cmdline(root, "root=/dev/nvme0n1p2 ro vfio-bind=dry-run\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", NULL);
+	ck_assert_int_eq(r.status, 0);
+	assert_contains(r.err, "dry run");
+	assert_driver(root, "0000:43:00.0", "nvidia");
+	run_free(&r);
+
+	/* an admin's apply is not automatic */
+	set_cmdline(root, "root=/dev/nvme0n1p2 ro vfio-bind=off\n");
+	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:43:00.0", "vfio-pci");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
+/* What the early binder refused at boot because the hardware changed since
+ * the image was built, the unit and the udev rule refuse too (a path= rule
+ * whose address now names another card); the admin's apply takes it. */
+START_TEST(auto_keeps_the_boot_refusals)
+{
+	char *root = tree_with_snapshot("bind path=01:00\n");
+	struct run r;
+	char *mark;
+
+	edit_file(root, "etc/vfio-bind.snapshot", "select 0000:01:00.0 10de:2204 1458:403b",
+		  "select 0000:01:00.0 10de:1b80 10de:119e");
+	r = run("VB_EARLY_SIM_BIN", "--root", root, NULL);
+	ck_assert_int_eq(r.status, 0);
+	run_free(&r);
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	mark = fixture_read(root, "run/vfio-bind/boot-refused/0000:01:00.0");
+	ck_assert_ptr_nonnull(mark);
+	assert_contains(mark, "hardware-changed hardware changed at 0000:01:00.0");
+	free(mark);
+	ck_assert(!fixture_exists(root, "run/vfio-bind/boot-refused/0000:01:00.1"));
+
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", NULL);
+	ck_assert_msg(r.status == 5, "exit %d: %s", r.status, r.err);
+	assert_contains(r.err, "0000:01:00.0 [10de:2204]");
+	assert_contains(r.err, "refused at boot: hardware changed at 0000:01:00.0");
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	assert_driver(root, "0000:01:00.1", "vfio-pci");
+	run_free(&r);
+	r = run("VB_SIM_BIN", "--root", root, "apply", "--auto", "--device", "01:00.0", NULL);
+	ck_assert_int_eq(r.status, 5);
+	assert_driver(root, "0000:01:00.0", "nvidia");
+	run_free(&r);
+
+	r = run("VB_SIM_BIN", "--root", root, "apply", NULL);
+	ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+	assert_driver(root, "0000:01:00.0", "vfio-pci");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 /* The early binder goes into every initramfs: static (no program
  * interpreter, no dynamic section) and at most 80 KiB (64 KiB until the
  * Proxmox mappings, mapping.c, came in: about 6 KB). */
@@ -1142,6 +1505,14 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, early_invalid_config_logs_and_binds_nothing);
 	tcase_add_test(tc, early_static_binary_runs_on_fake_root);
 	tcase_add_test(tc, early_binary_is_static_and_small);
+	tcase_add_test(tc, hotplug_add_of_a_selected_device);
+	tcase_add_test(tc, hotplug_add_of_an_unselected_twin);
+	tcase_add_test(tc, hotplug_add_keeps_the_guards);
+	tcase_add_test(tc, release_of_a_hot_added_device);
+	tcase_add_test(tc, lock_bounds_every_entry_point);
+	tcase_add_test(tc, lock_waiter_runs_after_the_holder);
+	tcase_add_test(tc, auto_obeys_the_kernel_command_line);
+	tcase_add_test(tc, auto_keeps_the_boot_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }
