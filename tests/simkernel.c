@@ -1160,7 +1160,7 @@ static void log_write(const struct vb_root *root, const char *path, const char *
 
 	escape(path, strlen(path), epath, sizeof(epath));
 	escape(value, len, evalue, sizeof(evalue));
-	n = snprintf(line, sizeof(line), "%d\t%s\t%s\n", result, epath, evalue);
+	n = snprintf(line, sizeof(line), "%d\t%s\t%s\t%d\n", result, epath, evalue, (int)getpid());
 	fd = openat(root->fd, ".simkernel/writes", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
@@ -1179,7 +1179,7 @@ void simkernel_log_read(const char *root, struct simkernel_log *log)
 	if (!buf)
 		return;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *t1 = strchr(line, '\t'), *t2;
+		char *t1 = strchr(line, '\t'), *t2, *t3;
 		struct simkernel_write *w;
 
 		if (!t1)
@@ -1187,13 +1187,17 @@ void simkernel_log_read(const char *root, struct simkernel_log *log)
 		t2 = strchr(t1 + 1, '\t');
 		if (!t2)
 			continue;
-		*t1 = *t2 = 0;
+		t3 = strchr(t2 + 1, '\t');
+		if (!t3)
+			continue;
+		*t1 = *t2 = *t3 = 0;
 		log->v = realloc(log->v, (log->n + 1) * sizeof(*log->v));
 		ck_assert_msg(log->v, "out of memory");
 		w = &log->v[log->n++];
 		w->result = atoi(line);
 		w->path = unescape(t1 + 1);
 		w->value = unescape(t2 + 1);
+		w->pid = atoi(t3 + 1);
 	}
 	free(buf);
 }
@@ -1250,6 +1254,23 @@ size_t simkernel_log_count(const struct simkernel_log *log, const char *suffix, 
 	for (i = 0; i < log->n; i++)
 		if (entry_match(&log->v[i], suffix, value))
 			n++;
+	return n;
+}
+
+size_t simkernel_log_count_pids(const struct simkernel_log *log, const char *suffix,
+				const char *value)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < log->n; i++) {
+		if (!entry_match(&log->v[i], suffix, value))
+			continue;
+		for (j = 0; j < i; j++)
+			if (log->v[j].pid == log->v[i].pid &&
+			    entry_match(&log->v[j], suffix, value))
+				break;
+		n += j == i;
+	}
 	return n;
 }
 

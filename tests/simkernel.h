@@ -93,6 +93,7 @@ struct simkernel_write {
 	char *path;  /* as the caller passed it */
 	char *value; /* as written (may contain "\n") */
 	int result;  /* 0, -errno, or SIMKERNEL_HUNG */
+	int pid;     /* the process that wrote (timed writes: vb_kernel_write's writer) */
 };
 struct simkernel_log {
 	struct simkernel_write *v;
@@ -109,5 +110,8 @@ long simkernel_log_find(const struct simkernel_log *log, size_t from, const char
 long simkernel_log_find_last(const struct simkernel_log *log, const char *suffix,
 			     const char *value);
 size_t simkernel_log_count(const struct simkernel_log *log, const char *suffix, const char *value);
+/* How many different processes made the matching writes. */
+size_t simkernel_log_count_pids(const struct simkernel_log *log, const char *suffix,
+				const char *value);
 /* Prints the log to stderr (for failing tests). */
 void simkernel_log_dump(const struct simkernel_log *log);

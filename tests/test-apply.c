@@ -25,7 +25,7 @@
 #include "select.h"
 #include "simkernel.h"
 
-#define MAX_ITEMS 32
+#define MAX_ITEMS 64
 
 struct ctx {
 	char *dir;
@@ -1068,6 +1068,68 @@ START_TEST(test_fault_unbind_hangs)
 }
 END_TEST
 
+/* Every bound device of a tree with many devices, up to MAX_ITEMS. */
+static size_t plan_all_bound(struct ctx *c)
+{
+	for (size_t i = 0; i < c->list.n && c->plan.n < MAX_ITEMS; i++) {
+		const struct vb_pci_dev *d = &c->list.devs[i];
+
+		if (d->driver[0] && strcmp(d->driver, "pcieport") != 0)
+			add(c, d->name, -1);
+	}
+	return c->plan.n;
+}
+
+/* Timed unbinds cost one process for the whole run, not one per device:
+ * every unbind is written by the same writer child. */
+START_TEST(test_unbind_processes_constant)
+{
+	struct ctx c;
+	size_t n;
+
+	ctx_open_dir(&c, fixture_tree_args((const char *const[]){"--synthetic", "256", NULL}));
+	n = plan_all_bound(&c);
+	ck_assert_uint_ge(n, 40);
+	c.opts.unbind_timeout_ms = 5000;
+	ck_assert_int_eq(apply(&c), 0);
+	simkernel_log_read(c.dir, &c.log);
+	ck_assert_uint_eq(simkernel_log_count(&c.log, "unbind", NULL), n);
+	ck_assert_uint_eq(simkernel_log_count_pids(&c.log, "unbind", NULL), 1);
+	ck_assert_int_ne(c.log.v[simkernel_log_find(&c.log, 0, "unbind", NULL)].pid, getpid());
+	/* the untimed writes stay in this process */
+	ck_assert_uint_eq(simkernel_log_count_pids(&c.log, "driver_override", NULL), 1);
+	for (size_t i = 0; i < n; i++)
+		assert_ok(&c, i, "vfio-pci");
+	ctx_close(&c);
+}
+END_TEST
+
+/* A write that times out costs one more process: its writer is abandoned
+ * and one new writer does every later unbind. */
+START_TEST(test_unbind_processes_after_timeout)
+{
+	char pattern[64];
+	struct ctx c;
+	size_t n;
+
+	ctx_open_dir(&c, fixture_tree_args((const char *const[]){"--synthetic", "256", NULL}));
+	n = plan_all_bound(&c);
+	ck_assert_uint_ge(n, 40);
+	/* the third device's unbind */
+	snprintf(pattern, sizeof(pattern), "unbind=%s", c.items[2].dev->name);
+	simkernel_hang(pattern);
+	c.opts.unbind_timeout_ms = 200;
+	ck_assert_int_eq(apply(&c), 1);
+	assert_failed(&c, 2, "unbind", -ETIMEDOUT);
+	assert_ok(&c, 1, "vfio-pci");
+	assert_ok(&c, n - 1, "vfio-pci");
+	simkernel_log_read(c.dir, &c.log);
+	ck_assert_uint_eq(simkernel_log_count(&c.log, "unbind", NULL), n);
+	ck_assert_uint_eq(simkernel_log_count_pids(&c.log, "unbind", NULL), 2);
+	ctx_close(&c);
+}
+END_TEST
+
 /* vfio-pci cannot be loaded: every pending device fails and goes back. */
 START_TEST(test_fault_module)
 {
@@ -1188,6 +1250,8 @@ static Suite *apply_suite(void)
 	tcase_add_loop_test(tc, test_fault_vanish, 0, 14);
 	tcase_add_test(tc, test_fault_vanish_before);
 	tcase_add_test(tc, test_fault_unbind_hangs);
+	tcase_add_test(tc, test_unbind_processes_constant);
+	tcase_add_test(tc, test_unbind_processes_after_timeout);
 	tcase_add_test(tc, test_fault_module);
 	tcase_add_test(tc, test_fault_module_partial);
 	tcase_add_test(tc, test_fault_module_explained);

@@ -587,14 +587,23 @@ START_TEST(test_vanished)
 	ck_assert_int_eq(vb_pci_load_boot_vga(&c.root, d), -ENODEV);
 	ck_assert_int_eq(vb_pci_load_override(&c.root, d), -ENODEV);
 	ck_assert_int_eq(vb_pci_load_physpath(&c.root, d), -ENODEV);
-	ck_assert_int_eq(vb_pci_load_header(&c.root, d), -ENODEV);
-	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), -ENODEV);
+	/* the header type of a GPU follows from its class (no read), and a
+	 * missing sriov_numvfs is taken as no SR-IOV without an fstatat: both
+	 * leave noticing the vanished device to the loads that read */
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), 0);
+	ck_assert_int_eq(d->header_type, 0);
+	ck_assert_int_eq(vb_pci_load_sriov(&c.root, d), 0);
+	ck_assert_int_eq(d->sriov_numvfs, -1);
 	ck_assert_int_eq(vb_pci_load_all(&c.root, d), -ENODEV);
 	ck_assert_int_eq(vb_pci_refresh(&c.root, d), -ENODEV);
 	/* a fresh scan no longer has it */
 	vb_pci_list_free(&c.list);
 	ck_assert_int_eq(vb_pci_scan(&c.root, &c.list), 0);
 	ck_assert_uint_eq(c.list.n, 12);
+	/* a bridge's header type is read: that one notices */
+	d = dev(&c, "0000:00:01.0");
+	ck_assert_int_eq(simkernel_remove_device(&c.root, "0000:00:01.0"), 0);
+	ck_assert_int_eq(vb_pci_load_header(&c.root, d), -ENODEV);
 	ctx_close(&c);
 }
 END_TEST

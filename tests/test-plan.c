@@ -48,6 +48,17 @@ static void ctx_open(struct ctx *c, const char *tree, const char *conf)
 	ck_assert_int_eq(vb_select(&c->root, &c->cfg, &c->list, c->sel, &c->diags), 0);
 }
 
+/* Scan and select again (the tree changed). */
+static void ctx_rescan(struct ctx *c)
+{
+	vb_pci_list_free(&c->list);
+	ck_assert_int_eq(vb_pci_scan(&c->root, &c->list), 0);
+	free(c->sel);
+	c->sel = calloc(c->list.n ? c->list.n : 1, sizeof(*c->sel));
+	ck_assert_ptr_nonnull(c->sel);
+	ck_assert_int_eq(vb_select(&c->root, &c->cfg, &c->list, c->sel, &c->diags), 0);
+}
+
 static void ctx_plan(struct ctx *c)
 {
 	vb_plan_free(&c->plan);
@@ -282,6 +293,12 @@ START_TEST(test_fresh_state)
 	fixture_write(c.dir, "sys/bus/pci/devices/0000:00:04.0/uevent",
 		      "DRIVER=vfio-pci\nPCI_CLASS=C0330\nPCI_ID=1234:5678\n"
 		      "PCI_SUBSYS_ID=1234:0001\nPCI_SLOT_NAME=0000:00:04.0\n");
+	/* The plan works from the scan it is given (no second uevent read per
+	 * device: apply reads each device again before it acts); the caller
+	 * with an old scan scans again, and the plan follows. */
+	ctx_plan(&c);
+	item_is(&c, "0000:00:06.0", VB_ACT_REBIND, "bound to xhci_hcd", NULL);
+	ctx_rescan(&c);
 	ctx_plan(&c);
 	item_is(&c, "0000:00:06.0", VB_ACT_BIND, "unbound", NULL);
 	item_is(&c, "0000:00:04.0", VB_ACT_NOTHING, "already bound to vfio-pci", NULL);

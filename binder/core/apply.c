@@ -71,10 +71,10 @@ static void rule_loc(const struct vb_config *cfg, const struct vb_plan_item *it,
 			  : it->via == VB_VIA_GROUP ? " (expand=group)"
 						    : "";
 
-	if (cfg && cfg->file && it->rule >= 0 && (size_t)it->rule < cfg->n_rules)
-		snprintf(buf, size, "%s:%u%s", cfg->file, cfg->rules[it->rule].line, via);
-	else
-		snprintf(buf, size, "no rule%s", via);
+	char loc[VB_LOCATION_MAX];
+
+	snprintf(buf, size, "%s%s", vb_rule_location(cfg, it->rule, loc, sizeof(loc)) ?: "no rule",
+		 via);
 }
 
 static void fail(struct vb_outcome *o, const char *step, int err)
@@ -253,47 +253,73 @@ static const char *work_what(const struct work *w, char *buf, size_t size)
 	return buf;
 }
 
-int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const struct vb_plan *plan,
-	     const struct vb_apply_opts *opts, struct vb_outcome *outcomes)
-{
-	unsigned timeout = opts ? opts->unbind_timeout_ms : 0;
-	bool dry = opts && opts->dry_run;
-	char who[512], what[VB_DRIVER_MAX + 32], path[PATH_SIZE];
-	size_t i, n_pending = 0;
+/* One apply run: what every phase reads and updates. */
+struct apply_run {
+	const struct vb_root *root;
+	const struct vb_config *cfg;
+	const struct vb_plan *plan;
+	struct vb_outcome *outcomes;
 	struct work *works;
-	int failures = 0, r;
+	unsigned timeout_ms; /* bound on each unbind */
+	bool dry_run;
+	size_t n_pending; /* works still to end up on vfio-pci */
+	int failures;
+	char who[512], what[VB_DRIVER_MAX + 32];
+};
 
-	if (!plan || plan->n == 0)
-		return 0;
-	works = calloc(plan->n, sizeof(*works));
-	if (!works)
-		return -ENOMEM;
-	memset(outcomes, 0, plan->n * sizeof(*outcomes));
+static const char *run_who(struct apply_run *a, size_t i)
+{
+	return item_who(a->cfg, &a->plan->items[i], a->who, sizeof(a->who));
+}
 
-#define WHO(it) item_who(cfg, (it), who, sizeof(who))
-#define WHAT(w) work_what((w), what, sizeof(what))
+static const char *run_what(struct apply_run *a, size_t i)
+{
+	return work_what(&a->works[i], a->what, sizeof(a->what));
+}
 
-	/* Phase 0: where is every device now? */
-	for (i = 0; i < plan->n; i++) {
-		const struct vb_plan_item *it = &plan->items[i];
-		struct vb_outcome *o = &outcomes[i];
-		struct work *w = &works[i];
+/* Item i failed at step with err: it leaves the pending set. The caller
+ * cleans up (rollback, restore) before logging with log_item_failed. */
+static void item_failed(struct apply_run *a, size_t i, const char *step, int err)
+{
+	struct work *w = &a->works[i];
+
+	fail(&a->outcomes[i], step, err);
+	if (w->pending) {
+		w->pending = false;
+		a->n_pending--;
+	}
+	a->failures++;
+}
+
+static void log_item_failed(struct apply_run *a, size_t i, const char *what)
+{
+	log_failed(run_who(a, i), what ? what : run_what(a, i), &a->outcomes[i], &a->works[i]);
+}
+
+/* Phase 0: where is every device now? Refused items are skipped, devices
+ * already on vfio-pci are done, the rest become pending (dry run: logged). */
+static void phase_survey(struct apply_run *a)
+{
+	for (size_t i = 0; i < a->plan->n; i++) {
+		const struct vb_plan_item *it = &a->plan->items[i];
+		struct vb_outcome *o = &a->outcomes[i];
+		struct work *w = &a->works[i];
 		struct vb_pci_dev *d = it->dev;
+		int r;
 
 		if (it->action == VB_ACT_REFUSE) {
 			o->result = VB_RES_SKIPPED;
 			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
-			log_warning("%s: refused: %s", WHO(it), it->reason);
+			log_warning("%s: refused: %s", run_who(a, i), it->reason);
 			continue;
 		}
-		r = vb_pci_refresh(root, d);
+		r = vb_pci_refresh(a->root, d);
 		if (r == 0)
-			r = reread_override(root, d);
+			r = reread_override(a->root, d);
 		if (r < 0) {
 			w->vanished = r == -ENODEV;
-			fail(o, "driver_override", r);
-			failures++;
-			log_failed(WHO(it), vb_action_name(it->action), o, w);
+			item_failed(a, i, "driver_override", r);
+			log_item_failed(a, i, vb_action_name(it->action));
 			continue;
 		}
 		vb_copy_str(w->old_driver, sizeof(w->old_driver), d->driver);
@@ -301,18 +327,18 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 		if (strcmp(d->driver, VB_TARGET_DRIVER) == 0) {
 			o->result = VB_RES_OK;
 			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
-			log_info("%s: already bound to %s", WHO(it), VB_TARGET_DRIVER);
+			log_info("%s: already bound to %s", run_who(a, i), VB_TARGET_DRIVER);
 			continue;
 		}
 		if (it->action == VB_ACT_NOTHING ||
 		    (it->action == VB_ACT_BIND) != (w->old_driver[0] == 0))
-			log_notice("%s: changed since planning (%s): now on %s", WHO(it),
+			log_notice("%s: changed since planning (%s): now on %s", run_who(a, i),
 				   vb_action_name(it->action), or_none(w->old_driver));
-		if (dry) {
+		if (a->dry_run) {
 			o->result = VB_RES_SKIPPED;
 			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
-			log_info("%s: dry run: %s: would %s%s%s, load %s and bind it", WHO(it),
-				 WHAT(w),
+			log_info("%s: dry run: %s: would %s%s%s, load %s and bind it",
+				 run_who(a, i), run_what(a, i),
 				 strcmp(w->old_override, VB_TARGET_DRIVER) == 0
 					 ? "keep driver_override"
 					 : "set driver_override=" VB_TARGET_DRIVER,
@@ -321,132 +347,208 @@ int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const stru
 			continue;
 		}
 		w->pending = true;
-		n_pending++;
+		a->n_pending++;
 	}
+}
 
-	/* Phase 1: every override before any unbind. */
-	for (i = 0; i < plan->n; i++) {
-		struct work *w = &works[i];
-		struct vb_pci_dev *d = plan->items[i].dev;
+/* Phase 1: every override before any unbind, so that no host driver can
+ * take a device we are about to free. */
+static void phase_override(struct apply_run *a)
+{
+	for (size_t i = 0; i < a->plan->n; i++) {
+		struct work *w = &a->works[i];
+		struct vb_pci_dev *d = a->plan->items[i].dev;
+		int r;
 
 		if (!w->pending || strcmp(w->old_override, VB_TARGET_DRIVER) == 0)
 			continue;
-		r = write_override(root, d, VB_TARGET_DRIVER);
+		r = write_override(a->root, d, VB_TARGET_DRIVER);
 		if (r == 0) {
 			w->wrote_override = true;
 			continue;
 		}
-		fail(&outcomes[i], "driver_override", r);
-		w->pending = false;
-		n_pending--;
-		failures++;
+		item_failed(a, i, "driver_override", r);
 		/* a failed (e.g. short) write may still have changed the value */
-		restore_override(root, d, w);
-		log_failed(WHO(&plan->items[i]), WHAT(w), &outcomes[i], w);
+		restore_override(a->root, d, w);
+		log_item_failed(a, i, NULL);
 	}
+}
 
-	/* Phase 2: unbind from the current driver, bounded by the timeout. */
-	for (i = 0; i < plan->n; i++) {
-		struct work *w = &works[i];
-		struct vb_pci_dev *d = plan->items[i].dev;
+/* After an unbind of item i ended with r (not 0): did the device go anyway,
+ * else it failed, and what is left to undo. */
+static void unbind_failed(struct apply_run *a, size_t i, int r)
+{
+	struct work *w = &a->works[i];
+	struct vb_pci_dev *d = a->plan->items[i].dev;
 
-		if (!w->pending || !w->old_driver[0])
+	if (r != -ETIMEDOUT) {
+		/* did it go anyway (-ENODEV: not bound to that driver now)? */
+		int q = vb_pci_refresh(a->root, d);
+
+		if (q == 0 && (!d->driver[0] || strcmp(d->driver, VB_TARGET_DRIVER) == 0))
+			return; /* unbound or already ours: phase 4 decides */
+		w->vanished = q == -ENODEV;
+	}
+	item_failed(a, i, "unbind", r);
+	if (r == -ETIMEDOUT) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg),
+			 "the unbind from %s may still complete: driver_override stays "
+			 "%s so no host driver takes it; run vfio-bind again later",
+			 w->old_driver, VB_TARGET_DRIVER);
+		add_note(w, msg);
+	} else if (!w->vanished) {
+		restore_override(a->root, d, w);
+	}
+	log_item_failed(a, i, NULL);
+}
+
+static bool needs_unbind(const struct work *w)
+{
+	return w->pending && w->old_driver[0];
+}
+
+/* Phase 2: unbind from the current driver, each bounded by the timeout.
+ * The unbinds go to the writer together (vb_kernel_write_many): one
+ * process and no round trip per device. */
+static void phase_unbind(struct apply_run *a)
+{
+	struct vb_kernel_req *reqs;
+	char(*paths)[PATH_SIZE];
+	size_t *idx, n = 0;
+	int r = -ENOMEM;
+
+	reqs = calloc(a->plan->n, sizeof(*reqs));
+	paths = calloc(a->plan->n, sizeof(*paths));
+	idx = calloc(a->plan->n, sizeof(*idx));
+	if (reqs && paths && idx) {
+		for (size_t i = 0; i < a->plan->n; i++) {
+			if (!needs_unbind(&a->works[i]))
+				continue;
+			driver_attr(a->works[i].old_driver, "unbind", paths[n]);
+			reqs[n].path = paths[n];
+			reqs[n].buf = a->plan->items[i].dev->name;
+			reqs[n].len = strlen(reqs[n].buf);
+			idx[n++] = i;
+		}
+		r = vb_kernel_write_many(a->root, reqs, n, a->timeout_ms);
+	}
+	if (r < 0) {
+		/* nothing was unbound: each device fails and is put back */
+		for (size_t i = 0; i < a->plan->n; i++)
+			if (needs_unbind(&a->works[i]))
+				unbind_failed(a, i, r);
+	} else {
+		for (size_t k = 0; k < n; k++) {
+			if (reqs[k].result == 0)
+				a->works[idx[k]].unbound = true;
+			else
+				unbind_failed(a, idx[k], reqs[k].result);
+		}
+	}
+	free(reqs);
+	free(paths);
+	free(idx);
+}
+
+/* Phase 3: vfio-pci; registering attaches it to overridden unbound devices.
+ * When it cannot be loaded, every pending device goes back. */
+static void phase_load(struct apply_run *a)
+{
+	char why[512];
+	int r;
+
+	if (a->n_pending == 0)
+		return;
+	r = a->root->ops->load_module(a->root, VB_TARGET_DRIVER);
+	if (r >= 0)
+		return;
+	vb_module_explain_failure(a->root, VB_TARGET_DRIVER, r, why, sizeof(why));
+	log_error("cannot load " VB_TARGET_DRIVER ": %s", why);
+	for (size_t i = 0; i < a->plan->n; i++) {
+		if (!a->works[i].pending)
 			continue;
-		driver_attr(w->old_driver, "unbind", path);
-		r = vb_kernel_write_str(root, path, d->name, timeout);
-		if (r == 0) {
-			w->unbound = true;
-			continue;
-		}
-		if (r != -ETIMEDOUT) {
-			/* did it go anyway (-ENODEV: not bound to that driver now)? */
-			int q = vb_pci_refresh(root, d);
-
-			if (q == 0 && (!d->driver[0] || strcmp(d->driver, VB_TARGET_DRIVER) == 0))
-				continue; /* unbound or already ours: phase 4 decides */
-			w->vanished = q == -ENODEV;
-		}
-		fail(&outcomes[i], "unbind", r);
-		w->pending = false;
-		n_pending--;
-		failures++;
-		if (r == -ETIMEDOUT) {
-			char msg[200];
-
-			snprintf(msg, sizeof(msg),
-				 "the unbind from %s may still complete: driver_override stays "
-				 "%s so no host driver takes it; run vfio-bind again later",
-				 w->old_driver, VB_TARGET_DRIVER);
-			add_note(w, msg);
-		} else if (!w->vanished) {
-			restore_override(root, d, w);
-		}
-		log_failed(WHO(&plan->items[i]), WHAT(w), &outcomes[i], w);
+		item_failed(a, i, "load " VB_TARGET_DRIVER, r);
+		rollback(a->root, a->plan->items[i].dev, &a->works[i]);
+		log_item_failed(a, i, NULL);
 	}
+}
 
-	/* Phase 3: vfio-pci; registering attaches it to overridden unbound devices. */
-	if (n_pending > 0) {
-		r = root->ops->load_module(root, VB_TARGET_DRIVER);
-		if (r < 0) {
-			char why[512];
-
-			vb_module_explain_failure(root, VB_TARGET_DRIVER, r, why, sizeof(why));
-			log_error("cannot load " VB_TARGET_DRIVER ": %s", why);
-			for (i = 0; i < plan->n; i++) {
-				struct work *w = &works[i];
-
-				if (!w->pending)
-					continue;
-				fail(&outcomes[i], "load " VB_TARGET_DRIVER, r);
-				w->pending = false;
-				failures++;
-				rollback(root, plan->items[i].dev, w);
-				log_failed(WHO(&plan->items[i]), WHAT(w), &outcomes[i], w);
-			}
-			n_pending = 0;
-		}
-	}
-
-	/* Phase 4: bind what registration did not take, and verify. */
-	for (i = 0; i < plan->n; i++) {
-		struct work *w = &works[i];
-		struct vb_pci_dev *d = plan->items[i].dev;
+/* Phase 4: bind what registration did not take, and verify. */
+static void phase_bind(struct apply_run *a)
+{
+	for (size_t i = 0; i < a->plan->n; i++) {
+		struct work *w = &a->works[i];
+		struct vb_pci_dev *d = a->plan->items[i].dev;
+		struct vb_outcome *o = &a->outcomes[i];
 		const char *step;
+		int r;
 
 		if (!w->pending)
 			continue;
-		w->pending = false;
-		r = bind_one(root, d, w, &step);
+		r = bind_one(a->root, d, w, &step);
 		if (r == 0) {
-			outcomes[i].result = VB_RES_OK;
-			vb_copy_str(outcomes[i].driver_after, sizeof(outcomes[i].driver_after),
-				    VB_TARGET_DRIVER);
-			log_info("%s: %s: ok", WHO(&plan->items[i]), WHAT(w));
+			w->pending = false;
+			a->n_pending--;
+			o->result = VB_RES_OK;
+			vb_copy_str(o->driver_after, sizeof(o->driver_after), VB_TARGET_DRIVER);
+			log_info("%s: %s: ok", run_who(a, i), run_what(a, i));
 			continue;
 		}
-		fail(&outcomes[i], step, r);
-		failures++;
-		if (r == -ENODEV && vb_pci_refresh(root, d) == -ENODEV)
+		item_failed(a, i, step, r);
+		if (r == -ENODEV && vb_pci_refresh(a->root, d) == -ENODEV)
 			w->vanished = true;
 		else
-			rollback(root, d, w);
-		log_failed(WHO(&plan->items[i]), WHAT(w), &outcomes[i], w);
+			rollback(a->root, d, w);
+		log_item_failed(a, i, NULL);
 	}
+}
 
-	/* where every failed device ended up */
-	for (i = 0; i < plan->n; i++) {
-		struct vb_outcome *o = &outcomes[i];
+/* Last: where every failed device ended up, for the outcomes. */
+static void phase_settle(struct apply_run *a)
+{
+	for (size_t i = 0; i < a->plan->n; i++) {
+		struct vb_outcome *o = &a->outcomes[i];
+		struct vb_pci_dev *d = a->plan->items[i].dev;
 
 		if (o->result != VB_RES_FAILED)
 			continue;
-		if (!works[i].vanished && vb_pci_refresh(root, plan->items[i].dev) == 0)
-			vb_copy_str(o->driver_after, sizeof(o->driver_after),
-				    plan->items[i].dev->driver);
+		if (!a->works[i].vanished && vb_pci_refresh(a->root, d) == 0)
+			vb_copy_str(o->driver_after, sizeof(o->driver_after), d->driver);
 	}
-#undef WHO
-#undef WHAT
-	free(works);
-	return failures;
+}
+
+int vb_apply(const struct vb_root *root, const struct vb_config *cfg, const struct vb_plan *plan,
+	     const struct vb_apply_opts *opts, struct vb_outcome *outcomes)
+{
+	struct apply_run a = {
+		.root = root,
+		.cfg = cfg,
+		.plan = plan,
+		.outcomes = outcomes,
+		.timeout_ms = opts ? opts->unbind_timeout_ms : 0,
+		.dry_run = opts && opts->dry_run,
+	};
+
+	if (!plan || plan->n == 0)
+		return 0;
+	a.works = calloc(plan->n, sizeof(*a.works));
+	if (!a.works)
+		return -ENOMEM;
+	memset(outcomes, 0, plan->n * sizeof(*outcomes));
+
+	/* The phases, in order; each works on the devices still pending. A
+	 * new step that must precede any override goes after the survey. */
+	phase_survey(&a);
+	phase_override(&a);
+	phase_unbind(&a);
+	phase_load(&a);
+	phase_bind(&a);
+	phase_settle(&a);
+
+	free(a.works);
+	return a.failures;
 }
 
 int vb_release(const struct vb_root *root, struct vb_pci_dev **devs, size_t n,

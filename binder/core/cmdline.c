@@ -118,7 +118,7 @@ void vb_boot_switches_parse(const char *cmdline, struct vb_boot_switches *sw)
 
 int vb_boot_switches_read(const struct vb_root *root, struct vb_boot_switches *sw)
 {
-	char buf[4096];
+	char buf[VB_CMDLINE_MAX];
 	int r = vb_read_file(root, "proc/cmdline", buf, sizeof(buf));
 
 	vb_boot_switches_parse(r < 0 ? "" : buf, sw);

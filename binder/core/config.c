@@ -1588,3 +1588,11 @@ int vb_rule_format(const struct vb_rule *r, char *buf, size_t size)
 	}
 	return (int)o;
 }
+
+const char *vb_rule_location(const struct vb_config *cfg, int rule, char *buf, size_t size)
+{
+	if (!cfg || !cfg->file || rule < 0 || (size_t)rule >= cfg->n_rules)
+		return NULL;
+	snprintf(buf, size, "%s:%u", cfg->file, cfg->rules[rule].line);
+	return buf;
+}

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
 #include "pci.h"
 
 struct vb_mapping;
@@ -127,6 +128,10 @@ int vb_config_load(const struct vb_root *root, const char *relpath, const char *
 void vb_config_free(struct vb_config *cfg);
 
 /* Does rule index `rule` of cfg say allow-storage=yes? (-1, no rule: no.) */
+/* "FILE:LINE" of rule `rule` into buf (the one formatter of a rule's place
+ * for messages, tables and JSON); NULL when rule is not one of cfg's. */
+const char *vb_rule_location(const struct vb_config *cfg, int rule, char *buf, size_t size);
+
 static inline bool vb_rule_allows_storage(const struct vb_config *cfg, int rule)
 {
 	return cfg && rule >= 0 && (size_t)rule < cfg->n_rules && cfg->rules[rule].allow_storage;

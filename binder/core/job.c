@@ -15,6 +15,7 @@ void vb_job_init(struct vb_job *job)
 
 void vb_job_free(struct vb_job *job)
 {
+	free(job->out);
 	vb_plan_free(&job->plan);
 	free(job->sel);
 	vb_pci_list_free(&job->list);
@@ -26,7 +27,7 @@ void vb_job_free(struct vb_job *job)
 
 int vb_job_load_config(struct vb_job *job, const struct vb_root *root, const char *path)
 {
-	char label[4200];
+	char label[VB_LOCATION_MAX];
 
 	if (!path) {
 		/* messages name the file as the admin knows it: /etc/vfio-bind.conf */
@@ -43,7 +44,7 @@ int vb_job_load_config(struct vb_job *job, const struct vb_root *root, const cha
 	if (path[0] == '/') {
 		snprintf(label, sizeof(label), "%s", path);
 	} else {
-		char cwd[4096];
+		char cwd[VB_PATH_MAX];
 		if (!getcwd(cwd, sizeof(cwd)))
 			return -errno;
 		snprintf(label, sizeof(label), "%s/%s", cwd, path);
@@ -72,4 +73,41 @@ int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_
 		size_t n_guards)
 {
 	return vb_plan_build(root, &job->cfg, &job->list, job->sel, guards, n_guards, &job->plan);
+}
+
+int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb_apply_opts *ao,
+		 long t0_ms, unsigned flags, struct vb_apply_summary *sum)
+{
+	int r;
+
+	memset(sum, 0, sizeof(*sum));
+	sum->dry_run = ao && ao->dry_run;
+	free(job->out);
+	job->out = calloc(job->plan.n ? job->plan.n : 1, sizeof(*job->out));
+	if (!job->out)
+		return -ENOMEM;
+	r = vb_apply(root, &job->cfg, &job->plan, ao, job->out);
+	if (r < 0)
+		return r;
+	sum->failed = r;
+	for (size_t i = 0; i < job->plan.n; i++) {
+		enum vb_action a = job->plan.items[i].action;
+
+		sum->ok += job->out[i].result == VB_RES_OK;
+		sum->todo += a == VB_ACT_BIND || a == VB_ACT_REBIND;
+		sum->refused += a == VB_ACT_REFUSE;
+	}
+
+	if (job->plan.n == 0)
+		vb_log(flags & VB_SUMMARY_QUIET_NONE ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+		       "no device selected by %s", job->cfg.file);
+	else if (sum->todo == 0 && sum->failed == 0 && sum->refused == 0)
+		vb_log(flags & VB_SUMMARY_QUIET_NOTHING ? VB_LOG_DEBUG : VB_LOG_NOTICE,
+		       "nothing to do: %zu device(s) already on vfio-pci", sum->ok);
+	else if (sum->dry_run)
+		log_notice("dry run: %zu device(s) would change, nothing written", sum->todo);
+	else
+		log_notice("%zu device(s) on vfio-pci, %d failed, %zu refused in %ld ms", sum->ok,
+			   sum->failed, sum->refused, vb_now_ms() - t0_ms);
+	return r;
 }

@@ -25,6 +25,16 @@ struct vb_job {
 	struct vb_sel *sel; /* list.n entries */
 	struct vb_plan plan;
 	struct vb_mappings maps; /* the Proxmox mappings mapping= terms point into */
+	struct vb_outcome *out;  /* plan.n entries, after vb_job_apply */
+};
+
+/* What one apply did, for the summary line and the exit code. */
+struct vb_apply_summary {
+	size_t ok;      /* on vfio-pci now (or before) */
+	size_t todo;    /* planned bind or rebind */
+	size_t refused; /* refused by the plan */
+	int failed;     /* devices whose binding failed */
+	bool dry_run;
 };
 
 void vb_job_init(struct vb_job *job);
@@ -40,3 +50,14 @@ int vb_job_select(struct vb_job *job, const struct vb_root *root);
 /* Plans, running the guards on every selected device (plan.h). */
 int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_plan_guard *guards,
 		size_t n_guards);
+/* vb_job_apply flags: say "no device selected" / "nothing to do" at debug
+ * level only (late binding: the unit, udev's coldplug events). */
+#define VB_SUMMARY_QUIET_NONE 1u
+#define VB_SUMMARY_QUIET_NOTHING 2u
+
+/* Applies job->plan (outcomes in job->out) and logs the one summary line of
+ * both binaries ("2 device(s) on vfio-pci, 0 failed, 0 refused in 12 ms",
+ * or why nothing was done); t0_ms is when the run began (vb_now_ms()).
+ * Returns the number of failed devices, or -errno (not logged). */
+int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb_apply_opts *ao,
+		 long t0_ms, unsigned flags, struct vb_apply_summary *sum);

@@ -73,7 +73,7 @@ static bool lists_module(const char *text, const char *mod)
 void vb_module_explain_failure(const struct vb_root *root, const char *name, int err, char *buf,
 			       size_t size)
 {
-	char cmdline[4096], list[1024], mod[64], release[128], path[256];
+	char cmdline[VB_CMDLINE_MAX], list[1024], mod[64], release[128], path[256];
 	char *text = NULL;
 	bool listed = false;
 	size_t len;

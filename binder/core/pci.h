@@ -28,7 +28,6 @@ struct vb_pci_addr {
 };
 
 /* Value of one hex digit (either case), -1 for anything else. */
-int vb_hexval(char c);
 
 /* "%04x:%02x:%02x.%x" */
 void vb_pci_addr_format(const struct vb_pci_addr *a, char buf[VB_PCI_NAME_MAX]);

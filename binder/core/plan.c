@@ -148,12 +148,8 @@ static void plan_device(const struct vb_root *root, const struct vb_config *cfg,
 	struct vb_pci_dev *d = it->dev;
 	int r;
 
-	/* The scan may be old (status, a slow config): read the driver again. */
-	r = vb_pci_refresh(root, d);
-	if (r < 0) {
-		refuse_err(it, "uevent", r);
-		return;
-	}
+	/* The driver is the scan's, read just before: apply reads every
+	 * device again before it acts (the plan may be older by then). */
 	if (strcmp(d->driver, VB_TARGET_DRIVER) != 0) {
 		check_endpoint(root, it);
 		check_sriov(root, it);

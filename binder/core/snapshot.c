@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -43,19 +44,7 @@ static bool word_is(const char *w, size_t n, const char *s)
 /* Exactly `digits` hex digits. */
 static bool parse_hex(const char *w, size_t n, size_t digits, uint32_t *ret)
 {
-	uint32_t v = 0;
-
-	if (n != digits)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int h = vb_hexval(w[i]);
-
-		if (h < 0)
-			return false;
-		v = v * 16 + (uint32_t)h;
-	}
-	*ret = v;
-	return true;
+	return n == digits && vb_hex_digits(w, n, ret) == 0;
 }
 
 /* "VVVV:DDDD" */

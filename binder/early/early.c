@@ -19,20 +19,13 @@
 
 #include "cmdline.h"
 #include "early.h"
+#include "exit-codes.h"
 #include "job.h"
 #include "lock.h"
 #include "log.h"
 #include "mark.h"
 #include "mapping.h"
 #include "snapshot.h"
-
-/* Exit codes (the boot script logs any non-zero one). */
-enum {
-	EARLY_OK = 0,
-	EARLY_CANNOT_RUN = 1, /* bad arguments, no root */
-	EARLY_CONFIG = 3,     /* config invalid: nothing was bound */
-	EARLY_DEVICE = 4,     /* some device failed */
-};
 
 #define MODPROBE_TIMEOUT_MS 30000
 /* Nothing else binds in the initramfs: a held lock is a stray binder. */
@@ -248,14 +241,15 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	};
 	const char *root_dir = NULL, *config = NULL;
 	struct vb_apply_opts ao = {.unbind_timeout_ms = 5000};
-	struct vb_outcome *out = NULL;
+	struct vb_apply_summary sum;
 	struct vb_root root;
 	struct vb_job job;
 	struct vb_boot_switches sw;
 	struct vb_snapshot snap = {0};
 	struct vb_plan_guard guard = {vb_snapshot_guard, NULL};
 	bool debug = false, print_switches = false;
-	int c, r, kmsg, ret = EARLY_OK;
+	long t0 = vb_now_ms();
+	int c, r, kmsg, ret = VB_EXIT_SUCCESS;
 
 	while ((c = getopt_long(argc, argv, "r:c:ndhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -276,20 +270,20 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			break;
 		case 'h':
 			usage();
-			return EARLY_OK;
+			return VB_EXIT_SUCCESS;
 		case 'V':
 			printf("vfio-bind-early %s\n", VB_VERSION);
-			return EARLY_OK;
+			return VB_EXIT_SUCCESS;
 		default:
 			fputs("Try 'vfio-bind-early --help' for more information.\n", stderr);
-			return EARLY_CANNOT_RUN;
+			return VB_EXIT_FAILURE;
 		}
 	}
 
 	r = vb_root_open(&root, root_dir);
 	if (r < 0) {
 		log_error("cannot open root %s: %s", root_dir ? root_dir : "/", vb_strerror(r));
-		return EARLY_CANNOT_RUN;
+		return VB_EXIT_FAILURE;
 	}
 	root.ops = ops ? ops : &early_ops;
 	if (print_switches) {
@@ -298,7 +292,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		printf("mode=%s timeout=%u debug=%d\n", vb_boot_mode_name(sw.mode), sw.timeout_s,
 		       sw.debug);
 		vb_root_close(&root);
-		return EARLY_OK;
+		return VB_EXIT_SUCCESS;
 	}
 
 	kmsg = openat(root.fd, "dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
@@ -334,17 +328,17 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		else
 			log_error("cannot read %s: %s (boot continues)",
 				  config ? config : "/" VB_DEFAULT_CONFIG, vb_strerror(r));
-		ret = EARLY_CONFIG;
+		ret = VB_EXIT_CONFIG;
 		goto free_job;
 	}
 	r = load_mappings(&root, &job);
 	if (r < 0) {
-		ret = EARLY_CONFIG;
+		ret = VB_EXIT_CONFIG;
 		goto free_job;
 	}
 	r = load_snapshot(&root, &snap);
 	if (r < 0) {
-		ret = EARLY_CONFIG;
+		ret = VB_EXIT_CONFIG;
 		goto free_job;
 	}
 	guard.userdata = r > 0 ? &snap : NULL;
@@ -357,7 +351,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			log_error("another vfio-bind (pid %ld) held /" VB_LOCK_FILE
 				  " for %d s: no device bound (boot continues)",
 				  holder, LOCK_WAIT_MS / 1000);
-			ret = EARLY_CANNOT_RUN;
+			ret = VB_EXIT_FAILURE;
 			goto free_job;
 		}
 		/* no lock file (no /run): nothing else can be running this early */
@@ -369,44 +363,29 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	vb_diags_log(&job.diags);
 	if (r < 0) {
 		log_error("cannot scan PCI devices: %s", vb_strerror(r));
-		ret = EARLY_CANNOT_RUN;
+		ret = VB_EXIT_FAILURE;
 		goto free_job;
 	}
 	r = vb_job_plan(&job, &root, &guard, 1);
 	if (r < 0) {
 		log_error("cannot plan: %s", vb_strerror(r));
-		ret = EARLY_CANNOT_RUN;
+		ret = VB_EXIT_FAILURE;
 		goto free_job;
 	}
 	if (job.plan.n == 0) {
 		log_info("%zu rule(s) select no device on this machine", job.cfg.n_rules);
 		goto free_job;
 	}
-	out = calloc(job.plan.n, sizeof(*out));
-	if (!out) {
-		log_error("out of memory");
-		ret = EARLY_CANNOT_RUN;
-		goto free_job;
-	}
-	r = vb_apply(&root, &job.cfg, &job.plan, &ao, out);
+	r = vb_job_apply(&job, &root, &ao, t0, 0, &sum);
 	if (r < 0) {
 		log_error("apply failed: %s", vb_strerror(r));
-		ret = EARLY_DEVICE;
+		ret = VB_EXIT_DEVICE;
 	} else {
-		size_t ok = 0, refused = 0;
-
-		for (size_t i = 0; i < job.plan.n; i++) {
-			ok += out[i].result == VB_RES_OK;
-			refused += job.plan.items[i].action == VB_ACT_REFUSE;
-		}
-		log_notice("%s%zu device(s) on vfio-pci, %d failed, %zu refused",
-			   ao.dry_run ? "dry run: " : "", ok, r, refused);
 		if (!ao.dry_run)
 			mark_refusals(&root, &job.plan);
-		if (r > 0)
-			ret = EARLY_DEVICE;
+		if (sum.failed > 0)
+			ret = VB_EXIT_DEVICE;
 	}
-	free(out);
 free_job:
 	vb_lock_release();
 	vb_snapshot_free(&snap);

@@ -84,14 +84,6 @@ static void usage(void)
 	      stdout);
 }
 
-static const char *rule_location(const struct vb_job *job, int rule, char *buf, size_t size)
-{
-	if (rule < 0 || (size_t)rule >= job->cfg.n_rules)
-		return NULL;
-	snprintf(buf, size, "%s:%u", job->cfg.file, job->cfg.rules[rule].line);
-	return buf;
-}
-
 static const char *via_name(enum vb_via via)
 {
 	switch (via) {
@@ -115,7 +107,7 @@ static int load_config(struct opts *o, struct vb_job *job, bool need_config, boo
 
 	*config_bad = false;
 	if (o->strict_config) {
-		char msg[9000];
+		char msg[VB_MESSAGE_MAX];
 
 		/* the early binder trusts this file at boot */
 		r = vb_config_check_perms(&o->r, o->config, msg, sizeof(msg), NULL);
@@ -341,15 +333,16 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 	for (size_t i = 0; i < job.list.n; i++) {
 		struct vb_pci_dev *d = &job.list.devs[i];
 		const struct vb_sel *s = &job.sel[i];
-		char loc[4200], buf[16], grp[16];
+		char loc[VB_LOCATION_MAX], buf[16], grp[16];
 		const char *where;
 
 		/* a device that vanished mid-listing keeps what the scan saw */
 		(void)vb_pci_load_group(&o->r, d);
 		(void)vb_pci_load_boot_vga(&o->r, d);
 		(void)vb_pci_load_override(&o->r, d);
-		where = s->via != VB_VIA_NONE ? rule_location(&job, s->rule, loc, sizeof(loc))
-					      : NULL;
+		where = s->via != VB_VIA_NONE
+				? vb_rule_location(&job.cfg, s->rule, loc, sizeof(loc))
+				: NULL;
 
 		if (json) {
 			json_object_open(&j, NULL);
@@ -379,7 +372,8 @@ static int cmd_status(struct opts *o, int argc, char **argv)
 			json_str(&j, "selected_via", via_name(s->via));
 			if (s->excluded_by >= 0)
 				json_str(&j, "excluded_by",
-					 rule_location(&job, s->excluded_by, loc, sizeof(loc)));
+					 vb_rule_location(&job.cfg, s->excluded_by, loc,
+							  sizeof(loc)));
 			else
 				json_null(&j, "excluded_by");
 			json_vms(&j, &vms, &d->addr);
@@ -509,8 +503,8 @@ static int cmd_plan(struct opts *o, int argc, char **argv)
 	}
 	for (size_t i = 0; i < job.plan.n; i++) {
 		const struct vb_plan_item *it = &job.plan.items[i];
-		char loc[4200];
-		const char *where = rule_location(&job, it->rule, loc, sizeof(loc));
+		char loc[VB_LOCATION_MAX];
+		const char *where = vb_rule_location(&job.cfg, it->rule, loc, sizeof(loc));
 
 		if (json) {
 			json_object_open(&j, NULL);
@@ -653,11 +647,11 @@ static void apply_marks(struct opts *o, struct vb_job *job)
 static int cmd_apply(struct opts *o, int argc, char **argv)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms};
-	struct vb_outcome *out;
+	struct vb_apply_summary sum;
 	struct vb_pci_addr addr;
 	struct cmd_args a;
 	struct vb_job job;
-	size_t todo = 0;
+	long t0 = vb_now_ms();
 	bool bad;
 	int r;
 
@@ -714,50 +708,24 @@ static int cmd_apply(struct opts *o, int argc, char **argv)
 			return VB_EXIT_SUCCESS; /* given back: said so */
 		}
 	}
-	for (size_t i = 0; i < job.plan.n; i++)
-		if (job.plan.items[i].action == VB_ACT_BIND ||
-		    job.plan.items[i].action == VB_ACT_REBIND)
-			todo++;
-
-	out = calloc(job.plan.n ? job.plan.n : 1, sizeof(*out));
-	if (!out) {
-		vb_job_free(&job);
-		return VB_EXIT_FAILURE;
-	}
-	r = vb_apply(&o->r, &job.cfg, &job.plan, &ao, out);
+	/* the unit on a machine whose config has no rule, and coldplug replaying
+	 * an event for every device the initramfs took: said at debug level */
+	r = vb_job_apply(&job, &o->r, &ao, t0,
+			 (a.automatic ? VB_SUMMARY_QUIET_NONE : 0) |
+				 (a.device ? VB_SUMMARY_QUIET_NOTHING : 0),
+			 &sum);
 	if (r < 0) {
 		log_error("apply failed: %s", vb_strerror(r));
 		r = VB_EXIT_FAILURE;
 	} else {
-		size_t ok = 0, refused = 0;
-
-		for (size_t i = 0; i < job.plan.n; i++) {
-			if (out[i].result == VB_RES_OK) {
-				ok++;
-				/* taken on purpose: a release mark no longer applies */
-				if (!ao.dry_run)
-					vb_mark_clear(&o->r, VB_MARK_RELEASED,
-						      job.plan.items[i].dev);
-			}
-			if (job.plan.items[i].action == VB_ACT_REFUSE)
-				refused++;
-		}
-		if (job.plan.n == 0)
-			/* the unit on a machine whose config has no rule: say nothing */
-			vb_log(a.automatic ? VB_LOG_DEBUG : VB_LOG_NOTICE,
-			       "no device selected by %s", job.cfg.file);
-		else if (todo == 0 && r == 0 && refused == 0)
-			/* coldplug replays an event for every device the initramfs took */
-			vb_log(a.device ? VB_LOG_DEBUG : VB_LOG_NOTICE,
-			       "nothing to do: %zu device(s) already on vfio-pci", ok);
-		else if (ao.dry_run)
-			log_notice("dry run: %zu device(s) would change, nothing written", todo);
-		else
-			log_notice("%zu device(s) on vfio-pci, %d failed, %zu refused", ok, r,
-				   refused);
-		r = r > 0 ? VB_EXIT_DEVICE : refused ? VB_EXIT_REFUSED : VB_EXIT_SUCCESS;
+		/* taken on purpose: a release mark no longer applies */
+		for (size_t i = 0; i < job.plan.n && !ao.dry_run; i++)
+			if (job.out[i].result == VB_RES_OK)
+				vb_mark_clear(&o->r, VB_MARK_RELEASED, job.plan.items[i].dev);
+		r = sum.failed > 0 ? VB_EXIT_DEVICE
+		    : sum.refused  ? VB_EXIT_REFUSED
+				   : VB_EXIT_SUCCESS;
 	}
-	free(out);
 	vb_job_free(&job);
 	return r;
 }
@@ -923,7 +891,7 @@ static int resolve_vfio(struct opts *o, const char *kver_arg, struct vb_modset *
 		return VB_EXIT_ENV;
 	}
 	{
-		char dir[4200];
+		char dir[VB_LOCATION_MAX];
 
 		snprintf(dir, sizeof(dir), "lib/modules/%s", *kver);
 		if (!vb_exists(&o->r, dir)) {
@@ -982,14 +950,14 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 			    st->root_unresolved[0] ? st->root_unresolved : "nothing names it");
 	for (size_t i = 0; r == 0 && i < job->plan.n; i++) {
 		const struct vb_plan_item *it = &job->plan.items[i];
-		char loc[4200];
+		char loc[VB_LOCATION_MAX];
 		const char *where;
 
 		/* a mapping that no longer fits: Proxmox refuses it at VM start;
 		 * the boot does the same, the image can still be built */
 		if (it->refusals & (1u << VB_REFUSE_MAPPING) &&
 		    !(it->refusals & VB_REFUSALS_STORAGE)) {
-			where = rule_location(job, it->rule, loc, sizeof(loc));
+			where = vb_rule_location(&job->cfg, it->rule, loc, sizeof(loc));
 			log_warning(
 				"%s: %s refused: %s\n  hint: correct the mapping in Datacenter > "
 				"Resource Mappings (or pci.cfg), then update-initramfs -u",
@@ -1003,7 +971,7 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 			ret = VB_EXIT_FAILURE; /* logged by the scan */
 			break;
 		}
-		where = rule_location(job, it->rule, loc, sizeof(loc));
+		where = vb_rule_location(&job->cfg, it->rule, loc, sizeof(loc));
 		log_error("%s: %s refused: %s\n  hint: %s 'exclude path=%s'",
 			  where ? where : job->cfg.file, it->dev->name, it->reason,
 			  it->refusals & (1u << VB_REFUSE_ROOT_STORAGE)

@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "cmdline.h"
 #include "diagnose.h"
 #include "job.h"
+#include "util.h"
 
 #define MAX_PROC_FILE (4u << 20) /* proc/interrupts, proc/iomem */
 #define MAX_CONF_FILE (1u << 20) /* modprobe.d files, grub defaults */
@@ -114,19 +116,6 @@ unsigned vb_kver_num(const char *release)
 	return (unsigned)(major * 1000 + minor);
 }
 
-static DIR *opendir_at(const struct vb_root *root, const char *relpath)
-{
-	int fd = openat(root->fd, relpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d)
-		close(fd);
-	return d;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -144,8 +133,7 @@ int vb_diag_list_dir(const struct vb_root *root, const char *relpath, const char
 
 	*ret = NULL;
 	*n = 0;
-	d = opendir_at(root, relpath);
-	if (!d)
+	if (vb_opendir(root, relpath, &d) < 0)
 		return -errno;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
@@ -184,18 +172,6 @@ void vb_diag_free_names(char **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
-}
-
-/* Is `word` (a whole whitespace-separated word) in s? */
-static bool has_word(const char *s, const char *word)
-{
-	size_t len = strlen(word);
-
-	for (const char *p = s; (p = strstr(p, word)); p++)
-		if ((p == s || p[-1] == ' ' || p[-1] == '\t') &&
-		    (p[len] == 0 || p[len] == ' ' || p[len] == '\t' || p[len] == '\n'))
-			return true;
-	return false;
 }
 
 /* Module names compare with '-' and '_' the same. */
@@ -266,7 +242,7 @@ char vb_cpu_vendor(const struct vb_root *root)
 static void no_iommu_text(const struct vb_root *root, enum vb_iommu_kind kind, const char *units,
 			  char *message, size_t msize, char *hint, size_t hsize)
 {
-	char cmdline[4096] = "";
+	char cmdline[VB_CMDLINE_MAX] = "";
 	char vendor = vb_cpu_vendor(root);
 	const char *off = NULL;
 	char where[1024];
@@ -299,17 +275,17 @@ static void no_iommu_text(const struct vb_root *root, enum vb_iommu_kind kind, c
 		if (len >= hsize)                                                                  \
 			len = hsize - 1;                                                           \
 	} while (0)
-	if (has_word(cmdline, "intel_iommu=off"))
+	if (vb_cmdline_has(cmdline, "intel_iommu=off"))
 		off = "intel_iommu=off";
-	else if (has_word(cmdline, "amd_iommu=off"))
+	else if (vb_cmdline_has(cmdline, "amd_iommu=off"))
 		off = "amd_iommu=off";
-	else if (has_word(cmdline, "iommu=off"))
+	else if (vb_cmdline_has(cmdline, "iommu=off"))
 		off = "iommu=off";
 	if (off)
 		ADD("remove %s from the kernel command line (%s); ", off, where);
 	if (vendor == 'I' || (vendor == 0 && kind == VB_IOMMU_INTEL)) {
 		ADD("enable VT-d in the firmware setup");
-		if (!has_word(cmdline, "intel_iommu=on"))
+		if (!vb_cmdline_has(cmdline, "intel_iommu=on"))
 			ADD(" and, before kernel 6.8 (unless the kernel's config turns VT-d on by "
 			    "default, as Debian's does), add intel_iommu=on to the kernel command "
 			    "line: vfio-bind iommu says whether this kernel needs it, vfio-bind "
@@ -320,7 +296,7 @@ static void no_iommu_text(const struct vb_root *root, enum vb_iommu_kind kind, c
 	} else if (vendor == 'A' || (vendor == 0 && kind == VB_IOMMU_AMD)) {
 		ADD("enable the IOMMU (AMD-Vi, usually called \"IOMMU\") in the firmware setup; "
 		    "the kernel turns AMD-Vi on by default, amd_iommu=on is not needed");
-	} else if (has_word(cmdline, "intel_iommu=on")) {
+	} else if (vb_cmdline_has(cmdline, "intel_iommu=on")) {
 		ADD("enable VT-d (Intel) or the IOMMU (AMD-Vi) in the firmware setup "
 		    "(intel_iommu=on is already set)");
 	} else {
@@ -363,13 +339,12 @@ static void read_units(const struct vb_root *root, struct vb_iommu_info *info, i
 		if (w > 0 && len + (size_t)w < sizeof(info->units))
 			len += (size_t)w;
 		if (k == VB_IOMMU_INTEL) {
-			char path[512], buf[64];
+			char buf[64];
 			unsigned long long ecap;
 			char *end;
 
-			snprintf(path, sizeof(path), "sys/class/iommu/%s/intel-iommu/ecap",
-				 names[i]);
-			if (vb_read_file(root, path, buf, sizeof(buf)) > 0) {
+			if (vb_read_filef(root, buf, sizeof(buf),
+					  "sys/class/iommu/%s/intel-iommu/ecap", names[i]) > 0) {
 				ecap = strtoull(buf, &end, 16);
 				if (end != buf && (*ecap_ir != 0))
 					*ecap_ir =
@@ -398,7 +373,7 @@ static int interrupts_ir(const struct vb_root *root)
 
 int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct vb_findings *f)
 {
-	char cmdline[4096] = "";
+	char cmdline[VB_CMDLINE_MAX] = "";
 	int ecap_ir, ev, r;
 
 	memset(info, 0, sizeof(*info));
@@ -413,7 +388,7 @@ int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct
 		snprintf(info->irq_remap_how, sizeof(info->irq_remap_how), "%s",
 			 ev ? "IR- interrupt chips in /proc/interrupts"
 			    : "MSI interrupts without IR- in /proc/interrupts");
-	} else if (has_word(cmdline, "intremap=off")) {
+	} else if (vb_cmdline_has(cmdline, "intremap=off")) {
 		info->irq_remap = 0;
 		snprintf(info->irq_remap_how, sizeof(info->irq_remap_how),
 			 "intremap=off on the kernel command line");
@@ -537,16 +512,14 @@ int vb_diag_group(const struct vb_root *root, struct vb_pci_list *list, const bo
 
 int vb_diag_modalias(const struct vb_root *root, const struct vb_pci_dev *d, char *buf, size_t size)
 {
-	char path[128], ue[2048];
+	char ue[2048];
 	const char *p, *e;
 	int r;
 
-	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/modalias", d->name);
-	r = vb_read_file(root, path, buf, size);
+	r = vb_read_filef(root, buf, size, "sys/bus/pci/devices/%s/modalias", d->name);
 	if (r > 0)
 		return r;
-	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/uevent", d->name);
-	r = vb_read_file(root, path, ue, sizeof(ue));
+	r = vb_read_filef(root, ue, sizeof(ue), "sys/bus/pci/devices/%s/uevent", d->name);
 	if (r < 0)
 		return r;
 	for (p = ue; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
@@ -735,7 +708,7 @@ static void config_label(const struct vb_root *root, const char *path, char *buf
 int vb_config_check_perms(const struct vb_root *root, const char *path, char *msg, size_t size,
 			  struct vb_config_perm *perm)
 {
-	char file[4200], why[256];
+	char file[VB_LOCATION_MAX], why[256];
 	struct stat st, rst;
 	size_t len = 0;
 	bool owner_ok;
@@ -744,9 +717,10 @@ int vb_config_check_perms(const struct vb_root *root, const char *path, char *ms
 	if (size)
 		msg[0] = 0;
 	config_label(root, path, file, sizeof(file));
-	r = path ? fstatat(AT_FDCWD, path, &st, 0) : fstatat(root->fd, VB_DEFAULT_CONFIG, &st, 0);
+	/* an explicit path is on the running system, as vb_job_load_config reads it */
+	r = path ? (stat(path, &st) < 0 ? -errno : 0) : vb_stat(root, VB_DEFAULT_CONFIG, &st, true);
 	if (r < 0)
-		return -errno;
+		return r;
 	owner_ok = st.st_uid == 0 ||
 		   (!root->is_host && fstat(root->fd, &rst) == 0 && st.st_uid == rst.st_uid);
 	why[0] = 0;

@@ -45,7 +45,7 @@ struct report {
 	char *kver;        /* NULL: unknown */
 	unsigned kver_num;
 	bool have_modules; /* lib/modules/KVER exists */
-	char cmdline[4096];
+	char cmdline[VB_CMDLINE_MAX];
 	bool have_cmdline;
 	struct vb_iommu_info iommu;
 	enum vfio_state vfio;
@@ -59,7 +59,7 @@ struct report {
 	struct target *targets;
 	size_t n_targets;
 
-	char image[4200]; /* "/boot/initrd.img-KVER" */
+	char image[VB_LOCATION_MAX]; /* "/boot/initrd.img-KVER" */
 	const char *ir_state;
 	char ir_why[256];
 	struct vb_initramfs ir;
@@ -99,7 +99,7 @@ static const char *class_name(uint32_t class)
 static void gather_kernel(struct report *rep)
 {
 	const struct vb_root *root = rep->root;
-	char path[4200];
+	char path[VB_LOCATION_MAX];
 	struct vb_boot_switches sw;
 	int err, r;
 
@@ -188,7 +188,7 @@ static void gather_config(struct report *rep)
 {
 	const struct vb_root *root = rep->root;
 	struct vb_storage_policy pol;
-	char msg[9000];
+	char msg[VB_MESSAGE_MAX];
 	int r;
 
 	rep->perm_r = vb_config_check_perms(root, rep->o->config, msg, sizeof(msg), &rep->perm);
@@ -282,14 +282,6 @@ static void gather_config(struct report *rep)
 	rep->planned = true;
 }
 
-static const char *rule_loc(const struct report *rep, int rule, char *buf, size_t size)
-{
-	if (rule < 0 || (size_t)rule >= rep->job.cfg.n_rules)
-		return NULL;
-	snprintf(buf, size, "%s:%u", rep->job.cfg.file, rep->job.cfg.rules[rule].line);
-	return buf;
-}
-
 static void gather_targets(struct report *rep)
 {
 	const struct vb_root *root = rep->root;
@@ -328,7 +320,7 @@ static void gather_targets(struct report *rep)
 	for (size_t i = 0; i < rep->n_targets; i++) {
 		struct target *t = &rep->targets[i];
 		struct vb_pci_dev *d;
-		char loc[4200];
+		char loc[VB_LOCATION_MAX];
 		int r;
 
 		t->item = &rep->job.plan.items[i];
@@ -365,7 +357,7 @@ static void gather_targets(struct report *rep)
 					if (w > 0)
 						len += (size_t)w;
 				}
-				const char *where = rule_loc(rep, t->item->rule, loc, sizeof(loc));
+				const char *where = vb_rule_location(&rep->job.cfg, t->item->rule, loc, sizeof(loc));
 				snprintf(hint, sizeof(hint),
 					 "add expand=group to the rule%s%s, or select %s too "
 					 "(exclude rules can keep devices you need)",
@@ -566,7 +558,7 @@ static bool record_value(const char *rec, size_t len, const char *key, char *buf
  * vfio-bind(8) INITRAMFS). */
 static void gather_skipped(struct report *rep)
 {
-	char rel[4200], *rec = NULL, hint[4400];
+	char rel[VB_LOCATION_MAX], *rec = NULL, hint[VB_LOCATION_MAX + 200];
 	char exit_s[16], date[64], pkg[256], msg[1024], detail[1024];
 	const char *d = detail;
 	size_t len;
@@ -605,7 +597,7 @@ static void gather_skipped(struct report *rep)
 
 static void gather_initramfs(struct report *rep)
 {
-	char rel[4096], *etc = NULL, hint[4300], create[4300];
+	char rel[VB_PATH_MAX], *etc = NULL, hint[VB_LOCATION_MAX + 100], create[VB_LOCATION_MAX + 100];
 	size_t etc_len = 0;
 	int r;
 
@@ -756,7 +748,7 @@ static void sayf(FILE *f, int indent, const char *mark, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void sayf(FILE *f, int indent, const char *mark, const char *fmt, ...)
 {
-	char buf[8192];
+	char buf[VB_MESSAGE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -784,21 +776,18 @@ static void relevant_words(const char *cmdline, char *buf, size_t size)
 		"pcie_acs_override",
 		"nomodeset",
 	};
-	size_t len = 0;
+	size_t len = 0, n;
 
 	buf[0] = 0;
-	for (const char *p = cmdline; *p;) {
-		size_t n, klen;
+	for (const char *q = cmdline, *p; (n = vb_cmdline_next(&q, &p)) > 0;) {
+		size_t klen;
 		bool want = false;
 
-		while (*p == ' ' || *p == '\t')
-			p++;
-		n = strcspn(p, " \t");
-		if (n == 0)
-			break;
 		if (n == 2 && strncmp(p, "--", 2) == 0)
 			break; /* the rest goes to init */
 		klen = strcspn(p, "= \t");
+		if (klen > n)
+			klen = n;
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && !want; i++) {
 			size_t kl = strlen(keys[i]);
 			/* "iommu." and "vfio" are prefixes, the others whole keys */
@@ -813,7 +802,6 @@ static void relevant_words(const char *cmdline, char *buf, size_t size)
 			len += n;
 			buf[len] = 0;
 		}
-		p += n;
 	}
 }
 
@@ -883,7 +871,7 @@ static void text_report(const struct report *rep)
 	else if (rep->kver)
 		sayf(f, 2, "info", "checking %s", rep->kver);
 	if (rep->have_cmdline) {
-		char words[4096];
+		char words[VB_CMDLINE_MAX];
 
 		relevant_words(rep->cmdline, words, sizeof(words));
 		sayf(f, 2, "info", "command line: %s",
@@ -934,8 +922,8 @@ static void text_report(const struct report *rep)
 		const struct target *t = &rep->targets[i];
 		const struct vb_plan_item *it = t->item;
 		const struct vb_pci_dev *d = it->dev;
-		char loc[4200], grp[32];
-		const char *where = rule_loc(rep, it->rule, loc, sizeof(loc));
+		char loc[VB_LOCATION_MAX], grp[32];
+		const char *where = vb_rule_location(&rep->job.cfg, it->rule, loc, sizeof(loc));
 
 		if (d->iommu_group >= 0)
 			snprintf(grp, sizeof(grp), "group %d", d->iommu_group);
@@ -1103,7 +1091,7 @@ static void json_report(const struct report *rep)
 	for (size_t i = 0; i < rep->n_targets; i++) {
 		const struct target *t = &rep->targets[i];
 		const struct vb_pci_dev *d = t->item->dev;
-		char loc[4200];
+		char loc[VB_LOCATION_MAX];
 
 		json_object_open(&j, NULL);
 		json_str(&j, "address", d->name);
@@ -1114,7 +1102,7 @@ static void json_report(const struct report *rep)
 		json_str(&j, "driver", d->driver[0] ? d->driver : NULL);
 		json_str(&j, "action", vb_action_name(t->item->action));
 		json_str(&j, "reason", t->item->reason);
-		json_str(&j, "rule", rule_loc(rep, t->item->rule, loc, sizeof(loc)));
+		json_str(&j, "rule", vb_rule_location(&rep->job.cfg, t->item->rule, loc, sizeof(loc)));
 		if (d->iommu_group >= 0)
 			json_int(&j, "iommu_group", d->iommu_group);
 		else

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "initramfs.h"
+#include "util.h"
 
 #define CPIO_HEADER 110
 #define MAX_NAME 4096
@@ -91,17 +92,11 @@ static int src_read(struct src *s, void *out, unsigned long long n)
 
 static int hex8(const unsigned char *p, unsigned long *v)
 {
-	*v = 0;
-	for (int i = 0; i < 8; i++) {
-		unsigned char c = p[i];
-		int d = c >= '0' && c <= '9'   ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-					       : -1;
-		if (d < 0)
-			return -EIO;
-		*v = (*v << 4) | (unsigned long)d;
-	}
+	uint32_t x;
+
+	if (vb_hex_digits((const char *)p, 8, &x) < 0)
+		return -EIO;
+	*v = x;
 	return 0;
 }
 

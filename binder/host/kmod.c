@@ -17,7 +17,7 @@ char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 	struct dirent *de;
 	char *found = NULL;
 	DIR *dir;
-	int fd, n = 0;
+	int n = 0;
 
 	*err = 0;
 	if (kver) {
@@ -42,17 +42,9 @@ char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 			*err = -ENOMEM;
 		return found;
 	}
-	fd = openat(root->fd, "lib/modules", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		*err = -errno;
+	*err = vb_opendir(root, "lib/modules", &dir);
+	if (*err < 0)
 		return NULL;
-	}
-	dir = fdopendir(fd);
-	if (!dir) {
-		*err = -errno;
-		close(fd);
-		return NULL;
-	}
 	while ((de = readdir(dir))) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -74,7 +66,7 @@ char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 
 static struct kmod_ctx *ctx_new(const struct vb_root *root, const char *kver)
 {
-	char dirname[4200], c1[4200], c2[4200], c3[4200];
+	char dirname[VB_LOCATION_MAX], c1[VB_LOCATION_MAX], c2[VB_LOCATION_MAX], c3[VB_LOCATION_MAX];
 	const char *config_paths[4];
 	struct kmod_ctx *ctx;
 	const char *sep = root->path[strlen(root->path) - 1] == '/' ? "" : "/";
@@ -197,7 +189,7 @@ int vb_modset_resolve(const struct vb_root *root, const char *kver, const char *
 {
 	struct kmod_list *list = NULL, *l;
 	struct kmod_ctx *ctx;
-	char path[4200];
+	char path[VB_LOCATION_MAX];
 	int r;
 
 	memset(set, 0, sizeof(*set));

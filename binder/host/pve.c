@@ -518,7 +518,7 @@ static const struct vb_term *first_term(const struct vb_config *cfg, unsigned *l
 
 int vb_pve_job_mappings(const struct vb_root *root, struct vb_job *job, struct vb_diags *pdiags)
 {
-	char file[4200], dir[4200], node[64];
+	char file[VB_LOCATION_MAX], dir[VB_LOCATION_MAX], node[64];
 	const struct vb_term *t;
 	unsigned line = 0;
 	char *buf = NULL;

@@ -21,6 +21,7 @@
 #include "cmdline.h"
 #include "job.h"
 #include "storage.h"
+#include "util.h"
 
 #define PATH_SIZE 4096
 #define MAX_DEPTH 16       /* dm over dm over md over partitions... */
@@ -160,24 +161,6 @@ static int link_resolve(const struct vb_root *root, const char *relpath, char *o
 	return path_resolve(dir, link, out, size);
 }
 
-/* opendir() of a root-relative directory; NULL with errno set. */
-static DIR *opendir_root(const struct vb_root *root, const char *rel)
-{
-	int fd = openat(root->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	}
-	return d;
-}
-
 static bool path_join(char *out, size_t size, const char *a, const char *b)
 {
 	int n = snprintf(out, size, "%s/%s", a, b);
@@ -313,8 +296,7 @@ static bool collect_nvme_subsys(struct scan *s, const struct ctx *c, const char 
 	memcpy(dir, devpath, len);
 	dir[len] = 0;
 
-	d = opendir_root(s->root, dir);
-	if (!d)
+	if (vb_opendir(s->root, dir, &d) < 0)
 		return false;
 	while ((de = readdir(d))) {
 		char rel[PATH_SIZE], target[PATH_SIZE];
@@ -382,8 +364,7 @@ static void collect(struct scan *s, const struct ctx *c, const char *devpath, co
 			return;
 		snprintf(dir, sizeof(dir), "%.*s/slaves", (int)(slash - devpath), devpath);
 	}
-	d = opendir_root(s->root, dir);
-	if (!d)
+	if (vb_opendir(s->root, dir, &d) < 0)
 		return;
 	while ((de = readdir(d))) {
 		char rel[PATH_SIZE], target[PATH_SIZE];
@@ -429,16 +410,16 @@ static int dm_name_path(const struct vb_root *root, const char *name, char *out,
 	int r = -ENOENT;
 	DIR *d;
 
-	d = opendir_root(root, "sys/class/block");
-	if (!d)
+	if (vb_opendir(root, "sys/class/block", &d) < 0)
 		return -errno;
 	while ((de = readdir(d))) {
-		char rel[PATH_SIZE], buf[256];
+		char buf[256];
 
 		if (strncmp(de->d_name, "dm-", 3) != 0)
 			continue;
-		snprintf(rel, sizeof(rel), "sys/class/block/%s/dm/name", de->d_name);
-		if (vb_read_file(root, rel, buf, sizeof(buf)) >= 0 && strcmp(buf, name) == 0) {
+		if (vb_read_filef(root, buf, sizeof(buf), "sys/class/block/%s/dm/name",
+				  de->d_name) >= 0 &&
+		    strcmp(buf, name) == 0) {
 			r = name_path(root, de->d_name, out, size);
 			break;
 		}
@@ -466,7 +447,7 @@ static int devnode_path(const struct vb_root *root, const char *node, char *out,
 	for (int i = 0; i <= MAX_LINKS; i++) {
 		char next[PATH_SIZE];
 
-		if (fstatat(root->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (vb_stat(root, rel, &st, false) < 0)
 			break;
 		if (S_ISBLK(st.st_mode))
 			return devnum_path(root, major(st.st_rdev), minor(st.st_rdev), out, size);
@@ -500,25 +481,6 @@ static void unescape(char *s)
 		}
 	}
 	*w = 0;
-}
-
-/* Splits line (modified) at blanks into at most max fields. */
-static size_t split(char *line, char **f, size_t max)
-{
-	size_t n = 0;
-
-	while (*line && n < max) {
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (!*line)
-			break;
-		f[n++] = line;
-		while (*line && *line != ' ' && *line != '\t')
-			line++;
-		if (*line)
-			*line++ = 0;
-	}
-	return n;
 }
 
 /* Walks devpath for c; true when a PCI device was reached. */
@@ -619,8 +581,7 @@ static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name, bo
 	bool done = false;
 	DIR *d;
 
-	d = opendir_root(s->root, "sys/fs/btrfs");
-	if (!d)
+	if (vb_opendir(s->root, "sys/fs/btrfs", &d) < 0)
 		return false;
 	while (!done && (de = readdir(d))) {
 		char dir[PATH_SIZE], rel[PATH_SIZE];
@@ -629,11 +590,10 @@ static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name, bo
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(dir, sizeof(dir), "sys/fs/btrfs/%s/devices", de->d_name);
-		if (!path_join(rel, sizeof(rel), dir, name) || !vb_exists(s->root, rel))
+		if (vb_path_join(dir, sizeof(dir), "sys/fs/btrfs/%s/devices", de->d_name) < 0 ||
+		    !path_join(rel, sizeof(rel), dir, name) || !vb_exists(s->root, rel))
 			continue;
-		md = opendir_root(s->root, dir);
-		if (!md)
+		if (vb_opendir(s->root, dir, &md) < 0)
 			continue;
 		while ((me = readdir(md))) {
 			char target[PATH_SIZE];
@@ -681,7 +641,7 @@ static int scan_mounts(struct scan *s)
 	for (line = strtok_r(buf, "\n", &save); line && !s->err;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *f[64], *fstype, *source, *mountpoint, devpath[PATH_SIZE];
-		size_t n = split(line, f, 64), sep;
+		size_t n = vb_split_words(line, f, 64), sep;
 		unsigned maj, min;
 		bool found = false;
 		char tail;
@@ -779,7 +739,7 @@ static int scan_swaps(struct scan *s)
 		char *f[8], devpath[PATH_SIZE];
 		struct ctx c = {.mountpoint = SWAP_MOUNTPOINT, .fstype = "swap"};
 
-		if (split(line, f, 8) < 2 || strcmp(f[0], "Filename") == 0)
+		if (vb_split_words(line, f, 8) < 2 || strcmp(f[0], "Filename") == 0)
 			continue;
 		unescape(f[0]);
 		if (strcmp(f[1], "file") == 0) {
@@ -824,8 +784,7 @@ static void cands_load(struct scan *s)
 	if (s->cands_loaded)
 		return;
 	s->cands_loaded = true;
-	d = opendir_root(s->root, "sys/class/block");
-	if (!d)
+	if (vb_opendir(s->root, "sys/class/block", &d) < 0)
 		return;
 	while ((de = readdir(d)) && !s->err) {
 		char path[PATH_SIZE], rel[PATH_SIZE];
@@ -912,9 +871,9 @@ static void cand_probe(struct scan *s, struct cand *c)
 	for (char *p = rel + 4; *p; p++)
 		if (*p == '!')
 			*p = '/';
-	fd = openat(s->root->fd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	fd = vb_open(s->root, rel, O_RDONLY | O_NONBLOCK);
 	if (fd < 0) {
-		log_debug("storage: cannot open %s: %s", rel, vb_strerror(-errno));
+		log_debug("storage: cannot open %s: %s", rel, vb_strerror(-fd));
 		return;
 	}
 	pr = blkid_new_probe();
@@ -957,17 +916,16 @@ static int part_path(struct scan *s, const struct cand *c, int partno, char *out
 	int r = -ENOENT;
 	DIR *d;
 
-	d = opendir_root(s->root, c->path);
-	if (!d)
+	if (vb_opendir(s->root, c->path, &d) < 0)
 		return -errno;
 	while ((de = readdir(d))) {
-		char rel[PATH_SIZE], buf[32];
+		char buf[32];
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(rel, sizeof(rel), "%s/%s/partition", c->path, de->d_name);
-		if (vb_read_file(s->root, rel, buf, sizeof(buf)) >= 0 && atoi(buf) == partno &&
-		    path_join(out, size, c->path, de->d_name)) {
+		if (vb_read_filef(s->root, buf, sizeof(buf), "%s/%s/partition", c->path,
+				  de->d_name) >= 0 &&
+		    atoi(buf) == partno && path_join(out, size, c->path, de->d_name)) {
 			r = 0;
 			break;
 		}
@@ -1053,7 +1011,7 @@ static int walk_pool_link(struct scan *s, struct pool *p, const struct ctx *c, c
 	if (!id[0] || strchr(id, '/') ||
 	    snprintf(link, sizeof(link), "/dev/disk/%s/%s", kind, id) >= (int)sizeof(link))
 		return -EINVAL;
-	if (fstatat(s->root->fd, link + 1, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (vb_stat(s->root, link + 1, &st, false) < 0) {
 		log_debug("storage: pool %s: no %s", p->name, link + 1);
 		return -ENOENT;
 	}
@@ -1098,8 +1056,7 @@ static int walk_pool_udev_data(struct scan *s, struct pool *p, const struct ctx 
 	int hits = 0;
 	DIR *d;
 
-	d = opendir_root(s->root, "run/udev/data");
-	if (!d) {
+	if (vb_opendir(s->root, "run/udev/data", &d) < 0) {
 		int r = -errno;
 
 		log_debug("storage: pool %s: no run/udev/data: %s", p->name, vb_strerror(r));
@@ -1217,7 +1174,7 @@ static int scan_cmdline(struct scan *s)
 		{"PARTUUID=", "/dev/disk/by-partuuid/", "partition UUID", TAG_PARTUUID},
 		{"PARTLABEL=", "/dev/disk/by-partlabel/", "partition label", TAG_PARTLABEL},
 	};
-	char cmdline[8192], value[1024], fstype[64] = "", devpath[PATH_SIZE], what[1100];
+	char cmdline[VB_CMDLINE_MAX], value[1024], fstype[64] = "", devpath[PATH_SIZE], what[1100];
 	struct ctx c = {.mountpoint = "/", .is_root = true};
 	unsigned maj, min;
 	char tail;
@@ -1539,11 +1496,11 @@ int vb_storage_guard(const struct vb_root *root, const struct vb_config *cfg,
 		return 0;
 	}
 	if (u) {
-		char role[768];
+		char role[768], loc[VB_LOCATION_MAX];
 
 		use_role(u, role, sizeof(role));
-		log_warning("%s: %s: taken because %s:%u has allow-storage=yes", item->dev->name,
-			    role, cfg->file, cfg->rules[item->rule].line);
+		log_warning("%s: %s: taken because %s has allow-storage=yes", item->dev->name, role,
+			    vb_rule_location(cfg, item->rule, loc, sizeof(loc)));
 	} else if (!st->root_found) {
 		/* fail closed: it may be the root's controller */
 		vb_plan_refuse_unknown_storage(cfg, item, "the root's controller is unknown");

@@ -700,7 +700,8 @@ START_TEST(early_binds_and_logs_to_kmsg)
 	kmsg = fixture_read(root, "dev/kmsg");
 	assert_contains(kmsg, "vfio-bind: ");
 	assert_contains(kmsg, "0000:01:00.0");
-	assert_contains(kmsg, "2 device(s) on vfio-pci, 0 failed");
+	assert_contains(kmsg, "2 device(s) on vfio-pci, 0 failed, 0 refused in ");
+	assert_contains(kmsg, " ms\n");
 	/* records are "<prio>vfio-bind: ..." so the kernel files them right */
 	ck_assert_msg(kmsg[0] == '<', "kmsg record without priority: %s", kmsg);
 	free(kmsg);

@@ -10,6 +10,7 @@
  * fuzz-TARGET.dict when there is one.
  *
  * fuzz-sources: binder/core/config.c binder/core/log.c binder/core/root.c binder/core/pci.c
+ * fuzz-sources: binder/core/util.c
  * fuzz-sources: binder/core/lock.c
  * fuzz-seeds: conf/vfio-bind.conf
  */
@@ -65,6 +66,8 @@ static int term_equal(const struct vb_term *a, const struct vb_term *b)
 		return a->group == b->group;
 	case VB_TERM_BOOT_VGA:
 		return a->boot_vga == b->boot_vga;
+	case VB_TERM_MAPPING:
+		return strcmp(a->mapping.name, b->mapping.name) == 0;
 	default:
 		return 0;
 	}
