@@ -25,6 +25,7 @@
 #include "log.h"
 #include "mapping.h"
 #include "pci.h"
+#include "recipe.h"
 #include "root.h"
 
 #define KVER "6.1.0-18-amd64"
@@ -709,6 +710,70 @@ START_TEST(test_stale_modprobe)
 }
 END_TEST
 
+/* The sources the scanner grew for import: /etc/modules, modules-load.d,
+ * grub.d drop-ins, aliases; the fixes name import and the boot loader. */
+START_TEST(test_stale_module_lists_and_grub_d)
+{
+	const char *drivers[] = {"e1000e"};
+	struct vb_stale_list st;
+	struct ctx c;
+
+	ctx_open(&c, "desktop");
+	put(c.dir, "etc/modules", "# /etc/modules\nvfio\nvfio_pci\n; vfio_virqfd\nloop\n");
+	/* Debian's symlink to /etc/modules: read once */
+	put(c.dir, "etc/modules-load.d/.keep", "");
+	fixture_symlink(c.dir, "etc/modules-load.d/modules.conf", "../modules");
+	put(c.dir, "usr/lib/modules-load.d/vfio.conf", "vfio_iommu_type1\n");
+	put(c.dir, "etc/modprobe.d/alias.conf",
+	    "alias pci:v000010DEd00002204sv*sd*bc*sc*i* vfio-pci\nblacklist e1000e\n");
+	put(c.dir, "etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n");
+	put(c.dir, "etc/default/grub.d/vfio.cfg",
+	    "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX vfio-pci.ids=10de:2204\"\n");
+	put(c.dir, "etc/default/grub.d/ignored.conf", "GRUB_CMDLINE_LINUX=\"vfio-pci.ids=1:2\"\n");
+	put(c.dir, "proc/cmdline", "root=/dev/sda1 ro\n");
+
+	ck_assert_int_eq(vb_diag_stale(&c.root, drivers, 1, &st, &c.f), 0);
+	for (size_t i = 0; st.n != 6 && i < st.n; i++)
+		fprintf(stderr, "stale: %s:%u: %s\n", st.v[i].file, st.v[i].line, st.v[i].text);
+	ck_assert_uint_eq(st.n, 6);
+	ck_assert_str_eq(st.v[0].text, "alias pci:v000010DEd00002204sv*sd*bc*sc*i* vfio-pci");
+	ck_assert_str_eq(st.v[1].text, "blacklist e1000e");
+	ck_assert_str_eq(st.v[2].file, "/etc/modules");
+	ck_assert_uint_eq(st.v[2].line, 2);
+	ck_assert_str_eq(st.v[3].text, "vfio_pci");
+	ck_assert_str_eq(st.v[4].file, "/usr/lib/modules-load.d/vfio.conf");
+	ck_assert_str_eq(st.v[5].file, "/etc/default/grub.d/vfio.cfg");
+	ck_assert_str_eq(st.v[5].text, "vfio-pci.ids=10de:2204");
+	assert_contains(c.f.v[2].hint, "vfio-bind import");
+	/* GRUB: the file and line to edit, then update-grub */
+	assert_contains(c.f.v[5].hint, "remove it from /etc/default/grub.d/vfio.cfg line 1, then "
+				       "update-grub");
+	vb_stale_list_free(&st);
+	ctx_close(&c);
+}
+END_TEST
+
+/* No IOMMU: the fix names vfio-bind iommu and Proxmox's refresh. */
+START_TEST(test_no_iommu_hint_proxmox)
+{
+	struct ctx c;
+	char msg[512], hint[2048];
+
+	ctx_open(&c, "desktop");
+	fixture_remove(c.dir, "sys/kernel/iommu_groups");
+	put(c.dir, "proc/cpuinfo", "vendor_id\t: GenuineIntel\n");
+	put(c.dir, "proc/cmdline", "root=ZFS=rpool/ROOT/pve-1 boot=zfs\n");
+	put(c.dir, "etc/kernel/cmdline", "root=ZFS=rpool/ROOT/pve-1 boot=zfs\n");
+	put(c.dir, "etc/kernel/proxmox-boot-uuids", "5D3A-1F2B\n");
+	ck_assert(vb_diag_no_iommu(&c.root, msg, sizeof(msg), hint, sizeof(hint)));
+	assert_contains(hint, "vfio-bind iommu --apply writes it (/etc/kernel/cmdline, then "
+			      "proxmox-boot-tool refresh)");
+	assert_contains(hint, "before kernel 6.8");
+	ck_assert_ptr_null(strstr(hint, "update-grub"));
+	ctx_close(&c);
+}
+END_TEST
+
 START_TEST(test_stale_none)
 {
 	const char *drivers[] = {"nvidia"};
@@ -1170,6 +1235,8 @@ static Suite *diagnose_suite(void)
 	tcase_add_test(tc, test_config_permissions_cli);
 	tcase_add_test(tc, test_stale_modprobe);
 	tcase_add_test(tc, test_stale_none);
+	tcase_add_test(tc, test_stale_module_lists_and_grub_d);
+	tcase_add_test(tc, test_no_iommu_hint_proxmox);
 	tcase_add_test(tc, test_modalias);
 	tcase_add_test(tc, test_initramfs_read);
 	suite_add_tcase(s, tc);

@@ -11,10 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "cli.h"
 #include "diagnose.h"
 #include "doctor.h"
 #include "hotplug.h"
+#include "import.h"
 #include "job.h"
 #include "json.h"
 #include "cmdline.h"
@@ -42,7 +44,7 @@ struct opts {
 
 /* What a command's options said; positional arguments in argv[0..argc). */
 struct cmd_args {
-	bool json, dry_run, noheadings, raw, force, automatic;
+	bool json, dry_run, noheadings, raw, force, automatic, apply, remove, write;
 	const char *kver, *snapshot, *output, *slot, *id, *mappings, *device;
 	int argc;
 	char **argv;
@@ -1563,6 +1565,22 @@ static int cmd_doctor(struct opts *o, const struct cmd_args *a)
 	return vb_doctor(&o->r, &d);
 }
 
+static int cmd_iommu(struct opts *o, const struct cmd_args *a)
+{
+	if (a->apply && a->remove) {
+		log_error("iommu: --apply and --remove exclude each other");
+		errtryhelp();
+		return VB_EXIT_USAGE;
+	}
+	return vb_cmd_iommu(&o->r, a->apply ? VB_IOMMU_APPLY : a->remove ? VB_IOMMU_REMOVE : VB_IOMMU_SHOW,
+			    a->kver);
+}
+
+static int cmd_import(struct opts *o, const struct cmd_args *a)
+{
+	return vb_cmd_import(&o->r, o->config, a->write);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The command line */
 
@@ -1585,6 +1603,9 @@ enum {
 	OPT_DEVICE,
 	OPT_AUTO,
 	OPT_KMSG,
+	OPT_APPLY,
+	OPT_REMOVE,
+	OPT_WRITE,
 };
 
 struct cmdopt {
@@ -1658,6 +1679,18 @@ static const struct cmdopt check_opts[] = {
 	O_END,
 };
 static const struct cmdopt kernel_opts[] = {O_KERNEL, O_JSON, O_END};
+static const struct cmdopt iommu_opts[] = {
+	{OPT_APPLY, "apply", no_argument, 'a', NULL,
+	 "write the words where the boot loader reads them, refresh it"},
+	{OPT_REMOVE, "remove", no_argument, 'R', NULL, "undo exactly what apply wrote"},
+	O_KERNEL,
+	O_END,
+};
+static const struct cmdopt import_opts[] = {
+	{OPT_WRITE, "write", no_argument, 0, NULL,
+	 "append the rules, comment out the old lines (backups kept)"},
+	O_END,
+};
 
 /* Options of every command, before or after its name. */
 static const struct cmdopt global_opts[] = {
@@ -1705,6 +1738,9 @@ static const struct command commands[] = {
 	 NULL, 0},
 	{"doctor", cmd_doctor, kernel_opts, NULL, "will passthrough work here, and what to fix",
 	 NULL, 0},
+	{"iommu", cmd_iommu, iommu_opts, NULL, "the IOMMU words of the kernel command line", NULL,
+	 0},
+	{"import", cmd_import, import_opts, NULL, "rules from the old vfio-pci recipe", NULL, 0},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -2021,6 +2057,15 @@ int vb_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			break;
 		case OPT_MAPPINGS:
 			a.mappings = optarg;
+			break;
+		case OPT_APPLY:
+			a.apply = true;
+			break;
+		case OPT_REMOVE:
+			a.remove = true;
+			break;
+		case OPT_WRITE:
+			a.write = true;
 			break;
 		case OPT_FORCE:
 			a.force = true;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "cmdline.h"
 #include "diagnose.h"
 #include "job.h"
@@ -122,8 +123,8 @@ static int cmp_str(const void *a, const void *b)
 
 /* Sorted names of a directory under the root (no dot entries); suffix: only
  * names ending with it. *n 0 and NULL when unreadable. */
-static int list_dir(const struct vb_root *root, const char *relpath, const char *suffix,
-		    char ***ret, size_t *n)
+int vb_diag_list_dir(const struct vb_root *root, const char *relpath, const char *suffix,
+		     char ***ret, size_t *n)
 {
 	struct dirent *de;
 	char **v = NULL;
@@ -166,7 +167,7 @@ oom:
 	return -ENOMEM;
 }
 
-static void free_names(char **v, size_t n)
+void vb_diag_free_names(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
@@ -174,7 +175,7 @@ static void free_names(char **v, size_t n)
 }
 
 /* Module names compare with '-' and '_' the same. */
-static bool modname_eq(const char *a, const char *b)
+bool vb_modname_eq(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++) {
 		char x = *a == '-' ? '_' : *a, y = *b == '-' ? '_' : *b;
@@ -184,7 +185,7 @@ static bool modname_eq(const char *a, const char *b)
 	return *a == *b;
 }
 
-static bool modname_eqn(const char *a, size_t alen, const char *b)
+bool vb_modname_eqn(const char *a, size_t alen, const char *b)
 {
 	char buf[128];
 
@@ -192,7 +193,7 @@ static bool modname_eqn(const char *a, size_t alen, const char *b)
 		return false;
 	memcpy(buf, a, alen);
 	buf[alen] = 0;
-	return modname_eq(buf, b);
+	return vb_modname_eq(buf, b);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -217,14 +218,14 @@ static unsigned count_groups(const struct vb_root *root)
 	char **names;
 	size_t n;
 
-	if (list_dir(root, "sys/kernel/iommu_groups", NULL, &names, &n) < 0)
+	if (vb_diag_list_dir(root, "sys/kernel/iommu_groups", NULL, &names, &n) < 0)
 		return 0;
-	free_names(names, n);
+	vb_diag_free_names(names, n);
 	return (unsigned)n;
 }
 
 /* "GenuineIntel" / "AuthenticAMD" from proc/cpuinfo: 'I', 'A' or 0. */
-static char cpu_vendor(const struct vb_root *root)
+char vb_cpu_vendor(const struct vb_root *root)
 {
 	char *buf = NULL, v = 0;
 
@@ -242,12 +243,14 @@ static void no_iommu_text(const struct vb_root *root, enum vb_iommu_kind kind, c
 			  char *message, size_t msize, char *hint, size_t hsize)
 {
 	char cmdline[VB_CMDLINE_MAX] = "";
-	char vendor = cpu_vendor(root);
+	char vendor = vb_cpu_vendor(root);
 	const char *off = NULL;
-	const char *where = "GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub; or "
-			    "/etc/kernel/cmdline";
+	char where[1024];
+	struct vb_boot boot;
 	size_t len = 0;
 
+	vb_boot_detect(root, NULL, &boot);
+	snprintf(where, sizeof(where), "%s, then %s", boot.cmdline_where, boot.refresh);
 	(void)vb_read_file(root, "proc/cmdline", cmdline, sizeof(cmdline));
 	if (message) {
 		if (kind != VB_IOMMU_NONE)
@@ -283,7 +286,11 @@ static void no_iommu_text(const struct vb_root *root, enum vb_iommu_kind kind, c
 	if (vendor == 'I' || (vendor == 0 && kind == VB_IOMMU_INTEL)) {
 		ADD("enable VT-d in the firmware setup");
 		if (!vb_cmdline_has(cmdline, "intel_iommu=on"))
-			ADD(" and add intel_iommu=on to the kernel command line (%s)", where);
+			ADD(" and, before kernel 6.8 (unless the kernel's config turns VT-d on by "
+			    "default, as Debian's does), add intel_iommu=on to the kernel command "
+			    "line: vfio-bind iommu says whether this kernel needs it, vfio-bind "
+			    "iommu --apply writes it (%s)",
+			    where);
 		else
 			ADD(" (intel_iommu=on is already set)");
 	} else if (vendor == 'A' || (vendor == 0 && kind == VB_IOMMU_AMD)) {
@@ -293,8 +300,9 @@ static void no_iommu_text(const struct vb_root *root, enum vb_iommu_kind kind, c
 		ADD("enable VT-d (Intel) or the IOMMU (AMD-Vi) in the firmware setup "
 		    "(intel_iommu=on is already set)");
 	} else {
-		ADD("enable VT-d (Intel) or the IOMMU (AMD-Vi) in the firmware setup; Intel also "
-		    "needs intel_iommu=on on the kernel command line (%s)",
+		ADD("enable VT-d (Intel) or the IOMMU (AMD-Vi) in the firmware setup; Intel "
+		    "before kernel 6.8 also needs intel_iommu=on on the kernel command line "
+		    "(vfio-bind iommu --apply; %s)",
 		    where);
 	}
 	ADD("; iommu=pt is optional");
@@ -316,7 +324,7 @@ static void read_units(const struct vb_root *root, struct vb_iommu_info *info, i
 	size_t n, len = 0;
 
 	*ecap_ir = -1;
-	if (list_dir(root, "sys/class/iommu", NULL, &names, &n) < 0)
+	if (vb_diag_list_dir(root, "sys/class/iommu", NULL, &names, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		enum vb_iommu_kind k = strncmp(names[i], "dmar", 4) == 0   ? VB_IOMMU_INTEL
@@ -344,7 +352,7 @@ static void read_units(const struct vb_root *root, struct vb_iommu_info *info, i
 			}
 		}
 	}
-	free_names(names, n);
+	vb_diag_free_names(names, n);
 }
 
 /* 1: "IR-" chips, 0: MSI without IR, -1: no evidence. */
@@ -424,7 +432,7 @@ bool vb_driver_manages_dma(const char *driver, unsigned kver_num)
 		return true; /* unbound */
 	if (strstr(driver, "vfio"))
 		return true; /* vfio-pci and the variant drivers (mlx5_vfio_pci, ...) */
-	if (modname_eq(driver, "pci-stub"))
+	if (vb_modname_eq(driver, "pci-stub"))
 		return true;
 	if (strcmp(driver, "pcieport") == 0)
 		return kver_num == 0 || kver_num >= 5019;
@@ -460,7 +468,7 @@ int vb_diag_group(const struct vb_root *root, struct vb_pci_list *list, const bo
 		return 0;
 	gc->group = d->iommu_group;
 	snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%d/devices", d->iommu_group);
-	r = list_dir(root, path, NULL, &names, &n);
+	r = vb_diag_list_dir(root, path, NULL, &names, &n);
 	if (r < 0)
 		return r;
 	gc->n_members = n;
@@ -489,7 +497,7 @@ int vb_diag_group(const struct vb_root *root, struct vb_pci_list *list, const bo
 		snprintf(nv[gc->n_blockers].driver, sizeof(nv->driver), "%s", m->driver);
 		gc->n_blockers++;
 	}
-	free_names(names, n);
+	vb_diag_free_names(names, n);
 	if (r < 0) {
 		vb_group_check_free(gc);
 		return r;
@@ -748,326 +756,4 @@ int vb_config_check_perms(const struct vb_root *root, const char *path, char *ms
 		 "loses\n  hint: chown root:root %s; chmod 644 %s",
 		 file, why, file, file);
 	return -EPERM;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Stale configuration */
-
-void vb_stale_list_free(struct vb_stale_list *list)
-{
-	for (size_t i = 0; i < list->n; i++) {
-		free(list->v[i].file);
-		free(list->v[i].text);
-		free(list->v[i].why);
-	}
-	free(list->v);
-	memset(list, 0, sizeof(*list));
-}
-
-struct stale_ctx {
-	const struct vb_root *root;
-	const char *const *drivers;
-	size_t n_drivers;
-	struct vb_stale_list *list;
-	struct vb_findings *f;
-	struct {
-		dev_t dev;
-		ino_t ino;
-	} seen[256];
-	size_t n_seen;
-};
-
-static int stale_add(struct stale_ctx *c, const char *file, unsigned line, const char *text,
-		     const char *why, const char *hint)
-{
-	struct vb_stale *nv, *s;
-	char where[4300];
-
-	nv = realloc(c->list->v, (c->list->n + 1) * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	c->list->v = nv;
-	s = &nv[c->list->n];
-	s->line = line;
-	s->file = strdup(file);
-	s->text = strdup(text);
-	s->why = strdup(why);
-	if (!s->file || !s->text || !s->why) {
-		free(s->file);
-		free(s->text);
-		free(s->why);
-		return -ENOMEM;
-	}
-	c->list->n++;
-	if (line)
-		snprintf(where, sizeof(where), "%s:%u", file, line);
-	else
-		snprintf(where, sizeof(where), "%s", file);
-	return vb_findings_add(c->f, VB_LEVEL_WARNING, VB_F_STALE, NULL, hint, "%s: %s: %s", where,
-			       text, why);
-}
-
-static bool is_target_driver(const struct stale_ctx *c, const char *name, size_t len)
-{
-	for (size_t i = 0; i < c->n_drivers; i++)
-		if (c->drivers[i] && modname_eqn(name, len, c->drivers[i]))
-			return true;
-	return false;
-}
-
-static const char *trim(char *s)
-{
-	size_t n;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		s[--n] = 0;
-	return s;
-}
-
-#define HINT_MODPROBE "delete the line, then update-initramfs -u"
-#define HINT_CMDLINE                                                                               \
-	"remove it from the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then "   \
-	"update-grub; or /etc/kernel/cmdline)"
-
-/* One kernel command line word: vfio-pci.ids=, pci-stub.ids=,
- * modprobe.blacklist= / module_blacklist= naming a target driver. */
-static int stale_cmdline_word(struct stale_ctx *c, const char *file, unsigned line,
-			      const char *word)
-{
-	const char *eq = strchr(word, '=');
-	size_t klen = eq ? (size_t)(eq - word) : strlen(word);
-
-	if (!eq)
-		return 0;
-	if (modname_eqn(word, klen, "vfio_pci.ids") || modname_eqn(word, klen, "pci_stub.ids"))
-		return stale_add(c, file, line, word,
-				 "made unnecessary by vfio-bind: it binds the selected devices "
-				 "itself (ids= takes every device with these IDs)",
-				 HINT_CMDLINE);
-	if (modname_eqn(word, klen, "modprobe.blacklist") ||
-	    modname_eqn(word, klen, "module_blacklist")) {
-		for (const char *p = eq + 1; *p;) {
-			size_t n = strcspn(p, ",");
-			if (is_target_driver(c, p, n))
-				return stale_add(c, file, line, word,
-						 "made unnecessary by vfio-bind: it takes the "
-						 "target devices from their driver itself; the "
-						 "blacklist also keeps the driver from every other "
-						 "device",
-						 HINT_CMDLINE);
-			p += n;
-			if (*p == ',')
-				p++;
-		}
-	}
-	return 0;
-}
-
-static int stale_cmdline(struct stale_ctx *c, const char *file, unsigned line, char *s)
-{
-	char *w[256];
-	size_t n = vb_split_words(s, w, 256);
-	int r;
-
-	for (size_t i = 0; i < n; i++) {
-		/* GRUB_CMDLINE_LINUX="quiet vfio-pci.ids=..." : strip the quotes */
-		char *word = w[i];
-		size_t len;
-
-		if (strncmp(word, "GRUB_CMDLINE_LINUX", 18) == 0) {
-			word = strchr(word, '=');
-			if (!word)
-				continue;
-			word++;
-		}
-		while (*word == '"' || *word == '\'')
-			word++;
-		len = strlen(word);
-		while (len && (word[len - 1] == '"' || word[len - 1] == '\''))
-			word[--len] = 0;
-		r = stale_cmdline_word(c, file, line, word);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* One modprobe.d line (comments already dropped). */
-static int stale_modprobe_line(struct stale_ctx *c, const char *file, unsigned line,
-			       const char *text, char *s)
-{
-	char *w[64];
-	size_t n = vb_split_words(s, w, 64);
-
-	if (n < 2)
-		return 0;
-	if (strcmp(w[0], "options") == 0 &&
-	    (modname_eq(w[1], "vfio_pci") || modname_eq(w[1], "pci_stub"))) {
-		for (size_t i = 2; i < n; i++)
-			if (strncmp(w[i], "ids=", 4) == 0)
-				return stale_add(c, file, line, text,
-						 "made unnecessary by vfio-bind: it binds the "
-						 "selected devices itself (ids= takes every device "
-						 "with these IDs)",
-						 HINT_MODPROBE);
-		return 0;
-	}
-	if (strcmp(w[0], "blacklist") == 0 && is_target_driver(c, w[1], strlen(w[1])))
-		return stale_add(c, file, line, text,
-				 "made unnecessary by vfio-bind: it takes the target devices from "
-				 "this driver itself; the blacklist also keeps the driver from "
-				 "every other device",
-				 HINT_MODPROBE);
-	if (strcmp(w[0], "softdep") == 0) {
-		bool pre = false;
-
-		for (size_t i = 2; i < n; i++) {
-			if (strcmp(w[i], "pre:") == 0)
-				pre = true;
-			else if (strcmp(w[i], "post:") == 0)
-				pre = false;
-			else if (pre && modname_eq(w[i], "vfio_pci"))
-				return stale_add(c, file, line, text,
-						 "made unnecessary by vfio-bind: it loads "
-						 "vfio-pci itself before binding",
-						 HINT_MODPROBE);
-		}
-	}
-	return 0;
-}
-
-/* etc/initramfs-tools/modules: "vfio_pci ids=..." and the vfio module list. */
-static int stale_initramfs_modules_line(struct stale_ctx *c, const char *file, unsigned line,
-					const char *text, char *s)
-{
-	static const char *const vfio_mods[] = {
-		"vfio", "vfio_pci", "vfio_iommu_type1", "vfio_virqfd", "vfio_pci_core",
-	};
-	char *w[64];
-	size_t n = vb_split_words(s, w, 64);
-
-	if (n == 0)
-		return 0;
-	for (size_t i = 0; i < sizeof(vfio_mods) / sizeof(vfio_mods[0]); i++)
-		if (modname_eq(w[0], vfio_mods[i]))
-			return stale_add(c, file, line, text,
-					 "made unnecessary by vfio-bind: its hook adds the vfio "
-					 "modules this kernel needs (vfio_virqfd no longer exists "
-					 "since 6.2)",
-					 "delete the line, then update-initramfs -u");
-	return 0;
-}
-
-enum file_kind { FK_MODPROBE, FK_INITRAMFS_MODULES, FK_GRUB, FK_CMDLINE_FILE };
-
-static bool already_seen(struct stale_ctx *c, const char *relpath)
-{
-	struct stat st;
-
-	if (fstatat(c->root->fd, relpath, &st, 0) < 0 || !S_ISREG(st.st_mode))
-		return true; /* nothing to read */
-	for (size_t i = 0; i < c->n_seen; i++)
-		if (c->seen[i].dev == st.st_dev && c->seen[i].ino == st.st_ino)
-			return true;
-	if (c->n_seen < sizeof(c->seen) / sizeof(c->seen[0])) {
-		c->seen[c->n_seen].dev = st.st_dev;
-		c->seen[c->n_seen].ino = st.st_ino;
-		c->n_seen++;
-	}
-	return false;
-}
-
-static int stale_file(struct stale_ctx *c, const char *relpath, enum file_kind kind)
-{
-	char *buf = NULL, *line, *next, shown[4200];
-	unsigned no = 0;
-	int r = 0;
-
-	if (already_seen(c, relpath))
-		return 0;
-	if (vb_read_all(c->root, relpath, MAX_CONF_FILE, &buf, NULL) < 0)
-		return 0; /* unreadable: nothing to report */
-	snprintf(shown, sizeof(shown), "/%s", relpath);
-	for (line = buf; line && *line && r == 0; line = next) {
-		char copy[4096], work[4096];
-		const char *text;
-
-		no++;
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		snprintf(copy, sizeof(copy), "%s", line);
-		text = trim(copy);
-		if (!*text || *text == '#')
-			continue;
-		snprintf(work, sizeof(work), "%s", text);
-		switch (kind) {
-		case FK_MODPROBE:
-			r = stale_modprobe_line(c, shown, no, text, work);
-			break;
-		case FK_INITRAMFS_MODULES:
-			r = stale_initramfs_modules_line(c, shown, no, text, work);
-			break;
-		case FK_GRUB:
-			if (strncmp(text, "GRUB_CMDLINE_LINUX", 18) == 0)
-				r = stale_cmdline(c, shown, no, work);
-			break;
-		case FK_CMDLINE_FILE:
-			r = stale_cmdline(c, shown, no, work);
-			break;
-		}
-	}
-	free(buf);
-	return r;
-}
-
-int vb_diag_stale(const struct vb_root *root, const char *const *drivers, size_t n_drivers,
-		  struct vb_stale_list *list, struct vb_findings *f)
-{
-	static const char *const dirs[] = {
-		"etc/modprobe.d",
-		"run/modprobe.d",
-		"lib/modprobe.d",
-		"usr/lib/modprobe.d",
-	};
-	struct stale_ctx *c;
-	char cmdline[4096];
-	int r = 0;
-
-	memset(list, 0, sizeof(*list));
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->root = root;
-	c->drivers = drivers;
-	c->n_drivers = n_drivers;
-	c->list = list;
-	c->f = f;
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && r == 0; i++) {
-		char **names, path[4200];
-		size_t n;
-
-		if (list_dir(root, dirs[i], ".conf", &names, &n) < 0)
-			continue;
-		for (size_t k = 0; k < n && r == 0; k++) {
-			snprintf(path, sizeof(path), "%s/%s", dirs[i], names[k]);
-			r = stale_file(c, path, FK_MODPROBE);
-		}
-		free_names(names, n);
-	}
-	if (r == 0)
-		r = stale_file(c, "etc/initramfs-tools/modules", FK_INITRAMFS_MODULES);
-	if (r == 0)
-		r = stale_file(c, "etc/default/grub", FK_GRUB);
-	if (r == 0)
-		r = stale_file(c, "etc/kernel/cmdline", FK_CMDLINE_FILE);
-	if (r == 0 && vb_read_file(root, "proc/cmdline", cmdline, sizeof(cmdline)) > 0)
-		r = stale_cmdline(c, "kernel command line (/proc/cmdline)", 0, cmdline);
-	free(c);
-	if (r < 0)
-		vb_stale_list_free(list);
-	return r;
 }

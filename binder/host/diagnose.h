@@ -197,28 +197,17 @@ int vb_config_check_perms(const struct vb_root *root, const char *path, char *ms
 			  struct vb_config_perm *perm);
 
 /* ------------------------------------------------------------------------ */
-/* Leftovers of the usual manual setup */
+/* Helpers shared with recipe.c */
 
-struct vb_stale {
-	char *file;    /* "/etc/modprobe.d/vfio.conf", "kernel command line" */
-	unsigned line; /* 1-based; 0 for the running command line */
-	char *text;    /* the line or word, trimmed */
-	char *why;
-};
+/* Sorted names of a directory under the root (no dot entries); suffix: only
+ * names ending with it. *ret NULL and *n 0 when unreadable (-errno). */
+int vb_diag_list_dir(const struct vb_root *root, const char *relpath, const char *suffix,
+		     char ***ret, size_t *n);
+void vb_diag_free_names(char **v, size_t n);
+/* Module names compare with '-' and '_' the same. */
+bool vb_modname_eq(const char *a, const char *b);
+bool vb_modname_eqn(const char *a, size_t alen, const char *b);
+/* "GenuineIntel" / "AuthenticAMD" (or Hygon) in proc/cpuinfo: 'I', 'A' or 0. */
+char vb_cpu_vendor(const struct vb_root *root);
 
-struct vb_stale_list {
-	struct vb_stale *v;
-	size_t n;
-};
-
-/*
- * Scans etc/modprobe.d, run/modprobe.d and lib/modprobe.d (*.conf),
- * etc/initramfs-tools/modules, etc/default/grub, etc/kernel/cmdline and
- * proc/cmdline under the root for: vfio-pci ids= options, pci-stub ids,
- * blacklists of `drivers` (the drivers of the targets), softdeps that load
- * vfio-pci first. Each is reported (list and VB_F_STALE warning) as made
- * unnecessary by vfio-bind. list is initialised here. 0 or -ENOMEM.
- */
-int vb_diag_stale(const struct vb_root *root, const char *const *drivers, size_t n_drivers,
-		  struct vb_stale_list *list, struct vb_findings *f);
-void vb_stale_list_free(struct vb_stale_list *list);
+/* The stale-recipe scanner (vb_diag_stale) is in recipe.h. */

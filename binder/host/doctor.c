@@ -14,6 +14,7 @@
 #include "cmdline.h"
 #include "diagnose.h"
 #include "doctor.h"
+#include "recipe.h"
 #include "initramfs.h"
 #include "job.h"
 #include "json.h"
