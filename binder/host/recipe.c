@@ -13,6 +13,7 @@
 
 #include "boot.h"
 #include "recipe.h"
+#include "util.h"
 
 #define MAX_CONF_FILE (1u << 20)
 
@@ -85,25 +86,6 @@ static int add(struct scan *c, enum vb_recipe_kind kind, enum vb_recipe_src src,
 	return 0;
 }
 
-/* Splits a line into whitespace-separated words (in place); returns count. */
-static size_t split_words(char *s, char **w, size_t max)
-{
-	size_t n = 0;
-
-	while (*s && n < max) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (!*s)
-			break;
-		w[n++] = s;
-		while (*s && *s != ' ' && *s != '\t')
-			s++;
-		if (*s)
-			*s++ = 0;
-	}
-	return n;
-}
-
 static char *trim(char *s)
 {
 	size_t n;
@@ -148,7 +130,7 @@ static int cmdline_word(struct scan *c, const struct where *w, const char *word)
 static int cmdline_words(struct scan *c, const struct where *w, char *s)
 {
 	char *v[256];
-	size_t n = split_words(s, v, 256);
+	size_t n = vb_split_words(s, v, 256);
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
@@ -176,7 +158,7 @@ static int cmdline_words(struct scan *c, const struct where *w, char *s)
 static int modprobe_line(struct scan *c, const struct where *w, const char *text, char *s)
 {
 	char *v[64];
-	size_t n = split_words(s, v, 64);
+	size_t n = vb_split_words(s, v, 64);
 
 	if (n < 2)
 		return 0;
@@ -222,7 +204,7 @@ static int module_line(struct scan *c, const struct where *w, const char *text, 
 		"vfio", "vfio_pci", "vfio_iommu_type1", "vfio_virqfd", "vfio_pci_core",
 	};
 	char *v[64];
-	size_t n = split_words(s, v, 64);
+	size_t n = vb_split_words(s, v, 64);
 
 	if (n == 0)
 		return 0;
