@@ -258,21 +258,13 @@ int vb_mappings_load(const struct vb_root *root, struct vb_mappings *m, unsigned
 		     char *why, size_t why_size)
 {
 	char *text;
-	size_t len;
 	int r;
 
 	memset(m, 0, sizeof(*m));
 	*bad_line = 0;
-	r = vb_read_all(root, VB_MAPPINGS_FILE, MAPPINGS_MAX, &text, &len);
-	if (r < 0) {
-		snprintf(why, why_size, "%s", vb_strerror(-r));
+	r = vb_read_text(root, VB_MAPPINGS_FILE, MAPPINGS_MAX, &text, why, why_size);
+	if (r < 0)
 		return r;
-	}
-	if (strlen(text) != len) {
-		free(text);
-		snprintf(why, why_size, "NUL byte in the file");
-		return -EINVAL;
-	}
 	r = vb_mappings_parse(text, m, bad_line, why, why_size);
 	free(text);
 	return r;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "log.h"
 #include "root.h"
 
 #ifndef O_PATH
@@ -580,4 +581,25 @@ int vb_kernel_write(const struct vb_root *root, const char *relpath, const char 
 
 	r = vb_kernel_write_many(root, &q, 1, timeout_ms);
 	return r < 0 ? r : q.result;
+}
+
+int vb_read_text(const struct vb_root *root, const char *relpath, size_t max, char **ret, char *why,
+		 size_t why_size)
+{
+	char *text;
+	size_t len;
+	int r;
+
+	r = vb_read_all(root, relpath, max, &text, &len);
+	if (r < 0) {
+		snprintf(why, why_size, "%s", vb_strerror(-r));
+		return r;
+	}
+	if (strlen(text) != len) {
+		free(text);
+		snprintf(why, why_size, "NUL byte in the file");
+		return -EINVAL;
+	}
+	*ret = text;
+	return 0;
 }

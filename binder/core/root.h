@@ -58,6 +58,11 @@ int vb_read_link(const struct vb_root *root, const char *relpath, char *buf, siz
 /* Whole file into a malloc'ed buffer (NUL-terminated); max bytes limit. */
 int vb_read_all(const struct vb_root *root, const char *relpath, size_t max, char **ret,
 		size_t *ret_len);
+/* A text file of at most max bytes: vb_read_all() that also refuses a NUL
+ * byte (-EINVAL). On failure why says what went wrong, for the caller's
+ * message; *ret is only set on success. */
+int vb_read_text(const struct vb_root *root, const char *relpath, size_t max, char **ret, char *why,
+		 size_t why_size);
 bool vb_exists(const struct vb_root *root, const char *relpath);
 
 /* The rest of the root I/O, so no module opens, stats or lists by hand. */

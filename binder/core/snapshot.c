@@ -197,22 +197,13 @@ int vb_snapshot_load(const struct vb_root *root, struct vb_snapshot *snap, unsig
 		     char *why, size_t why_size)
 {
 	char *text;
-	size_t len;
 	int r;
 
 	memset(snap, 0, sizeof(*snap));
 	*bad_line = 0;
-	r = vb_read_all(root, VB_SNAPSHOT_FILE, SNAPSHOT_MAX, &text, &len);
-	if (r < 0) {
-		snprintf(why, why_size, "%s", vb_strerror(-r));
+	r = vb_read_text(root, VB_SNAPSHOT_FILE, SNAPSHOT_MAX, &text, why, why_size);
+	if (r < 0)
 		return r;
-	}
-	if (strlen(text) != len) {
-		free(text);
-		*bad_line = 0;
-		snprintf(why, why_size, "NUL byte in the file");
-		return -EINVAL;
-	}
 	r = vb_snapshot_parse(text, snap, bad_line, why, why_size);
 	free(text);
 	return r;
