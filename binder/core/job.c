@@ -134,3 +134,48 @@ int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb
 			   sum->failed, sum->refused, vb_now_ms() - t0_ms);
 	return r;
 }
+
+int vb_job_run(struct vb_job *job, const struct vb_root *root, const struct vb_job_opts *o,
+	       struct vb_apply_summary *sum)
+{
+	bool dry_run = o->apply && o->apply->dry_run;
+	int r = 0;
+
+	for (enum vb_job_step step = VB_JOB_CONFIG; step <= VB_JOB_APPLY; step++) {
+		switch (step) {
+		case VB_JOB_CONFIG:
+			r = vb_job_load_config(job, root, o->config);
+			break;
+		case VB_JOB_MAPPINGS:
+			r = o->mappings ? o->mappings(job, root, o->userdata) : 0;
+			break;
+		case VB_JOB_SELECT:
+			r = vb_job_select(job, root);
+			if (o->log_diags == VB_JOB_LOG_DIAGS_ALL ||
+			    (o->log_diags == VB_JOB_LOG_DIAGS_ERRORS && job->diags.n_errors))
+				vb_diags_log(&job->diags);
+			break;
+		case VB_JOB_SRIOV:
+			/* numvfs=: VFs are made before planning, so that the plan sees them */
+			if (job->config_bad)
+				continue;
+			r = vb_job_sriov(job, root, o->create_vfs, dry_run);
+			break;
+		case VB_JOB_PLAN:
+			r = vb_job_plan(job, root, o->guards, o->n_guards);
+			break;
+		case VB_JOB_APPLY:
+			if (job->config_bad)
+				return -EINVAL;
+			r = vb_job_apply(job, root, o->apply, o->t0_ms, o->summary_flags, sum);
+			if (r > 0)
+				r = 0; /* failed devices: in sum */
+			break;
+		}
+		if (o->step)
+			r = o->step(job, root, step, r, o->userdata);
+		if (r || (o->until && step >= o->until))
+			return r;
+	}
+	return 0;
+}

@@ -3,8 +3,10 @@
 
 /*
  * One run of the pipeline shared by the host command and the early binder:
- * config -> scan -> select -> plan. Each step fills the job; vb_job_free
- * releases whatever was filled.
+ * config -> mappings -> scan and select -> SR-IOV -> plan -> apply and
+ * summary. vb_job_run runs the steps in that order; what the two binaries
+ * (and the host's commands) do differently goes through its options and
+ * hooks. Each step fills the job; vb_job_free releases whatever was filled.
  */
 
 #include <stdbool.h>
@@ -28,6 +30,7 @@ struct vb_job {
 	struct vb_sriov_plan sriov; /* PFs that numvfs= rules select */
 	struct vb_mappings maps; /* the Proxmox mappings mapping= terms point into */
 	struct vb_outcome *out;  /* plan.n entries, after vb_job_apply */
+	bool config_bad;         /* vb_job_run: the config has errors, the hook went on */
 };
 
 /* What one apply did, for the summary line and the exit code. */
@@ -68,3 +71,65 @@ int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_
  * Returns the number of failed devices, or -errno (not logged). */
 int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb_apply_opts *ao,
 		 long t0_ms, unsigned flags, struct vb_apply_summary *sum);
+
+/* The steps of vb_job_run, in order (the step functions below). */
+enum vb_job_step {
+	VB_JOB_CONFIG = 1, /* vb_job_load_config */
+	VB_JOB_MAPPINGS,   /* opts->mappings: the config is final after it */
+	VB_JOB_SELECT,     /* vb_job_select (then the diagnostics are logged) */
+	VB_JOB_SRIOV,      /* vb_job_sriov */
+	VB_JOB_PLAN,       /* vb_job_plan */
+	VB_JOB_APPLY,      /* vb_job_apply and its summary line */
+};
+
+/* A hook's (and vb_job_run's) "stop here, nothing failed". */
+#define VB_JOB_DONE 0x100
+
+/* After select: which diagnostics of job->diags are logged. */
+enum vb_job_log_diags {
+	VB_JOB_LOG_DIAGS_NONE,   /* the caller's business */
+	VB_JOB_LOG_DIAGS_ALL,    /* all of them */
+	VB_JOB_LOG_DIAGS_ERRORS, /* all of them, but only when there are errors */
+};
+
+struct vb_job_opts {
+	const char *config; /* as vb_job_load_config's path */
+	/* Resolves the config's mapping= terms (NULL: none to resolve); 0,
+	 * -EINVAL (errors in job->diags) or -errno. */
+	int (*mappings)(struct vb_job *job, const struct vb_root *root, void *userdata);
+	enum vb_job_log_diags log_diags;
+	bool create_vfs;                    /* vb_job_sriov's create (dry run: apply->dry_run) */
+	const struct vb_plan_guard *guards; /* for vb_job_plan */
+	size_t n_guards;
+	enum vb_job_step until;            /* the last step run; 0: every one */
+	const struct vb_apply_opts *apply; /* for vb_job_apply (dry_run: also the VFs') */
+	long t0_ms;                        /* when the run began, for the summary line */
+	unsigned summary_flags;            /* VB_SUMMARY_* */
+	/*
+	 * Called after each step that ran, with its result r (0 or -errno;
+	 * for VB_JOB_MAPPINGS also when there was nothing to resolve). What
+	 * the caller logs or does between two steps: 0 goes on (also after a
+	 * failed step: the hook knows whether the next can run), anything else
+	 * stops the run and vb_job_run returns it. NULL: a failed step stops
+	 * the run with its -errno. A hook that goes on after a config (or
+	 * mappings) with errors sets job->config_bad: the job is then still
+	 * selected and planned, for a report, but no VF is made and nothing is
+	 * applied (vb_job_run returns -EINVAL after the plan). After a missing
+	 * config it may make job->cfg an empty one.
+	 */
+	int (*step)(struct vb_job *job, const struct vb_root *root, enum vb_job_step step, int r,
+		    void *userdata);
+	void *userdata; /* for mappings and step */
+};
+
+/*
+ * The pipeline of both binaries, from an initialized job: load the config,
+ * resolve its mappings, scan and select, plan and make the SR-IOV VFs,
+ * plan, apply and log the summary line (vb_job_apply fills sum, which may
+ * be NULL when the run stops earlier). Returns 0 when every step up
+ * to opts->until ran, else what stopped it: a hook's value (VB_JOB_DONE,
+ * an exit code) or a step's -errno. The job holds what was done; the
+ * caller frees it.
+ */
+int vb_job_run(struct vb_job *job, const struct vb_root *root, const struct vb_job_opts *opts,
+	       struct vb_apply_summary *sum);

@@ -61,8 +61,8 @@ int vb_mark_get(const struct vb_root *root, const char *dir, const struct vb_pci
 	char path[160], text[320], *end;
 	unsigned long long ino = 0, marked = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, dev->name);
-	if (vb_read_file(root, path, text, sizeof(text)) < 0)
+	if (vb_path_join(path, sizeof(path), "%s/%s", dir, dev->name) < 0 ||
+	    vb_read_file(root, path, text, sizeof(text)) < 0)
 		return 0;
 	if (strncmp(text, "ino=", 4) == 0) {
 		errno = 0;
@@ -85,6 +85,6 @@ void vb_mark_clear(const struct vb_root *root, const char *dir, const struct vb_
 {
 	char path[160];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, dev->name);
-	(void)unlinkat(root->fd, path, 0);
+	if (vb_path_join(path, sizeof(path), "%s/%s", dir, dev->name) == 0)
+		(void)unlinkat(root->fd, path, 0);
 }

@@ -189,12 +189,13 @@ static void mark_refusals(const struct vb_root *root, const struct vb_plan *plan
  * is not in the initramfs). Only when a rule says mapping=. 0, or -errno
  * when the file is missing or invalid or a name is unknown: then nothing is
  * taken. Logs. */
-static int load_mappings(const struct vb_root *root, struct vb_job *job)
+static int load_mappings(struct vb_job *job, const struct vb_root *root, void *userdata)
 {
 	char why[128];
 	unsigned line;
 	int r;
 
+	(void)userdata;
 	if (!vb_config_uses_mappings(&job->cfg))
 		return 0;
 	r = vb_mappings_load(root, &job->maps, &line, why, sizeof(why));
@@ -221,6 +222,89 @@ static const struct vb_kernel_ops early_ops = {
 	.load_module = load_module_modprobe,
 };
 
+/* What the boot does between the steps of the run (job.h). */
+struct early_run {
+	const char *config;
+	struct vb_snapshot *snap;
+	struct vb_plan_guard *guard;
+	bool dry_run;
+};
+
+static int early_config(struct vb_job *job, int r, const struct early_run *e)
+{
+	if (r == -ENOENT) {
+		log_info("no %s: nothing to bind", e->config ? e->config : "/" VB_DEFAULT_CONFIG);
+		return VB_JOB_DONE;
+	}
+	if (r < 0) {
+		vb_diags_log(&job->diags);
+		if (r == -EINVAL)
+			log_error("configuration has errors: no device bound (boot continues)");
+		else
+			log_error("cannot read %s: %s (boot continues)",
+				  e->config ? e->config : "/" VB_DEFAULT_CONFIG, vb_strerror(r));
+		return VB_EXIT_CONFIG;
+	}
+	return 0;
+}
+
+/* The config is final: the snapshot and the lock, before the scan. */
+static int early_prepare(const struct vb_root *root, int r, const struct early_run *e)
+{
+	long holder = 0;
+
+	if (r < 0)
+		return VB_EXIT_CONFIG; /* logged by load_mappings */
+	r = load_snapshot(root, e->snap);
+	if (r < 0)
+		return VB_EXIT_CONFIG;
+	e->guard->userdata = r > 0 ? e->snap : NULL;
+
+	r = vb_lock_take(root, LOCK_WAIT_MS, &holder);
+	if (r == -ETIMEDOUT) {
+		log_error("another vfio-bind (pid %ld) held /" VB_LOCK_FILE
+			  " for %d s: no device bound (boot continues)",
+			  holder, LOCK_WAIT_MS / 1000);
+		return VB_EXIT_FAILURE;
+	}
+	/* no lock file (no /run): nothing else can be running this early */
+	if (r < 0)
+		log_warning("cannot take /" VB_LOCK_FILE ": %s; binding without it",
+			    vb_strerror(r));
+	return 0;
+}
+
+static int early_step(struct vb_job *job, const struct vb_root *root, enum vb_job_step step, int r,
+		      void *userdata)
+{
+	static const char *const failed[] = {
+		[VB_JOB_SELECT] = "cannot scan PCI devices",
+		[VB_JOB_SRIOV] = "cannot create SR-IOV VFs",
+		[VB_JOB_PLAN] = "cannot plan",
+		[VB_JOB_APPLY] = "apply failed",
+	};
+	const struct early_run *e = userdata;
+
+	if (step == VB_JOB_CONFIG)
+		return early_config(job, r, e);
+	if (step == VB_JOB_MAPPINGS)
+		return early_prepare(root, r, e);
+	if (r < 0) {
+		log_error("%s: %s", failed[step], vb_strerror(r));
+		/* no VFs: the boot goes on with the devices there are */
+		return step == VB_JOB_SRIOV   ? 0
+		       : step == VB_JOB_APPLY ? VB_EXIT_DEVICE
+					      : VB_EXIT_FAILURE;
+	}
+	if (step == VB_JOB_PLAN && job->plan.n == 0) {
+		log_info("%zu rule(s) select no device on this machine", job->cfg.n_rules);
+		return VB_JOB_DONE;
+	}
+	if (step == VB_JOB_APPLY && !e->dry_run)
+		mark_refusals(root, &job->plan);
+	return 0;
+}
+
 static void usage(void)
 {
 	fputs("Usage: vfio-bind-early [--root DIR] [--config FILE] [--dry-run] [--debug]\n"
@@ -239,7 +323,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 		{"boot-switches", no_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
-	const char *root_dir = NULL, *config = NULL;
+	const char *root_dir = NULL;
 	struct vb_apply_opts ao = {.unbind_timeout_ms = 5000};
 	struct vb_apply_summary sum;
 	struct vb_root root;
@@ -248,7 +332,18 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	struct vb_snapshot snap = {0};
 	struct vb_plan_guard guard = {vb_snapshot_guard, NULL};
 	bool debug = false, print_switches = false;
-	long t0 = vb_now_ms();
+	struct early_run e = {.snap = &snap, .guard = &guard};
+	struct vb_job_opts opts = {
+		.mappings = load_mappings,
+		.log_diags = VB_JOB_LOG_DIAGS_ALL,
+		.create_vfs = true,
+		.guards = &guard,
+		.n_guards = 1,
+		.apply = &ao,
+		.t0_ms = vb_now_ms(),
+		.step = early_step,
+		.userdata = &e,
+	};
 	int c, r, kmsg, ret = VB_EXIT_SUCCESS;
 
 	while ((c = getopt_long(argc, argv, "r:c:ndhV", longopts, NULL)) != -1) {
@@ -257,7 +352,7 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 			root_dir = optarg;
 			break;
 		case 'c':
-			config = optarg;
+			opts.config = e.config = optarg;
 			break;
 		case 'n':
 			ao.dry_run = true;
@@ -314,83 +409,16 @@ int vb_early_main(int argc, char **argv, const struct vb_kernel_ops *ops)
 	}
 	if (sw.mode == VB_BOOT_DRY_RUN)
 		ao.dry_run = true;
+	e.dry_run = ao.dry_run;
 
 	vb_job_init(&job);
-	r = vb_job_load_config(&job, &root, config);
-	if (r == -ENOENT) {
-		log_info("no %s: nothing to bind", config ? config : "/" VB_DEFAULT_CONFIG);
-		goto free_job;
-	}
-	if (r < 0) {
-		vb_diags_log(&job.diags);
-		if (r == -EINVAL)
-			log_error("configuration has errors: no device bound (boot continues)");
-		else
-			log_error("cannot read %s: %s (boot continues)",
-				  config ? config : "/" VB_DEFAULT_CONFIG, vb_strerror(r));
-		ret = VB_EXIT_CONFIG;
-		goto free_job;
-	}
-	r = load_mappings(&root, &job);
-	if (r < 0) {
-		ret = VB_EXIT_CONFIG;
-		goto free_job;
-	}
-	r = load_snapshot(&root, &snap);
-	if (r < 0) {
-		ret = VB_EXIT_CONFIG;
-		goto free_job;
-	}
-	guard.userdata = r > 0 ? &snap : NULL;
-
-	{
-		long holder = 0;
-
-		r = vb_lock_take(&root, LOCK_WAIT_MS, &holder);
-		if (r == -ETIMEDOUT) {
-			log_error("another vfio-bind (pid %ld) held /" VB_LOCK_FILE
-				  " for %d s: no device bound (boot continues)",
-				  holder, LOCK_WAIT_MS / 1000);
-			ret = VB_EXIT_FAILURE;
-			goto free_job;
-		}
-		/* no lock file (no /run): nothing else can be running this early */
-		if (r < 0)
-			log_warning("cannot take /" VB_LOCK_FILE ": %s; binding without it",
-				    vb_strerror(r));
-	}
-	r = vb_job_select(&job, &root);
-	vb_diags_log(&job.diags);
-	if (r < 0) {
-		log_error("cannot scan PCI devices: %s", vb_strerror(r));
-		ret = VB_EXIT_FAILURE;
-		goto free_job;
-	}
-	/* numvfs=: VFs are made before planning, so the plan sees them */
-	r = vb_job_sriov(&job, &root, true, ao.dry_run);
-	if (r < 0)
-		log_error("cannot create SR-IOV VFs: %s", vb_strerror(r));
-	r = vb_job_plan(&job, &root, &guard, 1);
-	if (r < 0) {
-		log_error("cannot plan: %s", vb_strerror(r));
-		ret = VB_EXIT_FAILURE;
-		goto free_job;
-	}
-	if (job.plan.n == 0) {
-		log_info("%zu rule(s) select no device on this machine", job.cfg.n_rules);
-		goto free_job;
-	}
-	r = vb_job_apply(&job, &root, &ao, t0, 0, &sum);
-	if (r < 0) {
-		log_error("apply failed: %s", vb_strerror(r));
+	r = vb_job_run(&job, &root, &opts, &sum);
+	if (r == VB_JOB_DONE)
+		ret = VB_EXIT_SUCCESS;
+	else if (r)
+		ret = r;
+	else if (sum.failed > 0)
 		ret = VB_EXIT_DEVICE;
-	} else {
-		if (!ao.dry_run)
-			mark_refusals(&root, &job.plan);
-		if (sum.failed > 0)
-			ret = VB_EXIT_DEVICE;
-	}
-free_job:
 	vb_lock_release();
 	vb_snapshot_free(&snap);
 	vb_job_free(&job);

@@ -83,49 +83,144 @@ static const char *via_name(enum vb_via via)
 	}
 }
 
+/* What a host command does between the steps of the run (job.h). */
+struct host_run {
+	struct opts *o;
+	const char *device;             /* apply --device: the device named */
+	const struct vb_pci_addr *addr; /* its address */
+	bool need_config;               /* a missing config is an error, not an empty one */
+	bool precheck;                  /* device_precheck: is it selected at all? */
+	bool apply;                     /* cmd_apply: the plan is applied */
+	bool automatic;                 /* apply --auto */
+	bool dry_run;
+};
+
+/* mapping= terms: Proxmox VE's pci.cfg for this node */
+static int host_mappings(struct vb_job *job, const struct vb_root *root, void *userdata)
+{
+	struct vb_diags pd;
+	int r;
+
+	(void)userdata;
+	r = vb_pve_job_mappings(root, job, &pd);
+	vb_diags_log(&pd);
+	vb_diags_free(&pd);
+	return r;
+}
+
+static int precheck_config(const struct host_run *h, struct vb_job *job);
+static int precheck_device(const struct host_run *h, struct vb_job *job);
+static int apply_planned(const struct host_run *h, struct vb_job *job);
+static void log_no_iommu(struct opts *o, const struct vb_job *job);
+
+static int host_step(struct vb_job *job, const struct vb_root *root, enum vb_job_step step, int r,
+		     void *userdata)
+{
+	const struct host_run *h = userdata;
+	struct opts *o = h->o;
+
+	switch (step) {
+	case VB_JOB_CONFIG:
+		if (r == -ENOENT && !o->config && !h->need_config) {
+			/* a missing default config is an empty one */
+			vb_config_free(&job->cfg);
+			job->cfg.file = strdup("/etc/vfio-bind.conf");
+		} else if (r == -EINVAL) {
+			job->config_bad = true; /* reported; never applied */
+		} else if (r < 0) {
+			log_error("cannot read %s: %s",
+				  o->config ? o->config : "/etc/vfio-bind.conf", vb_strerror(r));
+			return VB_EXIT_CONFIG;
+		}
+		return 0;
+	case VB_JOB_MAPPINGS:
+		if (r == -EINVAL)
+			job->config_bad = true;
+		else if (r < 0)
+			return log_error("cannot resolve the mappings: %s", vb_strerror(r)),
+			       VB_EXIT_FAILURE;
+		return h->precheck ? precheck_config(h, job) : 0;
+	case VB_JOB_SELECT:
+		if (r < 0) {
+			log_error("cannot scan PCI devices under %s: %s", root->path,
+				  vb_strerror(r));
+			return VB_EXIT_FAILURE;
+		}
+		return h->precheck ? precheck_device(h, job) : 0;
+	case VB_JOB_SRIOV:
+		if (r < 0) {
+			log_error("cannot create SR-IOV VFs: %s", vb_strerror(r));
+			return VB_EXIT_FAILURE;
+		}
+		return 0;
+	case VB_JOB_PLAN:
+		if (r < 0) {
+			log_error("cannot plan: %s", vb_strerror(r));
+			return VB_EXIT_FAILURE;
+		}
+		log_no_iommu(o, job);
+		return h->apply ? apply_planned(h, job) : 0;
+	case VB_JOB_APPLY:
+		if (r < 0) {
+			log_error("apply failed: %s", vb_strerror(r));
+			return VB_EXIT_FAILURE;
+		}
+		/* taken on purpose: a release mark no longer applies */
+		for (size_t i = 0; i < job->plan.n && !h->dry_run; i++)
+			if (job->out[i].result == VB_RES_OK)
+				vb_mark_clear(root, VB_MARK_RELEASED, job->plan.items[i].dev);
+		return 0;
+	}
+	return 0;
+}
+
+/* Runs the pipeline (job.h) for a command: a config with errors is still
+ * read and planned for the report. jo->step, when set, is the command's own
+ * (it calls host_step for what it does not do itself). Returns vb_job_run's
+ * value: 0, an EXIT_* code (logged) or VB_JOB_DONE. */
+static int host_run(struct vb_job *job, struct vb_job_opts *jo, const struct host_run *h,
+		    struct vb_apply_summary *sum)
+{
+	struct opts *o = h->o;
+
+	if (o->strict_config) {
+		char msg[VB_MESSAGE_MAX];
+
+		/* the early binder trusts this file at boot */
+		if (vb_config_check_perms(&o->r, o->config, msg, sizeof(msg), NULL) == -EPERM) {
+			log_error("%s", msg);
+			return VB_EXIT_CONFIG;
+		}
+	}
+	jo->config = o->config;
+	jo->mappings = host_mappings;
+	if (!jo->step) {
+		jo->step = host_step;
+		jo->userdata = (void *)h;
+	}
+	return vb_job_run(job, &o->r, jo, sum);
+}
+
 /* Loads the config (a missing default config is an empty one). Returns an
  * EXIT_* code on failure, 0 on success; *config_bad says whether the config
  * had errors (diagnostics are in job->diags, not printed yet). */
 static int load_config(struct opts *o, struct vb_job *job, bool need_config, bool *config_bad)
 {
-	int r;
+	const struct host_run h = {.o = o, .need_config = need_config};
+	struct vb_job_opts jo = {
+		.until = VB_JOB_MAPPINGS,
+	};
+	int r = host_run(job, &jo, &h, NULL);
 
-	*config_bad = false;
-	if (o->strict_config) {
-		char msg[VB_MESSAGE_MAX];
+	*config_bad = job->config_bad;
+	return r;
+}
 
-		/* the early binder trusts this file at boot */
-		r = vb_config_check_perms(&o->r, o->config, msg, sizeof(msg), NULL);
-		if (r == -EPERM) {
-			log_error("%s", msg);
-			return VB_EXIT_CONFIG;
-		}
-	}
-	r = vb_job_load_config(job, &o->r, o->config);
-	if (r == -ENOENT && !o->config && !need_config) {
-		vb_config_free(&job->cfg);
-		job->cfg.file = strdup("/etc/vfio-bind.conf");
-	} else if (r == -EINVAL) {
-		*config_bad = true;
-	} else if (r < 0) {
-		log_error("cannot read %s: %s", o->config ? o->config : "/etc/vfio-bind.conf",
-			  vb_strerror(r));
-		return VB_EXIT_CONFIG;
-	}
-	if (r == 0 || r == -EINVAL) {
-		/* mapping= terms: Proxmox VE's pci.cfg for this node */
-		struct vb_diags pd;
-
-		r = vb_pve_job_mappings(&o->r, job, &pd);
-		vb_diags_log(&pd);
-		vb_diags_free(&pd);
-		if (r == -EINVAL)
-			*config_bad = true;
-		else if (r < 0)
-			return log_error("cannot resolve the mappings: %s", vb_strerror(r)),
-			       VB_EXIT_FAILURE;
-	}
-	return 0;
+/* The diagnostics after the scan: apply --device (the udev rule) says only
+ * errors. */
+static enum vb_job_log_diags host_log_diags(const struct opts *o)
+{
+	return o->device_mode ? VB_JOB_LOG_DIAGS_ERRORS : VB_JOB_LOG_DIAGS_ALL;
 }
 
 /*
@@ -135,18 +230,15 @@ static int load_config(struct opts *o, struct vb_job *job, bool need_config, boo
  */
 static int prepare(struct opts *o, struct vb_job *job, bool need_config, bool *config_bad)
 {
-	int r = load_config(o, job, need_config, config_bad);
+	const struct host_run h = {.o = o, .need_config = need_config};
+	struct vb_job_opts jo = {
+		.log_diags = host_log_diags(o),
+		.until = VB_JOB_SELECT,
+	};
+	int r = host_run(job, &jo, &h, NULL);
 
-	if (r)
-		return r;
-	r = vb_job_select(job, &o->r);
-	if (!o->device_mode || job->diags.n_errors)
-		vb_diags_log(&job->diags);
-	if (r < 0) {
-		log_error("cannot scan PCI devices under %s: %s", o->r.path, vb_strerror(r));
-		return VB_EXIT_FAILURE;
-	}
-	return 0;
+	*config_bad = job->config_bad;
+	return r;
 }
 
 /* The rule column of status and plan: "LINE" for a rule's own match,
@@ -582,21 +674,6 @@ out:
 	return r;
 }
 
-/* Plans with the storage veto (storage.h): a controller of the root
- * filesystem is never taken, one of other mounted storage or swap only with
- * allow-storage=yes. The caller frees pol. */
-static int plan_storage(struct opts *o, struct vb_job *job, struct vb_storage_policy *pol)
-{
-	int r;
-
-	r = vb_storage_plan_job(&o->r, job, pol);
-	if (r < 0) {
-		log_error("cannot plan: %s", vb_strerror(r));
-		return VB_EXIT_FAILURE;
-	}
-	return 0;
-}
-
 /* Without any IOMMU group every device is refused: one summary with the fix
  * says why, instead of only a refusal per device. */
 static void log_no_iommu(struct opts *o, const struct vb_job *job)
@@ -615,24 +692,27 @@ static void log_no_iommu(struct opts *o, const struct vb_job *job)
 	}
 }
 
-/* create: apply makes the VFs of numvfs= rules first (dry_run: says what it
- * would do), so that planning sees them; plan only plans their creation. */
-static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad, bool create, bool dry_run)
+/* plan: loads, scans and plans with the storage veto (storage.h: a
+ * controller of the root filesystem is never taken, one of other mounted
+ * storage or swap only with allow-storage=yes); the VFs of numvfs= rules
+ * are only planned. Returns an EXIT_* code (logged) or 0. */
+static int plan_prepare(struct opts *o, struct vb_job *job, bool *bad)
 {
+	const struct host_run h = {.o = o};
 	struct vb_storage_policy pol;
-	int r = prepare(o, job, false, bad);
+	const struct vb_plan_guard guard = {vb_storage_guard, &pol};
+	struct vb_job_opts jo = {
+		.log_diags = host_log_diags(o),
+		.guards = &guard,
+		.n_guards = 1,
+		.until = VB_JOB_PLAN,
+	};
+	int r;
 
-	if (r)
-		return r;
-	r = *bad ? 0 : vb_job_sriov(job, &o->r, create, dry_run);
-	if (r < 0) {
-		log_error("cannot create SR-IOV VFs: %s", vb_strerror(r));
-		return VB_EXIT_FAILURE;
-	}
-	r = plan_storage(o, job, &pol);
+	vb_storage_policy_init(&pol, &o->r, &job->cfg);
+	r = host_run(job, &jo, &h, NULL);
 	vb_storage_policy_free(&pol);
-	if (r == 0)
-		log_no_iommu(o, job);
+	*bad = job->config_bad;
 	return r;
 }
 
@@ -730,7 +810,7 @@ static int cmd_plan(struct opts *o, const struct cmd_args *a)
 	}
 	o->strict_config = true;
 	vb_job_init(&job);
-	r = plan_prepare(o, &job, &bad, false, false);
+	r = plan_prepare(o, &job, &bad);
 	if (r) {
 		vb_table_free(t);
 		vb_job_free(&job);
@@ -882,9 +962,11 @@ static bool keep_vfs_of(const struct vb_root *root, struct vb_plan *plan,
  */
 static int device_precheck(struct opts *o, const char *arg, struct vb_pci_addr *addr)
 {
-	struct vb_pci_dev *d;
+	const struct host_run h = {.o = o, .device = arg, .addr = addr, .precheck = true};
+	struct vb_job_opts jo = {
+		.until = VB_JOB_SELECT,
+	};
 	struct vb_job job;
-	bool bad;
 	int r;
 
 	if (vb_pci_addr_parse_short(arg, addr) < 0) {
@@ -893,41 +975,47 @@ static int device_precheck(struct opts *o, const char *arg, struct vb_pci_addr *
 		return errtryhelp(), VB_EXIT_USAGE;
 	}
 	vb_job_init(&job);
-	r = load_config(o, &job, false, &bad);
-	if (r == 0 && bad) {
-		vb_diags_log(&job.diags);
-		log_error("%s has errors: %s not considered", job.cfg.file, arg);
-		r = VB_EXIT_CONFIG;
-	}
-	if (r == 0 && job.cfg.n_rules == 0)
-		r = VB_EXIT_SUCCESS; /* no rule: nothing to scan for */
-	else if (r == 0 && (r = vb_job_select(&job, &o->r)) < 0) {
-		log_error("cannot scan PCI devices under %s: %s", o->r.path, vb_strerror(r));
-		r = VB_EXIT_FAILURE;
-	} else if (r == 0) {
-		d = vb_pci_find(&job.list, addr);
-		if (!d) {
-			log_error("apply: no PCI device %s under %s", arg, o->r.path);
-			r = VB_EXIT_DEVICE;
-		} else if (job.sel[d - job.list.devs].via == VB_VIA_NONE &&
-			   !sriov_pf_of_rule(o, &job, d)) {
-			log_debug("%s: not selected by %s", d->name, job.cfg.file);
-			r = VB_EXIT_SUCCESS;
-		} else if (job.sel[d - job.list.devs].via != VB_VIA_NONE &&
-			   strcmp(d->driver,
-				  vb_rule_driver(&job.cfg, job.sel[d - job.list.devs].rule)) == 0 &&
-			   vb_pci_load_override(&o->r, d) == 0 &&
-			   strcmp(d->override, d->driver) == 0) {
-			/* coldplug replays the add event of every device the
-			 * initramfs took: done already, no need to wait */
-			log_debug("%s: already on %s", d->name, VB_TARGET_DRIVER);
-			r = VB_EXIT_SUCCESS;
-		} else {
-			r = -1;
-		}
-	}
+	r = host_run(&job, &jo, &h, NULL);
 	vb_job_free(&job);
-	return r;
+	return r == 0 ? -1 : r == VB_JOB_DONE ? VB_EXIT_SUCCESS : r;
+}
+
+/* device_precheck, the config read: no rule, nothing to scan for. */
+static int precheck_config(const struct host_run *h, struct vb_job *job)
+{
+	if (job->config_bad) {
+		vb_diags_log(&job->diags);
+		log_error("%s has errors: %s not considered", job->cfg.file, h->device);
+		return VB_EXIT_CONFIG;
+	}
+	return job->cfg.n_rules == 0 ? VB_JOB_DONE : 0;
+}
+
+/* device_precheck, the scan done: 0 when the device is to be bound. */
+static int precheck_device(const struct host_run *h, struct vb_job *job)
+{
+	struct opts *o = h->o;
+	struct vb_pci_dev *d = vb_pci_find(&job->list, h->addr);
+	const struct vb_sel *sel;
+
+	if (!d) {
+		log_error("apply: no PCI device %s under %s", h->device, o->r.path);
+		return VB_EXIT_DEVICE;
+	}
+	sel = &job->sel[d - job->list.devs];
+	if (sel->via == VB_VIA_NONE && !sriov_pf_of_rule(o, job, d)) {
+		log_debug("%s: not selected by %s", d->name, job->cfg.file);
+		return VB_JOB_DONE;
+	}
+	if (sel->via != VB_VIA_NONE &&
+	    strcmp(d->driver, vb_rule_driver(&job->cfg, sel->rule)) == 0 &&
+	    vb_pci_load_override(&o->r, d) == 0 && strcmp(d->override, d->driver) == 0) {
+		/* coldplug replays the add event of every device the
+		 * initramfs took: done already, no need to wait */
+		log_debug("%s: already on %s", d->name, VB_TARGET_DRIVER);
+		return VB_JOB_DONE;
+	}
+	return 0;
 }
 
 /* apply --auto (the unit, the udev rule) leaves alone what an admin gave
@@ -993,15 +1081,58 @@ static void json_outcomes(struct opts *o, struct json *j, struct vb_pci_dev *con
 	json_array_close(j);
 }
 
+/* cmd_apply, the plan made: a config with errors applies nothing;
+ * --device keeps only that device, --auto what no mark holds back. */
+static int apply_planned(const struct host_run *h, struct vb_job *job)
+{
+	struct opts *o = h->o;
+
+	if (job->config_bad) {
+		log_error("%s has errors: nothing applied", job->cfg.file);
+		return VB_EXIT_CONFIG;
+	}
+	if (h->device) {
+		/* only this device: the others are another event's (or the unit's) */
+		struct vb_pci_dev *d = vb_pci_find(&job->list, h->addr);
+		bool pf = d && job->sel[d - job->list.devs].via == VB_VIA_NONE &&
+			  sriov_pf_of_rule(o, job, d);
+
+		if (!d || !(pf ? keep_vfs_of(&o->r, &job->plan, d)
+			       : vb_plan_keep_device(&job->plan, d))) {
+			log_info("%s: no longer selected or present", h->device);
+			return VB_JOB_DONE;
+		}
+	}
+	if (h->automatic) {
+		apply_marks(o, job);
+		if (h->device && job->plan.n == 0)
+			return VB_JOB_DONE; /* given back: said so */
+	}
+	return 0;
+}
+
 static int cmd_apply(struct opts *o, const struct cmd_args *a)
 {
 	struct vb_apply_opts ao = {.unbind_timeout_ms = timeout_ms, .dry_run = a->dry_run};
 	const struct vb_outcome *out = NULL; /* job.out once applied */
+	struct host_run h = {.o = o, .device = a->device, .apply = true, .automatic = a->automatic};
+	struct vb_storage_policy pol;
+	const struct vb_plan_guard guard = {vb_storage_guard, &pol};
+	struct vb_job_opts jo = {
+		.create_vfs = true, /* numvfs=: made first, so that planning sees them */
+		.guards = &guard,
+		.n_guards = 1,
+		.apply = &ao,
+		.t0_ms = vb_now_ms(),
+		/* the unit on a machine whose config has no rule, and coldplug
+		 * replaying an event for every device the initramfs took: said at
+		 * debug level */
+		.summary_flags = (a->automatic ? VB_SUMMARY_QUIET_NONE : 0) |
+				 (a->device ? VB_SUMMARY_QUIET_NOTHING : 0),
+	};
 	struct vb_apply_summary sum;
 	struct vb_pci_addr addr;
 	struct vb_job job;
-	long t0 = vb_now_ms();
-	bool bad = false;
 	int r;
 
 	o->strict_config = true;
@@ -1028,58 +1159,26 @@ static int cmd_apply(struct opts *o, const struct cmd_args *a)
 	}
 	if (!ao.dry_run && (r = take_lock(o)))
 		return r;
+	h.addr = &addr;
+	h.dry_run = ao.dry_run;
+	jo.log_diags = host_log_diags(o);
 	vb_job_init(&job);
-	r = plan_prepare(o, &job, &bad, true, ao.dry_run);
-	if (r || bad) {
-		if (bad)
-			log_error("%s has errors: nothing applied", job.cfg.file);
-		r = r ? r : VB_EXIT_CONFIG;
-		goto out;
-	}
-	if (a->device) {
-		/* only this device: the others are another event's (or the unit's) */
-		struct vb_pci_dev *d = vb_pci_find(&job.list, &addr);
-		bool pf = d && job.sel[d - job.list.devs].via == VB_VIA_NONE &&
-			  sriov_pf_of_rule(o, &job, d);
-
-		if (!d ||
-		    !(pf ? keep_vfs_of(&o->r, &job.plan, d) : vb_plan_keep_device(&job.plan, d))) {
-			log_info("%s: no longer selected or present", a->device);
-			r = VB_EXIT_SUCCESS;
-			goto out;
-		}
-	}
-	if (a->automatic) {
-		apply_marks(o, &job);
-		if (a->device && job.plan.n == 0) {
-			r = VB_EXIT_SUCCESS; /* given back: said so */
-			goto out;
-		}
-	}
-	/* the unit on a machine whose config has no rule, and coldplug replaying
-	 * an event for every device the initramfs took: said at debug level */
-	r = vb_job_apply(&job, &o->r, &ao, t0,
-			 (a->automatic ? VB_SUMMARY_QUIET_NONE : 0) |
-				 (a->device ? VB_SUMMARY_QUIET_NOTHING : 0),
-			 &sum);
-	if (r < 0) {
-		log_error("apply failed: %s", vb_strerror(r));
-		r = VB_EXIT_FAILURE;
-	} else {
+	vb_storage_policy_init(&pol, &o->r, &job.cfg);
+	r = host_run(&job, &jo, &h, &sum);
+	vb_storage_policy_free(&pol);
+	if (r == VB_JOB_DONE) {
+		r = VB_EXIT_SUCCESS;
+	} else if (r == 0) {
 		out = job.out;
-		/* taken on purpose: a release mark no longer applies */
-		for (size_t i = 0; i < job.plan.n && !ao.dry_run; i++)
-			if (job.out[i].result == VB_RES_OK)
-				vb_mark_clear(&o->r, VB_MARK_RELEASED, job.plan.items[i].dev);
 		r = sum.failed > 0 ? VB_EXIT_DEVICE
 		    : sum.refused  ? VB_EXIT_REFUSED
 				   : VB_EXIT_SUCCESS;
 	}
-out:
 	if (a->json && (r != VB_EXIT_FAILURE || out)) {
 		struct json j;
 
-		json_envelope_begin(&j, stdout, "apply", o->r.path, job.cfg.file, !bad, &job.diags);
+		json_envelope_begin(&j, stdout, "apply", o->r.path, job.cfg.file, !job.config_bad,
+				    &job.diags);
 		json_bool(&j, "dry_run", ao.dry_run);
 		json_outcomes(o, &j, NULL, job.plan.items, job.plan.n, out, NULL);
 		json_envelope_end(&j, r);
@@ -1370,19 +1469,24 @@ static int cmd_modules(struct opts *o, const struct cmd_args *a)
 	vb_job_free(&job);
 	return r;
 }
-/* check's device part: plans as apply would and fails on every device the
- * storage policy refuses, naming the rule that selects it. pol is the
- * caller's (the snapshot reuses its scan). */
-static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_policy *pol)
+/* check's device part, planned as apply would (r: the plan's result): fails
+ * on every device the storage policy refuses, naming the rule that selects
+ * it. pol is the plan's guard's (the snapshot reuses its scan). */
+static int check_storage(struct vb_job *job, struct vb_storage_policy *pol, int r)
 {
-	int r = plan_storage(o, job, pol), ret = r;
-	const struct vb_storage *st = r == 0 ? vb_storage_policy_scan(pol) : NULL;
+	const struct vb_storage *st;
+	int ret = 0;
 
+	if (r < 0) {
+		log_error("cannot plan: %s", vb_strerror(r));
+		return VB_EXIT_FAILURE;
+	}
+	st = vb_storage_policy_scan(pol);
 	if (st && !st->root_found)
 		log_warning("cannot tell which controller holds the root filesystem: %s; no "
 			    "mass-storage controller (class 01) is taken without allow-storage=yes",
 			    st->root_unresolved[0] ? st->root_unresolved : "nothing names it");
-	for (size_t i = 0; r == 0 && i < job->plan.n; i++) {
+	for (size_t i = 0; i < job->plan.n; i++) {
 		const struct vb_plan_item *it = &job->plan.items[i];
 		char loc[VB_LOCATION_MAX];
 		const char *where;
@@ -1417,11 +1521,12 @@ static int check_storage(struct opts *o, struct vb_job *job, struct vb_storage_p
 	return ret;
 }
 
-/* numvfs= against this machine's PFs: more VFs than a PF supports is an
- * error; a PF that has another count is left alone at boot (a warning). */
-static int check_sriov(struct opts *o, struct vb_job *job)
+/* numvfs= against this machine's PFs (r: the SR-IOV plan's result): more
+ * VFs than a PF supports is an error; a PF that has another count is left
+ * alone at boot (a warning). */
+static int check_sriov(struct vb_job *job, int r)
 {
-	int r = vb_job_sriov(job, &o->r, false, false), ret = 0;
+	int ret = 0;
 
 	if (r < 0) {
 		log_error("cannot read the SR-IOV state: %s", vb_strerror(r));
@@ -1488,43 +1593,98 @@ static int write_mappings(const struct vb_job *job, const char *path)
 	return 0;
 }
 
+/* What check does between the steps of the run. */
+struct check_run {
+	struct host_run h;
+	const struct cmd_args *a;
+	bool devices; /* sys/bus/pci/devices exists: they are checked */
+	struct vb_storage_policy *pol;
+	struct vb_modset *set;
+	char **kver;
+	bool *have_set;
+};
+
+/* The config read (with devices: and scanned): one with errors stops the
+ * check; --kernel resolves the modules it needs. */
+static int check_config(const struct check_run *c, struct vb_job *job)
+{
+	int r;
+
+	if (job->config_bad)
+		return VB_EXIT_CONFIG;
+	if (!c->a->kver)
+		return 0;
+	r = resolve_vfio(c->h.o, c->a->kver, c->set, c->kver);
+	*c->have_set = r == 0;
+	if (r == 0)
+		r = resolve_drivers(c->h.o, job, *c->kver, c->set);
+	return r;
+}
+
+static int check_step(struct vb_job *job, const struct vb_root *root, enum vb_job_step step, int r,
+		      void *userdata)
+{
+	const struct check_run *c = userdata;
+
+	switch (step) {
+	case VB_JOB_CONFIG:
+		return host_step(job, root, step, r, (void *)&c->h);
+	case VB_JOB_MAPPINGS:
+		r = host_step(job, root, step, r, (void *)&c->h);
+		if (r || c->devices)
+			return r;
+		vb_diags_log(&job->diags);
+		return check_config(c, job);
+	case VB_JOB_SELECT:
+		r = host_step(job, root, step, r, (void *)&c->h);
+		return r ? r : check_config(c, job);
+	case VB_JOB_SRIOV:
+		return check_sriov(job, r);
+	case VB_JOB_PLAN:
+		return check_storage(job, c->pol, r);
+	case VB_JOB_APPLY:
+		break;
+	}
+	return 0;
+}
+
 static int cmd_check(struct opts *o, const struct cmd_args *a)
 {
 	struct vb_storage_policy pol;
+	const struct vb_plan_guard guard = {vb_storage_guard, &pol};
 	struct vb_modset set = {0};
 	struct vb_job job;
 	char *kver = NULL;
-	bool bad = false, devices, have_set = false;
+	bool have_set = false;
+	struct check_run c = {
+		.h = {.o = o, .need_config = true},
+		.a = a,
+		.pol = &pol,
+		.set = &set,
+		.kver = &kver,
+		.have_set = &have_set,
+	};
+	struct vb_job_opts jo = {
+		.log_diags = VB_JOB_LOG_DIAGS_ALL,
+		.guards = &guard,
+		.n_guards = 1,
+		.step = check_step,
+		.userdata = &c,
+	};
 	int r;
 
 	o->strict_config = true;
 	vb_job_init(&job);
 	vb_storage_policy_init(&pol, &o->r, NULL);
 	/* the initramfs hook may run in a chroot without sysfs: config only */
-	devices = vb_exists(&o->r, "sys/bus/pci/devices");
-	if (devices) {
-		r = prepare(o, &job, true, &bad);
-	} else {
-		r = load_config(o, &job, true, &bad);
-		if (r == 0)
-			vb_diags_log(&job.diags);
-	}
-	if (r == 0 && bad)
-		r = VB_EXIT_CONFIG;
-	if (r == 0 && a->kver) {
-		r = resolve_vfio(o, a->kver, &set, &kver);
-		have_set = r == 0;
-		if (r == 0)
-			r = resolve_drivers(o, &job, kver, &set);
-	}
-	if (r == 0 && devices)
-		r = check_sriov(o, &job);
-	if (r == 0 && devices)
-		r = check_storage(o, &job, &pol);
-	else if (r == 0)
+	c.devices = vb_exists(&o->r, "sys/bus/pci/devices");
+	/* the devices: planned as apply would, the VFs of numvfs= rules too */
+	jo.until = c.devices ? VB_JOB_PLAN : VB_JOB_MAPPINGS;
+	r = host_run(&job, &jo, &c.h, NULL);
+	if (r == 0 && !c.devices)
 		log_info("no sys/bus/pci/devices under %s: devices not checked", o->r.path);
 	if (r == 0 && a->snapshot)
-		r = write_snapshot(o, &job, &pol, devices, kver ? kver : a->kver, a->snapshot);
+		r = write_snapshot(o, &job, &pol, c.devices, kver ? kver : a->kver, a->snapshot);
 	if (r == 0 && a->mappings && vb_config_uses_mappings(&job.cfg))
 		r = write_mappings(&job, a->mappings);
 	if (r == 0)
@@ -1533,9 +1693,9 @@ static int cmd_check(struct opts *o, const struct cmd_args *a)
 		struct json j;
 
 		json_envelope_begin(&j, stdout, "check", o->r.path, job.cfg.file,
-				    job.cfg.file ? !bad : -1, &job.diags);
+				    job.cfg.file ? !job.config_bad : -1, &job.diags);
 		json_int(&j, "rules", (long)job.cfg.n_rules);
-		json_bool(&j, "devices_checked", devices && r != VB_EXIT_CONFIG);
+		json_bool(&j, "devices_checked", c.devices && r != VB_EXIT_CONFIG);
 		json_str(&j, "kernel_release", kver ? kver : a->kver);
 		json_array_open(&j, "vfio_modules");
 		for (size_t i = 0; have_set && i < set.n; i++)

@@ -102,14 +102,14 @@ static int path_resolve(const char *dir, const char *link, char *out, size_t siz
 	char tmp[2 * PATH_SIZE + 2];
 	size_t len = 0;
 	char *save = NULL, *tok;
-	int n;
+	int r;
 
 	if (link[0] == '/')
-		n = snprintf(tmp, sizeof(tmp), "%s", link);
+		r = vb_path_join(tmp, sizeof(tmp), "%s", link);
 	else
-		n = snprintf(tmp, sizeof(tmp), "%s/%s", dir, link);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENAMETOOLONG;
+		r = vb_path_join(tmp, sizeof(tmp), "%s/%s", dir, link);
+	if (r < 0)
+		return r;
 	if (size == 0)
 		return -ENAMETOOLONG;
 	out[0] = 0;
@@ -159,12 +159,6 @@ static int link_resolve(const struct vb_root *root, const char *relpath, char *o
 		dir[0] = 0;
 	}
 	return path_resolve(dir, link, out, size);
-}
-
-static bool path_join(char *out, size_t size, const char *a, const char *b)
-{
-	int n = snprintf(out, size, "%s/%s", a, b);
-	return n >= 0 && (size_t)n < size;
 }
 
 /* The PCI addresses among the components of path, in order. */
@@ -309,7 +303,7 @@ static bool collect_nvme_subsys(struct scan *s, const struct ctx *c, const char 
 			;
 		if (*q)
 			continue;
-		if (!path_join(rel, sizeof(rel), dir, de->d_name) ||
+		if (vb_path_join(rel, sizeof(rel), "%s/%s", dir, de->d_name) < 0 ||
 		    link_resolve(s->root, rel, target, sizeof(target)) < 0)
 			continue;
 		collect(s, c, target, base_name(devpath), depth + 1, found);
@@ -352,17 +346,19 @@ static void collect(struct scan *s, const struct ctx *c, const char *devpath, co
 	if (collect_nvme_subsys(s, c, devpath, depth, found))
 		return;
 
-	if (!path_join(dir, sizeof(dir), devpath, "slaves"))
+	if (vb_path_join(dir, sizeof(dir), "%s/slaves", devpath) < 0)
 		return;
 	if (!vb_exists(s->root, dir)) {
 		char part[PATH_SIZE];
 		const char *slash = strrchr(devpath, '/');
 
 		/* md0p1, dm partitions: the slaves are the whole device's */
-		if (!slash || !path_join(part, sizeof(part), devpath, "partition") ||
+		if (!slash || vb_path_join(part, sizeof(part), "%s/partition", devpath) < 0 ||
 		    !vb_exists(s->root, part))
 			return;
-		snprintf(dir, sizeof(dir), "%.*s/slaves", (int)(slash - devpath), devpath);
+		if (vb_path_join(dir, sizeof(dir), "%.*s/slaves", (int)(slash - devpath), devpath) <
+		    0)
+			return;
 	}
 	if (vb_opendir(s->root, dir, &d) < 0)
 		return;
@@ -371,7 +367,7 @@ static void collect(struct scan *s, const struct ctx *c, const char *devpath, co
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (!path_join(rel, sizeof(rel), dir, de->d_name) ||
+		if (vb_path_join(rel, sizeof(rel), "%s/%s", dir, de->d_name) < 0 ||
 		    link_resolve(s->root, rel, target, sizeof(target)) < 0) {
 			log_debug("storage: cannot follow %s", dir);
 			continue;
@@ -386,9 +382,9 @@ static int devnum_path(const struct vb_root *root, unsigned maj, unsigned min, c
 		       size_t size)
 {
 	char rel[64];
+	int r = vb_path_join(rel, sizeof(rel), "sys/dev/block/%u:%u", maj, min);
 
-	snprintf(rel, sizeof(rel), "sys/dev/block/%u:%u", maj, min);
-	return link_resolve(root, rel, out, size);
+	return r < 0 ? r : link_resolve(root, rel, out, size);
 }
 
 /* sys/class/block/NAME -> its sysfs directory. */
@@ -398,7 +394,7 @@ static int name_path(const struct vb_root *root, const char *name, char *out, si
 
 	if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return -EINVAL;
-	if (!path_join(rel, sizeof(rel), "sys/class/block", name))
+	if (vb_path_join(rel, sizeof(rel), "sys/class/block/%s", name) < 0)
 		return -ENAMETOOLONG;
 	return link_resolve(root, rel, out, size);
 }
@@ -591,7 +587,8 @@ static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name, bo
 		if (de->d_name[0] == '.')
 			continue;
 		if (vb_path_join(dir, sizeof(dir), "sys/fs/btrfs/%s/devices", de->d_name) < 0 ||
-		    !path_join(rel, sizeof(rel), dir, name) || !vb_exists(s->root, rel))
+		    vb_path_join(rel, sizeof(rel), "%s/%s", dir, name) < 0 ||
+		    !vb_exists(s->root, rel))
 			continue;
 		if (vb_opendir(s->root, dir, &md) < 0)
 			continue;
@@ -599,7 +596,8 @@ static bool walk_btrfs(struct scan *s, const struct ctx *c, const char *name, bo
 			char target[PATH_SIZE];
 			struct ctx mc = *c;
 
-			if (me->d_name[0] == '.' || !path_join(rel, sizeof(rel), dir, me->d_name) ||
+			if (me->d_name[0] == '.' ||
+			    vb_path_join(rel, sizeof(rel), "%s/%s", dir, me->d_name) < 0 ||
 			    link_resolve(s->root, rel, target, sizeof(target)) < 0)
 				continue;
 			mc.blockdev = me->d_name;
@@ -812,7 +810,7 @@ static void cands_load(struct scan *s)
 			s->err = -ENOMEM;
 			break;
 		}
-		c->whole = !(path_join(rel, sizeof(rel), path, "partition") &&
+		c->whole = !(vb_path_join(rel, sizeof(rel), "%s/partition", path) == 0 &&
 			     vb_exists(s->root, rel));
 		s->n_cands++;
 	}
@@ -864,10 +862,11 @@ static void cand_probe(struct scan *s, struct cand *c)
 	if (c->probed)
 		return;
 	c->probed = true;
-	if (path_join(rel, sizeof(rel), c->path, "size") &&
-	    vb_read_file(s->root, rel, buf, sizeof(buf)) >= 0 && strcmp(buf, "0") == 0)
+	if (vb_read_filef(s->root, buf, sizeof(buf), "%s/size", c->path) >= 0 &&
+	    strcmp(buf, "0") == 0)
 		return;
-	snprintf(rel, sizeof(rel), "dev/%s", c->name);
+	if (vb_path_join(rel, sizeof(rel), "dev/%s", c->name) < 0)
+		return;
 	for (char *p = rel + 4; *p; p++)
 		if (*p == '!')
 			*p = '/';
@@ -925,7 +924,8 @@ static int part_path(struct scan *s, const struct cand *c, int partno, char *out
 			continue;
 		if (vb_read_filef(s->root, buf, sizeof(buf), "%s/%s/partition", c->path,
 				  de->d_name) >= 0 &&
-		    atoi(buf) == partno && path_join(out, size, c->path, de->d_name)) {
+		    atoi(buf) == partno &&
+		    vb_path_join(out, size, "%s/%s", c->path, de->d_name) == 0) {
 			r = 0;
 			break;
 		}
@@ -1009,7 +1009,7 @@ static int walk_pool_link(struct scan *s, struct pool *p, const struct ctx *c, c
 	int r;
 
 	if (!id[0] || strchr(id, '/') ||
-	    snprintf(link, sizeof(link), "/dev/disk/%s/%s", kind, id) >= (int)sizeof(link))
+	    vb_path_join(link, sizeof(link), "/dev/disk/%s/%s", kind, id) < 0)
 		return -EINVAL;
 	if (vb_stat(s->root, link + 1, &st, false) < 0) {
 		log_debug("storage: pool %s: no %s", p->name, link + 1);
@@ -1068,7 +1068,7 @@ static int walk_pool_udev_data(struct scan *s, struct pool *p, const struct ctx 
 		bool member;
 
 		if (sscanf(de->d_name, "b%u:%u%c", &maj, &min, &tail) != 2 ||
-		    !path_join(rel, sizeof(rel), "run/udev/data", de->d_name) ||
+		    vb_path_join(rel, sizeof(rel), "run/udev/data/%s", de->d_name) < 0 ||
 		    vb_read_all(s->root, rel, SMALL_FILE_MAX, &text, NULL) < 0)
 			continue;
 		member = udev_data_member(text, p->name);
@@ -1221,7 +1221,7 @@ static int scan_cmdline(struct scan *s)
 		}
 		/* udev's link first: no disk is read */
 		if (!strchr(id, '/') &&
-		    snprintf(link, sizeof(link), "%s%s", tags[i].link, id) < (int)sizeof(link) &&
+		    vb_path_join(link, sizeof(link), "%s%s", tags[i].link, id) == 0 &&
 		    devnode_path(s->root, link, devpath, sizeof(devpath)) == 0) {
 			c.blockdev = base_name(devpath);
 			if (walk(s, &c, devpath))
