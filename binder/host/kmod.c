@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libkmod.h>
@@ -10,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "dlopen.h"
 #include "kmod.h"
 #include "log.h"
 
@@ -45,31 +45,23 @@ KMOD_SYMBOLS(KMOD_DECLARE)
 #define vb_kmod_list_foreach(e, first)                                                             \
 	for ((e) = (first); (e) != NULL; (e) = sym_kmod_list_next((first), (e)))
 
-#define VB_LIBKMOD "libkmod.so.2"
+#define KMOD_SYM(f) {#f, (void **)&sym_##f},
+static const struct vb_dlsym kmod_syms[] = {KMOD_SYMBOLS(KMOD_SYM)};
+#undef KMOD_SYM
 
-/* 0 once every symbol is there; -ELIBACC (logged once) when the library or
- * one of its symbols is missing. */
+static struct vb_dlib libkmod = {
+	.soname = "libkmod.so.2",
+	.package = "libkmod2",
+	.prio = VB_LOG_ERR,
+	.syms = kmod_syms,
+	.n_syms = sizeof(kmod_syms) / sizeof(kmod_syms[0]),
+	.state = 1,
+};
+
+/* 0, or -ELIBACC (logged once) */
 static int kmod_open(void)
 {
-	static int state = 1; /* 1: not tried yet */
-	void *dl;
-
-	if (state <= 0)
-		return state;
-	dl = dlopen(VB_LIBKMOD, RTLD_NOW | RTLD_LOCAL);
-	if (!dl) {
-		log_error("cannot open %s (package libkmod2): %s", VB_LIBKMOD, dlerror());
-		return state = -ELIBACC;
-	}
-#define KMOD_LOAD(f)                                                                               \
-	if (!(sym_##f = (typeof(f) *)dlsym(dl, #f))) {                                             \
-		log_error("%s has no %s: %s", VB_LIBKMOD, #f, dlerror());                          \
-		dlclose(dl);                                                                       \
-		return state = -ELIBACC;                                                           \
-	}
-	KMOD_SYMBOLS(KMOD_LOAD)
-#undef KMOD_LOAD
-	return state = 0;
+	return vb_dlib_open(&libkmod);
 }
 
 char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)

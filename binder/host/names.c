@@ -8,7 +8,6 @@
  * Only the name list of libpci is used: pci_init() (which chooses an access
  * method and may read the running system's config space) is never called.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pci/pci.h>
 #include <setjmp.h>
@@ -17,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlopen.h"
 #include "log.h"
 #include "names.h"
 
@@ -65,32 +65,19 @@ static void names_quiet(char *msg, ...)
 PCI_SYMBOLS(PCI_DECLARE)
 #undef PCI_DECLARE
 
-#define VB_LIBPCI "libpci.so.3"
+#define PCI_SYM(f) {#f, (void **)&sym_##f},
+static const struct vb_dlsym pci_syms[] = {PCI_SYMBOLS(PCI_SYM)};
+#undef PCI_SYM
 
-/* 0, or -ELIBACC (warned once: names are not shown) */
-static int pci_open(void)
-{
-	static int state = 1; /* 1: not tried yet */
-	void *dl;
-
-	if (state <= 0)
-		return state;
-	dl = dlopen(VB_LIBPCI, RTLD_NOW | RTLD_LOCAL);
-	if (!dl) {
-		log_warning("cannot open %s (package libpci3): %s; names not shown", VB_LIBPCI,
-			    dlerror());
-		return state = -ELIBACC;
-	}
-#define PCI_LOAD(f)                                                                                \
-	if (!(sym_##f = (typeof(f) *)dlsym(dl, #f))) {                                             \
-		log_warning("%s has no %s; names not shown", VB_LIBPCI, #f);                       \
-		dlclose(dl);                                                                       \
-		return state = -ELIBACC;                                                           \
-	}
-	PCI_SYMBOLS(PCI_LOAD)
-#undef PCI_LOAD
-	return state = 0;
-}
+static struct vb_dlib libpci = {
+	.soname = "libpci.so.3",
+	.package = "libpci3",
+	.prio = VB_LOG_WARNING,
+	.consequence = "names not shown",
+	.syms = pci_syms,
+	.n_syms = sizeof(pci_syms) / sizeof(pci_syms[0]),
+	.state = 1,
+};
 
 struct vb_names *vb_names_open(const struct vb_root *root)
 {
@@ -100,7 +87,7 @@ struct vb_names *vb_names_open(const struct vb_root *root)
 
 	if (!n)
 		return NULL;
-	if (!vb_exists(root, VB_PCI_IDS) || pci_open() < 0)
+	if (!vb_exists(root, VB_PCI_IDS) || vb_dlib_open(&libpci) < 0)
 		return n; /* hex ids only */
 	len = strlen(root->path) + sizeof("/" VB_PCI_IDS);
 	path = malloc(len);
