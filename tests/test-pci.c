@@ -240,6 +240,75 @@ START_TEST(test_scan_synthetic)
 }
 END_TEST
 
+/* A big tree: the host build reads it in threads (pci.c, VB_SCAN_THREADS:
+ * from 512 devices on a machine with more than one CPU; 600 make two).
+ * Every device must get its own identity from its own uevent, and the
+ * devices whose uevent is unusable (first, middle and last of the
+ * directory: in each thread's part) still come through the slow path. The
+ * vendor files all say dead, so the vendor shows which path a device took. */
+START_TEST(test_scan_parallel)
+{
+	static const char *const args[] = {"--synthetic", "600", NULL};
+	char *dir = fixture_tree_args(args), devdir[4096], **names = NULL;
+	struct vb_pci_list list;
+	struct vb_root root;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(devdir, sizeof(devdir), "%s/sys/bus/pci/devices", dir);
+	d = opendir(devdir);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		names = realloc(names, (n + 1) * sizeof(*names));
+		names[n++] = strdup(de->d_name);
+		fixture_write(dir, dev_rel(names[n - 1], "vendor"), "0xdead\n");
+	}
+	closedir(d);
+	ck_assert_uint_eq(n, 600);
+	/* directory order is the order the threads split the work in */
+	fixture_write(dir, dev_rel(names[0], "uevent"), "garbage\n");
+	fixture_write(dir, dev_rel(names[n / 2], "uevent"), "garbage\n");
+	fixture_write(dir, dev_rel(names[n - 1], "uevent"), "garbage\n");
+
+	ck_assert_int_eq(vb_root_open(&root, dir), 0);
+	ck_assert_int_eq(vb_pci_scan(&root, &list), 0);
+	ck_assert_uint_eq(list.n, 600);
+	for (size_t i = 0; i < list.n; i++) {
+		const struct vb_pci_dev *p = &list.devs[i];
+		char *ue = fixture_read(dir, dev_rel(p->name, "uevent"));
+		char *drv = fixture_readlink(dir, dev_rel(p->name, "driver"));
+		const char *id = strstr(ue, "PCI_ID=");
+		unsigned v = 0xdead, dv;
+		char *dvs;
+
+		if (id) {
+			ck_assert_int_eq(sscanf(id, "PCI_ID=%x:%x", &v, &dv), 2);
+		} else {
+			dvs = fixture_read(dir, dev_rel(p->name, "device"));
+			dv = (unsigned)strtoul(dvs, NULL, 16);
+			free(dvs);
+		}
+		ck_assert_msg(p->vendor == v && p->device == dv, "%s: %04x:%04x, want %04x:%04x",
+			      p->name, p->vendor, p->device, v, dv);
+		ck_assert_str_eq(p->driver, drv ? strrchr(drv, '/') + 1 : "");
+		if (i > 0)
+			ck_assert_int_lt(vb_pci_addr_cmp(&list.devs[i - 1].addr, &p->addr), 0);
+		free(ue);
+		free(drv);
+	}
+	ck_assert_uint_eq(fixture_find_dev(&list, names[n / 2])->vendor, 0xdead);
+	vb_pci_list_free(&list);
+	vb_root_close(&root);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	fixture_cleanup(dir);
+}
+END_TEST
+
 /* Several domains, a VMD domain (5 hex digits) among them: sorted by domain
  * first, not by name. */
 START_TEST(test_scan_domains)
@@ -910,6 +979,7 @@ static Suite *pci_suite(void)
 	tcase_add_test(tc, test_scan_counts);
 	tcase_add_test(tc, test_scan_twin_gpu);
 	tcase_add_test(tc, test_scan_synthetic);
+	tcase_add_test(tc, test_scan_parallel);
 	tcase_add_test(tc, test_scan_domains);
 	tcase_add_test(tc, test_scan_no_sysfs);
 	tcase_add_test(tc, test_find_missing);

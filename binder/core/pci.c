@@ -242,64 +242,173 @@ static int cmp_dev(const void *a, const void *b)
 			       &((const struct vb_pci_dev *)b)->addr);
 }
 
-int vb_pci_scan(const struct vb_root *root, struct vb_pci_list *ret)
+/* Reads the identity of devs[0..n) from their uevent files in dirfd (the
+ * bus's devices directory). A device whose uevent cannot be used is marked
+ * (vendor and class left 0, ok false) for the slow path, which the caller
+ * takes: it logs, and it runs in one thread only. */
+struct scan_part {
+	int dirfd;
+	struct vb_pci_dev *devs;
+	bool *ok;
+	size_t n;
+};
+
+static void *scan_part_read(void *arg)
+{
+	struct scan_part *p = arg;
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct vb_pci_dev *d = &p->devs[i];
+		char path[VB_PCI_NAME_MAX + 8], buf[1024];
+
+		memcpy(path, d->name, strlen(d->name));
+		memcpy(path + strlen(d->name), "/uevent", sizeof("/uevent"));
+		p->ok[i] = read_small_at(p->dirfd, path, buf, sizeof(buf)) >= 0 &&
+			   parse_uevent(buf, d) == 0;
+	}
+	return NULL;
+}
+
+#ifdef VB_SCAN_THREADS
+/*
+ * On a big machine the scan's time is the kernel's path walk, one per
+ * device, through the bus symlink into sys/devices: spread over the CPUs
+ * it takes the wall time down with them. Below VB_SCAN_PARALLEL_MIN
+ * devices a thread costs more than it saves. The early binder (klibc has
+ * no threads) always reads in one.
+ */
+#include <pthread.h>
+#include <sched.h>
+
+#define VB_SCAN_PARALLEL_MIN 512
+#define VB_SCAN_THREADS_MAX 4
+
+static unsigned scan_threads(size_t n)
+{
+	cpu_set_t set;
+	unsigned cpus = 1, t;
+
+	if (n < VB_SCAN_PARALLEL_MIN)
+		return 1;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		cpus = (unsigned)CPU_COUNT(&set);
+	t = cpus < VB_SCAN_THREADS_MAX ? cpus : VB_SCAN_THREADS_MAX;
+	if (t > n / (VB_SCAN_PARALLEL_MIN / 2))
+		t = (unsigned)(n / (VB_SCAN_PARALLEL_MIN / 2));
+	return t ? t : 1;
+}
+
+static void scan_read_all(int dirfd, struct vb_pci_dev *devs, bool *ok, size_t n)
+{
+	struct scan_part parts[VB_SCAN_THREADS_MAX];
+	pthread_t tid[VB_SCAN_THREADS_MAX];
+	bool started[VB_SCAN_THREADS_MAX] = {false};
+	unsigned t = scan_threads(n);
+	size_t at = 0;
+
+	for (unsigned k = 0; k < t; k++) {
+		size_t len = n / t + (k < n % t);
+
+		parts[k] = (struct scan_part){dirfd, devs + at, ok + at, len};
+		at += len;
+	}
+	/* parts 1.. in threads, part 0 here; a thread that cannot start
+	 * leaves its part to us */
+	for (unsigned k = 1; k < t; k++)
+		started[k] = pthread_create(&tid[k], NULL, scan_part_read, &parts[k]) == 0;
+	scan_part_read(&parts[0]);
+	for (unsigned k = 1; k < t; k++) {
+		if (started[k])
+			pthread_join(tid[k], NULL);
+		else
+			scan_part_read(&parts[k]);
+	}
+}
+#else
+static void scan_read_all(int dirfd, struct vb_pci_dev *devs, bool *ok, size_t n)
+{
+	struct scan_part p = {dirfd, devs, ok, n};
+
+	scan_part_read(&p);
+}
+#endif
+
+/* The directory's device names, each in a dev_init()ed entry. */
+static int scan_names(DIR *dir, struct vb_pci_dev **ret, size_t *ret_n)
 {
 	struct vb_pci_dev *devs = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
-	DIR *dir;
-	int dfd;
-
-	dfd = vb_opendir(root, DEVICES_DIR, &dir);
-	if (dfd < 0)
-		return dfd;
-	dfd = dirfd(dir);
 
 	while ((de = readdir(dir))) {
 		struct vb_pci_addr a;
-		struct vb_pci_dev *d;
-		char path[VB_PCI_NAME_MAX + 8], buf[1024];
-		int r;
 
 		if (de->d_name[0] == '.' || vb_pci_addr_parse(de->d_name, &a) < 0)
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
 			struct vb_pci_dev *nd = realloc(devs, ncap * sizeof(*devs));
+
 			if (!nd) {
-				closedir(dir);
-				ret->devs = devs;
-				ret->n = n;
-				vb_pci_list_free(ret);
+				free(devs);
 				return -ENOMEM;
 			}
 			devs = nd;
 			cap = ncap;
 		}
-		d = &devs[n];
-		dev_init(d, &a);
+		dev_init(&devs[n], &a);
 		/* The directory entry is authoritative; a name sysfs never prints
 		 * (e.g. upper-case hex) is skipped rather than misread. */
-		if (strcmp(d->name, de->d_name) != 0)
+		if (strcmp(devs[n].name, de->d_name) != 0)
 			continue;
-
-		snprintf(path, sizeof(path), "%s/uevent", d->name);
-		r = read_small_at(dfd, path, buf, sizeof(buf));
-		if (r < 0 || parse_uevent(buf, d) < 0) {
-			/* unreadable uevent: slow path, still a device */
-			if (read_identity_files(root, d) < 0) {
-				log_debug("%s: no readable identity, skipped", d->name);
-				continue;
-			}
-		}
 		n++;
 	}
+	*ret = devs;
+	*ret_n = n;
+	return 0;
+}
+
+int vb_pci_scan(const struct vb_root *root, struct vb_pci_list *ret)
+{
+	struct vb_pci_dev *devs;
+	size_t n, kept = 0;
+	bool *ok;
+	DIR *dir;
+	int r;
+
+	r = vb_opendir(root, DEVICES_DIR, &dir);
+	if (r < 0)
+		return r;
+	r = scan_names(dir, &devs, &n);
+	if (r < 0) {
+		closedir(dir);
+		return r;
+	}
+	ok = calloc(n ? n : 1, sizeof(*ok));
+	if (!ok) {
+		closedir(dir);
+		free(devs);
+		return -ENOMEM;
+	}
+	scan_read_all(dirfd(dir), devs, ok, n);
 	closedir(dir);
 
-	if (n > 1)
-		qsort(devs, n, sizeof(*devs), cmp_dev);
+	for (size_t i = 0; i < n; i++) {
+		/* unreadable uevent: slow path, still a device */
+		if (!ok[i] && read_identity_files(root, &devs[i]) < 0) {
+			log_debug("%s: no readable identity, skipped", devs[i].name);
+			continue;
+		}
+		if (kept != i)
+			devs[kept] = devs[i];
+		kept++;
+	}
+	free(ok);
+
+	if (kept > 1)
+		qsort(devs, kept, sizeof(*devs), cmp_dev);
 	ret->devs = devs;
-	ret->n = n;
+	ret->n = kept;
 	return 0;
 }
 

@@ -455,19 +455,14 @@ static int writer_send(struct vb_writer *w, const char *relpath, const char *buf
 {
 	char msg[sizeof(struct writer_req) + WRITER_MSG_MAX];
 	struct writer_req h = {.path_len = (unsigned)strlen(relpath), .len = (unsigned)len};
-	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
-	int r;
 
 	if (h.path_len == 0 || h.path_len + 1 + len > WRITER_MSG_MAX)
 		return -ENAMETOOLONG;
 	memcpy(msg, &h, sizeof(h));
 	memcpy(msg + sizeof(h), relpath, h.path_len + 1);
 	memcpy(msg + sizeof(h) + h.path_len + 1, buf, len);
-	/* a child that died must give -EPIPE here, not kill us with SIGPIPE */
-	sigaction(SIGPIPE, &ign, &old);
-	r = write_full(w->req, msg, sizeof(h) + h.path_len + 1 + len);
-	sigaction(SIGPIPE, &old, NULL);
-	return r;
+	/* SIGPIPE is ignored meanwhile (vb_kernel_write_many) */
+	return write_full(w->req, msg, sizeof(h) + h.path_len + 1 + len);
 }
 
 /* Bytes of requests in the pipe at once: below the pipe's 64 KiB, so that
@@ -510,20 +505,11 @@ static int writer_reply(struct vb_writer *w, long deadline, int *res)
 	}
 }
 
-int vb_kernel_write_many(const struct vb_root *root, struct vb_kernel_req *reqs, size_t n,
-			 unsigned timeout_ms)
+static int write_many_piped(const struct vb_root *root, struct vb_kernel_req *reqs, size_t n,
+			    unsigned timeout_ms)
 {
 	struct vb_writer *w = root->writer;
 	size_t done = 0;
-
-	if (timeout_ms == 0) {
-		for (size_t i = 0; i < n; i++)
-			reqs[i].result =
-				root->ops->write(root, reqs[i].path, reqs[i].buf, reqs[i].len);
-		return 0;
-	}
-	if (!w)
-		return -EINVAL; /* a root not made by vb_root_open() */
 
 	/*
 	 * The requests are queued in the pipe ahead of the child, which does
@@ -571,6 +557,28 @@ int vb_kernel_write_many(const struct vb_root *root, struct vb_kernel_req *reqs,
 		}
 	}
 	return 0;
+}
+
+int vb_kernel_write_many(const struct vb_root *root, struct vb_kernel_req *reqs, size_t n,
+			 unsigned timeout_ms)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	int r;
+
+	if (timeout_ms == 0) {
+		for (size_t i = 0; i < n; i++)
+			reqs[i].result =
+				root->ops->write(root, reqs[i].path, reqs[i].buf, reqs[i].len);
+		return 0;
+	}
+	if (!root->writer)
+		return -EINVAL; /* a root not made by vb_root_open() */
+	/* a child that died must give -EPIPE when we send, not kill us with
+	 * SIGPIPE: ignored for the batch, not around every request */
+	sigaction(SIGPIPE, &ign, &old);
+	r = write_many_piped(root, reqs, n, timeout_ms);
+	sigaction(SIGPIPE, &old, NULL);
+	return r;
 }
 
 int vb_kernel_write(const struct vb_root *root, const char *relpath, const char *buf, size_t len,

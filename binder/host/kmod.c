@@ -9,8 +9,60 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "dlopen.h"
 #include "kmod.h"
 #include "log.h"
+
+/*
+ * libkmod is opened when a command first needs it (check, the initramfs
+ * hook, doctor, import, a module load on the host), not at start: the
+ * commands the udev rule and the unit run at every boot (apply --device on
+ * each PCI add, status, plan) do not pay for loading it and the compression
+ * libraries it links (libzstd, liblzma, libcrypto). systemd opens libkmod
+ * the same way. The package depends on libkmod2 by name for it.
+ */
+#define KMOD_SYMBOLS(X)                                                                            \
+	X(kmod_new)                                                                                \
+	X(kmod_unref)                                                                              \
+	X(kmod_set_log_priority)                                                                   \
+	X(kmod_load_resources)                                                                     \
+	X(kmod_list_next)                                                                          \
+	X(kmod_module_new_from_lookup)                                                             \
+	X(kmod_module_get_module)                                                                  \
+	X(kmod_module_unref)                                                                       \
+	X(kmod_module_unref_list)                                                                  \
+	X(kmod_module_get_name)                                                                    \
+	X(kmod_module_get_path)                                                                    \
+	X(kmod_module_get_softdeps)                                                                \
+	X(kmod_module_get_dependencies)                                                            \
+	X(kmod_module_probe_insert_module)
+
+#define KMOD_DECLARE(f) static typeof(f) *sym_##f;
+KMOD_SYMBOLS(KMOD_DECLARE)
+#undef KMOD_DECLARE
+
+/* libkmod.h's kmod_list_foreach(), through the opened library */
+#define vb_kmod_list_foreach(e, first)                                                             \
+	for ((e) = (first); (e) != NULL; (e) = sym_kmod_list_next((first), (e)))
+
+#define KMOD_SYM(f) {#f, (void **)&sym_##f},
+static const struct vb_dlsym kmod_syms[] = {KMOD_SYMBOLS(KMOD_SYM)};
+#undef KMOD_SYM
+
+static struct vb_dlib libkmod = {
+	.soname = "libkmod.so.2",
+	.package = "libkmod2",
+	.prio = VB_LOG_ERR,
+	.syms = kmod_syms,
+	.n_syms = sizeof(kmod_syms) / sizeof(kmod_syms[0]),
+	.state = 1,
+};
+
+/* 0, or -ELIBACC (logged once) */
+static int kmod_open(void)
+{
+	return vb_dlib_open(&libkmod);
+}
 
 char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 {
@@ -67,7 +119,8 @@ char *vb_kernel_release(const struct vb_root *root, const char *kver, int *err)
 
 static struct kmod_ctx *ctx_new(const struct vb_root *root, const char *kver)
 {
-	char dirname[VB_LOCATION_MAX], c1[VB_LOCATION_MAX], c2[VB_LOCATION_MAX], c3[VB_LOCATION_MAX];
+	char dirname[VB_LOCATION_MAX], c1[VB_LOCATION_MAX], c2[VB_LOCATION_MAX],
+		c3[VB_LOCATION_MAX];
 	const char *config_paths[4];
 	struct kmod_ctx *ctx;
 	const char *sep = root->path[strlen(root->path) - 1] == '/' ? "" : "/";
@@ -81,11 +134,11 @@ static struct kmod_ctx *ctx_new(const struct vb_root *root, const char *kver)
 	config_paths[1] = c2;
 	config_paths[2] = c3;
 	config_paths[3] = NULL;
-	ctx = kmod_new(dirname, config_paths);
+	ctx = sym_kmod_new(dirname, config_paths);
 	if (!ctx)
 		return NULL;
-	kmod_set_log_priority(ctx, 0); /* we report errors ourselves */
-	if (kmod_load_resources(ctx) < 0) {
+	sym_kmod_set_log_priority(ctx, 0); /* we report errors ourselves */
+	if (sym_kmod_load_resources(ctx) < 0) {
 		/* no modules.dep.bin: kmod falls back to the text files */
 	}
 	return ctx;
@@ -135,12 +188,12 @@ static int add_list(struct kmod_ctx *ctx, struct kmod_list *list, struct walk *w
 	struct kmod_list *l;
 	int r = 0;
 
-	kmod_list_foreach(l, list)
+	vb_kmod_list_foreach(l, list)
 	{
-		struct kmod_module *m = kmod_module_get_module(l);
+		struct kmod_module *m = sym_kmod_module_get_module(l);
 		if (r == 0)
 			r = add_module_tree(ctx, m, w);
-		kmod_module_unref(m);
+		sym_kmod_module_unref(m);
 	}
 	return r;
 }
@@ -150,7 +203,7 @@ static int add_list(struct kmod_ctx *ctx, struct kmod_list *list, struct walk *w
 static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct walk *w)
 {
 	struct kmod_list *deps, *pre = NULL, *post = NULL;
-	const char *name = kmod_module_get_name(mod);
+	const char *name = sym_kmod_module_get_name(mod);
 	int r;
 
 	if (modset_has(w->set, name))
@@ -158,20 +211,20 @@ static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct
 	for (int i = 0; i < w->depth; i++)
 		if (strcmp(w->stack[i], name) == 0)
 			return 0; /* a cycle: already being added further out */
-	if (!kmod_module_get_path(mod))
+	if (!sym_kmod_module_get_path(mod))
 		return 0; /* built in: nothing to copy */
 	if (w->depth >= WALK_MAX)
 		return -ELOOP; /* an incomplete set would make an unbootable initramfs */
 	w->stack[w->depth++] = name;
 
-	kmod_module_get_softdeps(mod, &pre, &post);
+	sym_kmod_module_get_softdeps(mod, &pre, &post);
 	/* soft dependencies name modules or aliases: resolve each */
 	r = add_list(ctx, pre, w);
 	if (r < 0)
 		goto out;
-	deps = kmod_module_get_dependencies(mod);
+	deps = sym_kmod_module_get_dependencies(mod);
 	r = add_list(ctx, deps, w);
-	kmod_module_unref_list(deps);
+	sym_kmod_module_unref_list(deps);
 	if (r < 0)
 		goto out;
 	r = modset_add(w->set, name);
@@ -180,8 +233,8 @@ static int add_module_tree(struct kmod_ctx *ctx, struct kmod_module *mod, struct
 	r = add_list(ctx, post, w);
 out:
 	w->depth--;
-	kmod_module_unref_list(pre);
-	kmod_module_unref_list(post);
+	sym_kmod_module_unref_list(pre);
+	sym_kmod_module_unref_list(post);
 	return r;
 }
 
@@ -197,27 +250,30 @@ int vb_modset_resolve(const struct vb_root *root, const char *kver, const char *
 	snprintf(path, sizeof(path), "lib/modules/%s", kver);
 	if (!vb_exists(root, path))
 		return -ENOENT;
+	r = kmod_open();
+	if (r < 0)
+		return r;
 	ctx = ctx_new(root, kver);
 	if (!ctx)
 		return -ENOMEM;
-	r = kmod_module_new_from_lookup(ctx, module, &list);
+	r = sym_kmod_module_new_from_lookup(ctx, module, &list);
 	if (r < 0 || !list) {
-		kmod_unref(ctx);
+		sym_kmod_unref(ctx);
 		return r < 0 ? r : -ENOENT;
 	}
-	kmod_list_foreach(l, list)
+	vb_kmod_list_foreach(l, list)
 	{
-		struct kmod_module *m = kmod_module_get_module(l);
-		if (!kmod_module_get_path(m))
+		struct kmod_module *m = sym_kmod_module_get_module(l);
+		if (!sym_kmod_module_get_path(m))
 			set->builtin = true;
 		else if (r >= 0) {
 			struct walk w = {.set = set};
 			r = add_module_tree(ctx, m, &w);
 		}
-		kmod_module_unref(m);
+		sym_kmod_module_unref(m);
 	}
-	kmod_module_unref_list(list);
-	kmod_unref(ctx);
+	sym_kmod_module_unref_list(list);
+	sym_kmod_unref(ctx);
 	if (r < 0)
 		vb_modset_free(set);
 	return r < 0 ? r : 0;
@@ -239,21 +295,24 @@ int vb_kmod_driver_for_alias(const struct vb_root *root, const char *kver, const
 	struct kmod_ctx *ctx;
 	int r;
 
+	r = kmod_open();
+	if (r < 0)
+		return r;
 	ctx = ctx_new(root, kver);
 	if (!ctx)
 		return -ENOMEM;
-	r = kmod_module_new_from_lookup(ctx, modalias, &list);
+	r = sym_kmod_module_new_from_lookup(ctx, modalias, &list);
 	if (r < 0 || !list) {
-		kmod_unref(ctx);
+		sym_kmod_unref(ctx);
 		return r < 0 ? r : -ENOENT;
 	}
 	/* The first match is the one udev would load first. */
-	m = kmod_module_get_module(list);
-	snprintf(buf, size, "%s", kmod_module_get_name(m));
-	*builtin = kmod_module_get_path(m) == NULL;
-	kmod_module_unref(m);
-	kmod_module_unref_list(list);
-	kmod_unref(ctx);
+	m = sym_kmod_module_get_module(list);
+	snprintf(buf, size, "%s", sym_kmod_module_get_name(m));
+	*builtin = sym_kmod_module_get_path(m) == NULL;
+	sym_kmod_module_unref(m);
+	sym_kmod_module_unref_list(list);
+	sym_kmod_unref(ctx);
 	return 0;
 }
 
@@ -266,24 +325,27 @@ int vb_kmod_load_module(const struct vb_root *root, const char *name)
 	if (!root->is_host)
 		return vb_load_module_fake_root(root, name);
 
-	ctx = kmod_new(NULL, NULL);
+	r = kmod_open();
+	if (r < 0)
+		return r;
+	ctx = sym_kmod_new(NULL, NULL);
 	if (!ctx)
 		return -ENOMEM;
-	kmod_set_log_priority(ctx, 0);
-	r = kmod_module_new_from_lookup(ctx, name, &list);
+	sym_kmod_set_log_priority(ctx, 0);
+	r = sym_kmod_module_new_from_lookup(ctx, name, &list);
 	if (r < 0 || !list) {
-		kmod_unref(ctx);
+		sym_kmod_unref(ctx);
 		return r < 0 ? r : -ENOENT;
 	}
-	kmod_list_foreach(l, list)
+	vb_kmod_list_foreach(l, list)
 	{
-		struct kmod_module *m = kmod_module_get_module(l);
-		r = kmod_module_probe_insert_module(m, 0, NULL, NULL, NULL, NULL);
-		kmod_module_unref(m);
+		struct kmod_module *m = sym_kmod_module_get_module(l);
+		r = sym_kmod_module_probe_insert_module(m, 0, NULL, NULL, NULL, NULL);
+		sym_kmod_module_unref(m);
 		if (r >= 0)
 			break;
 	}
-	kmod_module_unref_list(list);
-	kmod_unref(ctx);
+	sym_kmod_module_unref_list(list);
+	sym_kmod_unref(ctx);
 	return r < 0 ? r : 0;
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "table.h"
 
 int main(int argc, char **argv)
 {
@@ -10,7 +11,7 @@ int main(int argc, char **argv)
 	 * is tens of KiB: one write(2) instead of one per 4 KiB. */
 	static char outbuf[64 * 1024];
 
-	if (!isatty(STDOUT_FILENO))
+	if (!vb_stdout_is_tty())
 		setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	return vb_main(argc, argv, NULL);
 }

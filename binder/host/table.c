@@ -47,7 +47,16 @@ bool vb_color_enabled(enum vb_color_mode mode)
 	e = getenv("TERM");
 	if (e && strcmp(e, "dumb") == 0)
 		return false;
-	return isatty(STDOUT_FILENO);
+	return vb_stdout_is_tty();
+}
+
+bool vb_stdout_is_tty(void)
+{
+	static int tty = -1; /* asked once: stdout does not change */
+
+	if (tty < 0)
+		tty = isatty(STDOUT_FILENO);
+	return tty;
 }
 
 static size_t env_columns(void)
@@ -70,7 +79,7 @@ size_t vb_output_width(size_t fallback)
 	struct winsize ws;
 	size_t c;
 
-	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+	if (vb_stdout_is_tty() && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		return ws.ws_col;
 	c = env_columns();
 	return c ? c : fallback;
@@ -137,7 +146,7 @@ int vb_table_new(const struct vb_coldef *cols, size_t n_cols, const int *default
 	scols_table_enable_raw(t->tb, o->raw);
 	scols_table_enable_colors(t->tb, o->color);
 	/* a pipe without $COLUMNS gets whole lines: nothing to fit */
-	bool unlimited = o->raw || (!isatty(STDOUT_FILENO) && !env_columns());
+	bool unlimited = o->raw || (!vb_stdout_is_tty() && !env_columns());
 
 	for (int i = 0; i < n; i++) {
 		int flags = cols[order[i]].flags;

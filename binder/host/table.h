@@ -30,6 +30,8 @@ bool vb_color_enabled(enum vb_color_mode mode);
 /* Width to lay text out in: the terminal's, else $COLUMNS, else `fallback`
  * (0: no limit). */
 size_t vb_output_width(size_t fallback);
+/* isatty(stdout), asked once for the process */
+bool vb_stdout_is_tty(void);
 
 /* SGR sequences, as libsmartcols takes them */
 #define VB_COLOR_GOOD "\033[32m"  /* green */
