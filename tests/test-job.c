@@ -14,6 +14,7 @@
 
 #include "fixture.h"
 #include "job.h"
+#include "log.h"
 #include "simkernel.h"
 
 #define MAX_STEPS 16
@@ -175,6 +176,46 @@ START_TEST(test_run_summary_failed)
 	ck_assert_int_eq(c.sum.failed, 1);
 	ck_assert_str_eq(driver_of(&c, "0000:01:00.0"), "vfio-pci");
 	ck_assert_str_eq(driver_of(&c, "0000:01:00.1"), "snd_hda_intel");
+	ctx_close(&c);
+}
+END_TEST
+
+static char summary[512];
+
+static void keep_summary(int prio, const char *text)
+{
+	(void)prio;
+	if (strstr(text, " failed, "))
+		snprintf(summary, sizeof(summary), "%s", text);
+}
+
+/* driver= rules: the summary says which driver the devices are on, the
+ * default's count first, then each other driver once. */
+START_TEST(test_run_summary_drivers)
+{
+	struct ctx c;
+
+	char *drivers;
+
+	ctx_open(&c, "bind path=0000:01:00.0\nbind path=0000:01:00.1 driver=pci-stub\n");
+	/* pci-stub: a module that binds what driver_override gives it */
+	drivers = fixture_read(c.dir, ".simkernel/drivers");
+	ck_assert_ptr_nonnull(drivers);
+	drivers = realloc(drivers, strlen(drivers) + 64);
+	strcat(drivers, "pci-stub state=module\n");
+	fixture_write(c.dir, ".simkernel/drivers", drivers);
+	free(drivers);
+	summary[0] = 0;
+	vb_log_set_hook(keep_summary);
+	ck_assert_int_eq(ctx_run(&c), 0);
+	vb_log_set_hook(NULL);
+	ck_assert_uint_eq(c.sum.ok, 2);
+	ck_assert_str_eq(driver_of(&c, "0000:01:00.1"), "pci-stub");
+	ck_assert_msg(strncmp(summary,
+			      "1 device(s) on vfio-pci, 1 on pci-stub, 0 failed, 0 refused in ",
+			      strlen("1 device(s) on vfio-pci, 1 on pci-stub, 0 failed, 0 refused "
+				     "in ")) == 0,
+		      "summary: %s", summary);
 	ctx_close(&c);
 }
 END_TEST
@@ -341,6 +382,7 @@ static Suite *job_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_run_all);
 	tcase_add_test(tc, test_run_summary_failed);
+	tcase_add_test(tc, test_run_summary_drivers);
 	tcase_add_test(tc, test_run_until_plan);
 	tcase_add_test(tc, test_run_dry_run);
 	tcase_add_test(tc, test_run_config_error);

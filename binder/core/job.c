@@ -98,10 +98,53 @@ int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_
 	return vb_plan_build(root, &job->cfg, &job->list, job->sel, guards, n_guards, &job->plan);
 }
 
+/*
+ * Where the devices that ended well are: "2 device(s) on vfio-pci", and
+ * when rules name other drivers (driver=: a vfio-pci variant, pci-stub)
+ * "1 device(s) on vfio-pci, 1 on pci-stub", each driver once, in plan order.
+ */
+#define OK_DRIVERS_MAX 512
+
+/* The item's driver= when it is not the default, else NULL. */
+static const char *other_target(const struct vb_plan_item *it)
+{
+	return it->target && strcmp(it->target, VB_TARGET_DRIVER) != 0 ? it->target : NULL;
+}
+
+static const char *ok_drivers(const struct vb_job *job, char buf[OK_DRIVERS_MAX])
+{
+	size_t o = 0, n_vfio = 0;
+
+	for (size_t i = 0; i < job->plan.n; i++)
+		n_vfio += job->out[i].result == VB_RES_OK && !other_target(&job->plan.items[i]);
+	o += (size_t)snprintf(buf, OK_DRIVERS_MAX, "%zu device(s) on " VB_TARGET_DRIVER, n_vfio);
+	for (size_t i = 0; i < job->plan.n && o < OK_DRIVERS_MAX; i++) {
+		const char *t = other_target(&job->plan.items[i]);
+		size_t n = 0;
+		bool seen = false;
+
+		if (!t || job->out[i].result != VB_RES_OK)
+			continue;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = job->out[k].result == VB_RES_OK &&
+			       other_target(&job->plan.items[k]) &&
+			       strcmp(other_target(&job->plan.items[k]), t) == 0;
+		if (seen)
+			continue;
+		for (size_t k = i; k < job->plan.n; k++)
+			n += job->out[k].result == VB_RES_OK && other_target(&job->plan.items[k]) &&
+			     strcmp(other_target(&job->plan.items[k]), t) == 0;
+		o += (size_t)snprintf(buf + o, OK_DRIVERS_MAX - o, ", %zu on %s", n, t);
+	}
+	return buf;
+}
+
 int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb_apply_opts *ao,
 		 long t0_ms, unsigned flags, struct vb_apply_summary *sum)
 {
 	int r;
+
+	char buf[OK_DRIVERS_MAX];
 
 	memset(sum, 0, sizeof(*sum));
 	sum->dry_run = ao && ao->dry_run;
@@ -126,11 +169,11 @@ int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb
 		       "no device selected by %s", job->cfg.file);
 	else if (sum->todo == 0 && sum->failed == 0 && sum->refused == 0)
 		vb_log(flags & VB_SUMMARY_QUIET_NOTHING ? VB_LOG_DEBUG : VB_LOG_NOTICE,
-		       "nothing to do: %zu device(s) already on vfio-pci", sum->ok);
+		       "nothing to do: %zu device(s) already on %s", sum->ok, ok_drivers(job, buf));
 	else if (sum->dry_run)
 		log_notice("dry run: %zu device(s) would change, nothing written", sum->todo);
 	else
-		log_notice("%zu device(s) on vfio-pci, %d failed, %zu refused in %ld ms", sum->ok,
+		log_notice("%s, %d failed, %zu refused in %ld ms", ok_drivers(job, buf),
 			   sum->failed, sum->refused, vb_now_ms() - t0_ms);
 	return r;
 }
