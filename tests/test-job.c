@@ -185,7 +185,7 @@ static char summary[512];
 static void keep_summary(int prio, const char *text)
 {
 	(void)prio;
-	if (strstr(text, " failed, "))
+	if (strstr(text, " failed, ") || strncmp(text, "nothing to do: ", 15) == 0)
 		snprintf(summary, sizeof(summary), "%s", text);
 }
 
@@ -216,6 +216,16 @@ START_TEST(test_run_summary_drivers)
 			      strlen("1 device(s) on vfio-pci, 1 on pci-stub, 0 failed, 0 refused "
 				     "in ")) == 0,
 		      "summary: %s", summary);
+
+	/* again: nothing to do, and the line still says where they are */
+	vb_job_free(&c.job);
+	vb_job_init(&c.job);
+	c.n_steps = 0;
+	summary[0] = 0;
+	vb_log_set_hook(keep_summary);
+	ck_assert_int_eq(ctx_run(&c), 0);
+	vb_log_set_hook(NULL);
+	ck_assert_str_eq(summary, "nothing to do: 1 device(s) already on vfio-pci, 1 on pci-stub");
 	ctx_close(&c);
 }
 END_TEST

@@ -99,7 +99,8 @@ int vb_job_plan(struct vb_job *job, const struct vb_root *root, const struct vb_
 }
 
 /*
- * Where the devices that ended well are: "2 device(s) on vfio-pci", and
+ * Where the devices that ended well are: "2 device(s) on vfio-pci" (or
+ * "already on", as `already` says), and
  * when rules name other drivers (driver=: a vfio-pci variant, pci-stub)
  * "1 device(s) on vfio-pci, 1 on pci-stub", each driver once, in plan order.
  */
@@ -111,13 +112,15 @@ static const char *other_target(const struct vb_plan_item *it)
 	return it->target && strcmp(it->target, VB_TARGET_DRIVER) != 0 ? it->target : NULL;
 }
 
-static const char *ok_drivers(const struct vb_job *job, char buf[OK_DRIVERS_MAX])
+static const char *ok_drivers(const struct vb_job *job, const char *already,
+			      char buf[OK_DRIVERS_MAX])
 {
 	size_t o = 0, n_vfio = 0;
 
 	for (size_t i = 0; i < job->plan.n; i++)
 		n_vfio += job->out[i].result == VB_RES_OK && !other_target(&job->plan.items[i]);
-	o += (size_t)snprintf(buf, OK_DRIVERS_MAX, "%zu device(s) on " VB_TARGET_DRIVER, n_vfio);
+	o += (size_t)snprintf(buf, OK_DRIVERS_MAX, "%zu device(s) %son " VB_TARGET_DRIVER, n_vfio,
+			      already);
 	for (size_t i = 0; i < job->plan.n && o < OK_DRIVERS_MAX; i++) {
 		const char *t = other_target(&job->plan.items[i]);
 		size_t n = 0;
@@ -169,11 +172,11 @@ int vb_job_apply(struct vb_job *job, const struct vb_root *root, const struct vb
 		       "no device selected by %s", job->cfg.file);
 	else if (sum->todo == 0 && sum->failed == 0 && sum->refused == 0)
 		vb_log(flags & VB_SUMMARY_QUIET_NOTHING ? VB_LOG_DEBUG : VB_LOG_NOTICE,
-		       "nothing to do: %zu device(s) already on %s", sum->ok, ok_drivers(job, buf));
+		       "nothing to do: %s", ok_drivers(job, "already ", buf));
 	else if (sum->dry_run)
 		log_notice("dry run: %zu device(s) would change, nothing written", sum->todo);
 	else
-		log_notice("%s, %d failed, %zu refused in %ld ms", ok_drivers(job, buf),
+		log_notice("%s, %d failed, %zu refused in %ld ms", ok_drivers(job, "", buf),
 			   sum->failed, sum->refused, vb_now_ms() - t0_ms);
 	return r;
 }
