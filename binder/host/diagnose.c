@@ -467,7 +467,9 @@ int vb_diag_group(const struct vb_root *root, struct vb_pci_list *list, const bo
 	if (d->iommu_group < 0)
 		return 0;
 	gc->group = d->iommu_group;
-	snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%d/devices", d->iommu_group);
+	r = vb_path_join(path, sizeof(path), "sys/kernel/iommu_groups/%d/devices", d->iommu_group);
+	if (r < 0)
+		return r;
 	r = vb_diag_list_dir(root, path, NULL, &names, &n);
 	if (r < 0)
 		return r;
@@ -643,8 +645,8 @@ int vb_diag_boot_display(const struct vb_root *root, struct vb_pci_dev *d, unsig
 	}
 	if (n_fbs == 0)
 		return 0;
-	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/resource", d->name);
-	if (vb_read_all(root, path, 64 * 1024, &buf, NULL) < 0)
+	if (vb_path_join(path, sizeof(path), "sys/bus/pci/devices/%s/resource", d->name) < 0 ||
+	    vb_read_all(root, path, 64 * 1024, &buf, NULL) < 0)
 		return 0; /* no resource file: nothing to compare */
 	for (line = buf, idx = 0; line && *line; line = next, idx++) {
 		unsigned long long start, end, flags;
