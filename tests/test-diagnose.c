@@ -117,7 +117,7 @@ struct ctx {
 	char *dir;
 	struct vb_root root;
 	struct vb_pci_list list;
-	struct vb_findings f;
+	struct vb_diags f;
 };
 
 static void ctx_open(struct ctx *c, const char *tree)
@@ -126,12 +126,12 @@ static void ctx_open(struct ctx *c, const char *tree)
 	c->dir = fixture_tree(tree);
 	ck_assert_int_eq(vb_root_open(&c->root, c->dir), 0);
 	ck_assert_int_eq(vb_pci_scan(&c->root, &c->list), 0);
-	vb_findings_init(&c->f);
+	vb_diags_init(&c->f, NULL);
 }
 
 static void ctx_close(struct ctx *c)
 {
-	vb_findings_free(&c->f);
+	vb_diags_free(&c->f);
 	vb_pci_list_free(&c->list);
 	vb_root_close(&c->root);
 	fixture_cleanup(c->dir);
@@ -281,7 +281,7 @@ static void write_initramfs(const char *root, const char *compressor, const char
 START_TEST(test_no_iommu_summary)
 {
 	struct vb_iommu_info info;
-	const struct vb_finding *x;
+	const struct vb_diag *x;
 	char msg[512], hint[1024];
 	struct ctx c;
 
@@ -294,7 +294,7 @@ START_TEST(test_no_iommu_summary)
 	/* one error for the machine, not one per device */
 	ck_assert_uint_eq(c.f.n, 1);
 	ck_assert_uint_eq(c.f.n_errors, 1);
-	x = vb_findings_find(&c.f, VB_F_NO_IOMMU, NULL);
+	x = vb_diags_find(&c.f, VB_F_NO_IOMMU, NULL);
 	ck_assert_ptr_nonnull(x);
 	ck_assert_str_eq(x->dev, "");
 	assert_contains(x->message, "no IOMMU group");
@@ -354,7 +354,7 @@ START_TEST(test_interrupt_remapping)
 	put(c.dir, "sys/class/iommu/dmar1/intel-iommu/ecap", "f050d2\n");
 	ck_assert_int_eq(vb_diag_iommu(&c.root, &info, &c.f), 0);
 	ck_assert_int_eq(info.irq_remap, 0);
-	ck_assert_ptr_nonnull(vb_findings_find(&c.f, VB_F_IRQ_REMAP, NULL));
+	ck_assert_ptr_nonnull(vb_diags_find(&c.f, VB_F_IRQ_REMAP, NULL));
 	ck_assert_uint_eq(c.f.n_warnings, 1);
 
 	/* proc/interrupts is stronger evidence than ecap */
@@ -468,15 +468,15 @@ END_TEST
 
 START_TEST(test_boot_vga_warning)
 {
-	const struct vb_finding *x;
+	const struct vb_diag *x;
 	struct ctx c;
 
 	ctx_open(&c, "desktop");
 	ck_assert_int_eq(
 		vb_diag_boot_display(&c.root, dev(&c, "0000:00:02.0"), 6001, NULL, 0, &c.f), 0);
-	x = vb_findings_find(&c.f, VB_F_BOOT_VGA, "0000:00:02.0");
+	x = vb_diags_find(&c.f, VB_F_BOOT_VGA, "0000:00:02.0");
 	ck_assert_ptr_nonnull(x);
-	ck_assert_int_eq(x->level, VB_LEVEL_WARNING);
+	ck_assert_int_eq(x->severity, VB_SEV_WARNING);
 	assert_contains(x->message, "boot_vga=1");
 	assert_contains(x->hint, "video=efifb:off");
 	assert_contains(x->hint, "6.0");
@@ -491,7 +491,7 @@ END_TEST
 START_TEST(test_bar_overlaps_bootfb)
 {
 	struct vb_fb_range *fbs;
-	const struct vb_finding *x;
+	const struct vb_diag *x;
 	size_t n;
 	struct ctx c;
 
@@ -508,9 +508,9 @@ START_TEST(test_bar_overlaps_bootfb)
 	    "0x0000000000003000 0x000000000000307f 0x0000000000040101\n");
 	ck_assert_int_eq(vb_diag_boot_display(&c.root, dev(&c, "0000:01:00.0"), 5010, fbs, n, &c.f),
 			 0);
-	x = vb_findings_find(&c.f, VB_F_FRAMEBUFFER, "0000:01:00.0");
+	x = vb_diags_find(&c.f, VB_F_FRAMEBUFFER, "0000:01:00.0");
 	ck_assert_ptr_nonnull(x);
-	ck_assert_int_eq(x->level, VB_LEVEL_WARNING);
+	ck_assert_int_eq(x->severity, VB_SEV_WARNING);
 	assert_contains(x->message, "BAR 1");
 	assert_contains(x->message, "BOOTFB");
 	assert_contains(x->hint, "video=efifb:off");
@@ -518,15 +518,15 @@ START_TEST(test_bar_overlaps_bootfb)
 	assert_contains(x->hint, "6.0");
 
 	/* 6.0+ and a VGA-class device: the kernel handles it, only a note */
-	vb_findings_free(&c.f);
+	vb_diags_free(&c.f);
 	ck_assert_int_eq(vb_diag_boot_display(&c.root, dev(&c, "0000:01:00.0"), 6001, fbs, n, &c.f),
 			 0);
-	x = vb_findings_find(&c.f, VB_F_FRAMEBUFFER, "0000:01:00.0");
+	x = vb_diags_find(&c.f, VB_F_FRAMEBUFFER, "0000:01:00.0");
 	ck_assert_ptr_nonnull(x);
-	ck_assert_int_eq(x->level, VB_LEVEL_NOTE);
+	ck_assert_int_eq(x->severity, VB_SEV_NOTE);
 
 	/* BARs elsewhere: nothing */
-	vb_findings_free(&c.f);
+	vb_diags_free(&c.f);
 	put(c.dir, "sys/bus/pci/devices/0000:01:00.0/resource",
 	    "0x0000006000000000 0x000000600fffffff 0x000000000014220c\n");
 	ck_assert_int_eq(vb_diag_boot_display(&c.root, dev(&c, "0000:01:00.0"), 5010, fbs, n, &c.f),

@@ -20,9 +20,6 @@
 #include "log.h"
 #include "root.h"
 
-/* ------------------------------------------------------------------------ */
-/* Diagnostics */
-
 static char *xstrdup(const char *s)
 {
 	size_t n = strlen(s);
@@ -31,104 +28,6 @@ static char *xstrdup(const char *s)
 	if (p)
 		memcpy(p, s, n + 1);
 	return p;
-}
-
-void vb_diags_init(struct vb_diags *d, const char *file)
-{
-	memset(d, 0, sizeof(*d));
-	d->file = file ? xstrdup(file) : NULL;
-}
-
-void vb_diags_free(struct vb_diags *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		free(d->v[i].message);
-		free(d->v[i].hint);
-	}
-	free(d->v);
-	free(d->file);
-	memset(d, 0, sizeof(*d));
-}
-
-static int diags_addv(struct vb_diags *d, enum vb_severity sev, unsigned line, unsigned column,
-		      const char *hint, const char *fmt, va_list ap)
-	__attribute__((format(printf, 6, 0)));
-static int diags_addv(struct vb_diags *d, enum vb_severity sev, unsigned line, unsigned column,
-		      const char *hint, const char *fmt, va_list ap)
-{
-	struct vb_diag *g;
-	char msg[512];
-
-	if (sev == VB_SEV_ERROR)
-		d->n_errors++;
-	/* A file of garbage has an error on every line; keeping a bounded
-	 * number keeps memory and output bounded, the count stays exact. */
-	if (d->n >= VB_DIAGS_MAX) {
-		d->n_dropped++;
-		return 0;
-	}
-	if (d->n == 0) {
-		d->v = malloc(VB_DIAGS_MAX * sizeof(*d->v));
-		if (!d->v)
-			return -ENOMEM;
-	}
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	g = &d->v[d->n];
-	memset(g, 0, sizeof(*g));
-	g->severity = sev;
-	g->line = line;
-	g->column = column;
-	g->message = xstrdup(msg);
-	g->hint = hint ? xstrdup(hint) : NULL;
-	if (!g->message || (hint && !g->hint)) {
-		free(g->message);
-		free(g->hint);
-		return -ENOMEM;
-	}
-	d->n++;
-	return 0;
-}
-
-int vb_diags_add(struct vb_diags *d, enum vb_severity sev, unsigned line, unsigned column,
-		 const char *hint, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = diags_addv(d, sev, line, column, hint, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-void vb_diags_log(const struct vb_diags *d)
-{
-	const char *file = d->file ? d->file : "<config>";
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		const struct vb_diag *g = &d->v[i];
-		int prio =
-			(g->severity == VB_SEV_ERROR ? VB_LOG_ERR : VB_LOG_WARNING) | VB_LOG_BARE;
-		const char *sev = g->severity == VB_SEV_ERROR ? "error" : "warning";
-		char where[64];
-
-		if (g->line == 0)
-			where[0] = 0;
-		else if (g->column == 0)
-			snprintf(where, sizeof(where), ":%u", g->line);
-		else
-			snprintf(where, sizeof(where), ":%u:%u", g->line, g->column);
-		/* One record per diagnostic: in early boot each vb_log() is one
-		 * kmsg record, and the hint must stay with its message. */
-		vb_log(prio, "%s%s: %s: %s%s%s", file, where, sev, g->message,
-		       g->hint ? "\n  hint: " : "", g->hint ? g->hint : "");
-	}
-	if (d->n_dropped > 0)
-		vb_log(d->n_errors > d->n ? VB_LOG_ERR : VB_LOG_WARNING,
-		       "%s: %lu more diagnostics not shown", file, (unsigned long)d->n_dropped);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1152,14 +1051,15 @@ static int perr(struct parser *p, size_t off, const char *hint, const char *fmt,
 	__attribute__((format(printf, 4, 5)));
 static int perr(struct parser *p, size_t off, const char *hint, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
-	int r;
 
 	p->failed = true;
 	va_start(ap, fmt);
-	r = diags_addv(p->diags, VB_SEV_ERROR, p->line, (unsigned)off + 1, hint, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return r;
+	return vb_diags_add(p->diags, VB_SEV_ERROR, NULL, NULL, p->line, (unsigned)off + 1, NULL,
+			    hint, "%s", msg);
 }
 
 /* Token text for messages: long tokens are cut (at a character boundary). */
@@ -1265,7 +1165,7 @@ static int add_rule(struct parser *p, const struct vb_rule *rule)
 		if (p->rules_limited)
 			return 0;
 		p->rules_limited = true;
-		r = vb_diags_add(p->diags, VB_SEV_ERROR, p->line, 0,
+		r = vb_diags_add(p->diags, VB_SEV_ERROR, NULL, NULL, p->line, 0, NULL,
 				 "merge rules: one rule can match many devices (class=, "
 				 "id=VENDOR:*, expand=group)",
 				 "too many rules: at most %d are allowed; this and later rules "

@@ -16,8 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "diag.h"
 #include "pci.h"
+#include "util.h"
 
 struct vb_mapping;
 
@@ -25,7 +26,6 @@ struct vb_mapping;
 #define VB_CONFIG_MAX_LINE 4096          /* bytes per line, without the line end */
 #define VB_CONFIG_MAX_RULES 4096
 #define VB_CONFIG_MAX_TERMS 32 /* KEY=VALUE tokens per rule, options included */
-#define VB_DIAGS_MAX 100       /* diagnostics kept; later ones are only counted */
 
 enum vb_term_kind {
 	VB_TERM_ADDRESS,  /* path= / address=: dddd:bb:ss.f, bb:ss.f, bb:ss, bb:ss.* */
@@ -103,23 +103,6 @@ struct vb_config {
 	size_t n_rules;
 };
 
-enum vb_severity { VB_SEV_ERROR, VB_SEV_WARNING };
-
-struct vb_diag {
-	enum vb_severity severity;
-	unsigned line, column; /* 1-based; column 0: whole line */
-	char *message;
-	char *hint; /* may be NULL */
-};
-
-struct vb_diags {
-	char *file;
-	struct vb_diag *v; /* at most VB_DIAGS_MAX */
-	size_t n;
-	size_t n_errors;  /* every error, the dropped ones included */
-	size_t n_dropped; /* diagnostics past VB_DIAGS_MAX: counted, not kept */
-};
-
 /* Mask of the class bits a class= term of `digits` hex digits compares. */
 static inline uint32_t vb_class_mask(unsigned digits)
 {
@@ -161,18 +144,6 @@ bool vb_rule_takes_vf(const struct vb_rule *r, unsigned index);
 
 /* The driver rule index `rule` binds to: driver=NAME, else "vfio-pci". */
 const char *vb_rule_driver(const struct vb_config *cfg, int rule);
-
-void vb_diags_init(struct vb_diags *d, const char *file);
-void vb_diags_free(struct vb_diags *d);
-/* line 0: about the whole file; column 0: about the whole line. Past
- * VB_DIAGS_MAX only counts (n_dropped, n_errors). 0 or -ENOMEM. */
-int vb_diags_add(struct vb_diags *d, enum vb_severity sev, unsigned line, unsigned column,
-		 const char *hint, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* Logs each diagnostic as one record "FILE:LINE:COL: error: MESSAGE" (or
- * "warning:"; ":COL" left out for column 0, ":LINE:COL" for line 0), with
- * "\n  hint: HINT" appended when there is a hint; errors at VB_LOG_ERR,
- * warnings at VB_LOG_WARNING. Ends with a count of dropped diagnostics. */
-void vb_diags_log(const struct vb_diags *d);
 
 /* Canonical text of a term, for messages and JSON: "path=0000:01:00.0",
  * "path=0000:01:00.*" (slot), "id=10de:*", "class=0403", "iommugroup=12",

@@ -331,11 +331,13 @@ int vb_mappings_link(const struct vb_mappings *m, struct vb_config *cfg, struct 
 						 "the mappings are listed in %s (pvesh get "
 						 "/cluster/mapping/pci)",
 						 src);
-				r = vb_diags_add(diags, VB_SEV_ERROR, rule->line, t->column, hint,
+				r = vb_diags_add(diags, VB_SEV_ERROR, NULL, NULL, rule->line,
+						 t->column, NULL, hint,
 						 "unknown mapping '%s': not in %s", t->mapping.name,
 						 src);
 			} else if (x->mdev) {
-				r = vb_diags_add(diags, VB_SEV_WARNING, rule->line, t->column,
+				r = vb_diags_add(diags, VB_SEV_WARNING, NULL, NULL, rule->line,
+						 t->column, NULL,
 						 "a mediated-device mapping stays on its vendor "
 						 "driver, which creates the mdevs",
 						 "mapping '%s' is for mediated devices (mdev 1 at "
@@ -343,7 +345,8 @@ int vb_mappings_link(const struct vb_mappings *m, struct vb_config *cfg, struct 
 						 x->name, src, x->line);
 			} else if (x->n == 0) {
 				r = vb_diags_add(
-					diags, VB_SEV_WARNING, rule->line, t->column,
+					diags, VB_SEV_WARNING, NULL, NULL, rule->line, t->column,
+					NULL,
 					x->other_nodes ? "add a map entry for this node" : NULL,
 					"mapping '%s' has no entry for node '%s'%s%s%s: it selects "
 					"nothing",

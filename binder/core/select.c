@@ -303,7 +303,7 @@ static int select_vfs(const struct vb_root *root, const struct vb_rule *rule, in
 	}
 	if (missing && diags && !(rule->numvfs && pf->sriov_numvfs == 0))
 		return vb_diags_add(
-			diags, VB_SEV_WARNING, rule->line, rule->vfs_column,
+			diags, VB_SEV_WARNING, NULL, NULL, rule->line, rule->vfs_column, NULL,
 			"VF indices count from 0 up to sriov_numvfs-1; numvfs=N creates "
 			"them when the PF has none",
 			"%s has no VF %u (sriov_numvfs is %d)", pf->name, first_missing,
@@ -412,7 +412,7 @@ int vb_select(const struct vb_root *root, const struct vb_config *cfg, struct vb
 		if (matched[i] ||
 		    (mt && (!mt->mapping.m || mt->mapping.m->mdev || mt->mapping.m->n == 0)))
 			continue;
-		r = vb_diags_add(diags, VB_SEV_WARNING, cfg->rules[i].line, 0,
+		r = vb_diags_add(diags, VB_SEV_WARNING, NULL, NULL, cfg->rules[i].line, 0, NULL,
 				 "the hardware differs from the one the rule was written for; "
 				 "compare with `vfio-bind status`",
 				 "rule matches no device on this machine");

@@ -22,82 +22,6 @@
 #define MAX_CONF_FILE (1u << 20) /* modprobe.d files, grub defaults */
 
 /* ------------------------------------------------------------------------ */
-/* Findings */
-
-void vb_findings_init(struct vb_findings *f)
-{
-	memset(f, 0, sizeof(*f));
-}
-
-void vb_findings_free(struct vb_findings *f)
-{
-	for (size_t i = 0; i < f->n; i++) {
-		free(f->v[i].message);
-		free(f->v[i].hint);
-	}
-	free(f->v);
-	vb_findings_init(f);
-}
-
-int vb_findings_add(struct vb_findings *f, enum vb_level level, const char *code, const char *dev,
-		    const char *hint, const char *fmt, ...)
-{
-	struct vb_finding *nv, *x;
-	va_list ap;
-	int r;
-
-	nv = realloc(f->v, (f->n + 1) * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	f->v = nv;
-	x = &f->v[f->n];
-	memset(x, 0, sizeof(*x));
-	x->level = level;
-	x->code = code;
-	if (dev)
-		snprintf(x->dev, sizeof(x->dev), "%s", dev);
-	va_start(ap, fmt);
-	r = vasprintf(&x->message, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	if (hint) {
-		x->hint = strdup(hint);
-		if (!x->hint) {
-			free(x->message);
-			return -ENOMEM;
-		}
-	}
-	f->n++;
-	if (level == VB_LEVEL_ERROR)
-		f->n_errors++;
-	else if (level == VB_LEVEL_WARNING)
-		f->n_warnings++;
-	return 0;
-}
-
-const struct vb_finding *vb_findings_find(const struct vb_findings *f, const char *code,
-					  const char *dev)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (strcmp(f->v[i].code, code) == 0 && (!dev || strcmp(f->v[i].dev, dev) == 0))
-			return &f->v[i];
-	return NULL;
-}
-
-const char *vb_level_name(enum vb_level level)
-{
-	switch (level) {
-	case VB_LEVEL_ERROR:
-		return "error";
-	case VB_LEVEL_WARNING:
-		return "warning";
-	default:
-		return "note";
-	}
-}
-
-/* ------------------------------------------------------------------------ */
 /* Small helpers */
 
 unsigned vb_kver_num(const char *release)
@@ -371,7 +295,7 @@ static int interrupts_ir(const struct vb_root *root)
 	return r;
 }
 
-int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct vb_findings *f)
+int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct vb_diags *f)
 {
 	char cmdline[VB_CMDLINE_MAX] = "";
 	int ecap_ir, ev, r;
@@ -406,11 +330,12 @@ int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct
 		char msg[512], hint[768];
 
 		no_iommu_text(root, info->kind, info->units, msg, sizeof(msg), hint, sizeof(hint));
-		return vb_findings_add(f, VB_LEVEL_ERROR, VB_F_NO_IOMMU, NULL, hint, "%s", msg);
+		return vb_diags_add(f, VB_SEV_ERROR, VB_F_NO_IOMMU, NULL, 0, 0, NULL, hint, "%s",
+				    msg);
 	}
 	if (info->irq_remap == 0) {
-		r = vb_findings_add(
-			f, VB_LEVEL_WARNING, VB_F_IRQ_REMAP, NULL,
+		r = vb_diags_add(
+			f, VB_SEV_WARNING, VB_F_IRQ_REMAP, NULL, 0, 0, NULL,
 			"enable interrupt remapping (x2APIC / \"Interrupt Remapping\" in the "
 			"firmware setup) and do not boot with intremap=off; "
 			"vfio_iommu_type1.allow_unsafe_interrupts=1 is the unsafe last resort",
@@ -467,7 +392,9 @@ int vb_diag_group(const struct vb_root *root, struct vb_pci_list *list, const bo
 	if (d->iommu_group < 0)
 		return 0;
 	gc->group = d->iommu_group;
-	snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%d/devices", d->iommu_group);
+	r = vb_path_join(path, sizeof(path), "sys/kernel/iommu_groups/%d/devices", d->iommu_group);
+	if (r < 0)
+		return r;
 	r = vb_diag_list_dir(root, path, NULL, &names, &n);
 	if (r < 0)
 		return r;
@@ -608,7 +535,7 @@ int vb_diag_framebuffers(const struct vb_root *root, struct vb_fb_range **ret, s
 #define IORESOURCE_IO 0x100ull
 
 int vb_diag_boot_display(const struct vb_root *root, struct vb_pci_dev *d, unsigned kver_num,
-			 const struct vb_fb_range *fbs, size_t n_fbs, struct vb_findings *f)
+			 const struct vb_fb_range *fbs, size_t n_fbs, struct vb_diags *f)
 {
 	bool vga = (d->class >> 8) == 0x0300;
 	bool kernel_handles = vga && kver_num >= 6000;
@@ -617,8 +544,8 @@ int vb_diag_boot_display(const struct vb_root *root, struct vb_pci_dev *d, unsig
 
 	(void)vb_pci_load_boot_vga(root, d);
 	if (d->boot_vga == 1) {
-		r = vb_findings_add(
-			f, VB_LEVEL_WARNING, VB_F_BOOT_VGA, d->name,
+		r = vb_diags_add(
+			f, VB_SEV_WARNING, VB_F_BOOT_VGA, NULL, 0, 0, d->name,
 			kernel_handles
 				? "keep another way in (ssh, serial console); vfio-bind=off on the "
 				  "kernel command line gives the GPU back for one boot; kernel "
@@ -643,8 +570,8 @@ int vb_diag_boot_display(const struct vb_root *root, struct vb_pci_dev *d, unsig
 	}
 	if (n_fbs == 0)
 		return 0;
-	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/resource", d->name);
-	if (vb_read_all(root, path, 64 * 1024, &buf, NULL) < 0)
+	if (vb_path_join(path, sizeof(path), "sys/bus/pci/devices/%s/resource", d->name) < 0 ||
+	    vb_read_all(root, path, 64 * 1024, &buf, NULL) < 0)
 		return 0; /* no resource file: nothing to compare */
 	for (line = buf, idx = 0; line && *line; line = next, idx++) {
 		unsigned long long start, end, flags;
@@ -666,9 +593,9 @@ int vb_diag_boot_display(const struct vb_root *root, struct vb_pci_dev *d, unsig
 		for (size_t i = 0; i < n_fbs; i++) {
 			if (start > fbs[i].end || fbs[i].start > end)
 				continue;
-			r = vb_findings_add(
-				f, kernel_handles ? VB_LEVEL_NOTE : VB_LEVEL_WARNING,
-				VB_F_FRAMEBUFFER, d->name,
+			r = vb_diags_add(
+				f, kernel_handles ? VB_SEV_NOTE : VB_SEV_WARNING, VB_F_FRAMEBUFFER,
+				NULL, 0, 0, d->name,
 				kernel_handles
 					? "nothing to do on this kernel; on older ones boot with "
 					  "video=efifb:off or initcall_blacklist=sysfb_init"

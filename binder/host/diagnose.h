@@ -35,17 +35,11 @@
 /* ------------------------------------------------------------------------ */
 /* Findings */
 
-enum vb_level { VB_LEVEL_NOTE, VB_LEVEL_WARNING, VB_LEVEL_ERROR };
+/* The checks add their findings to a struct vb_diags (diag.h): the severity,
+ * a code (VB_F_*), the device it is about ("" for the machine), the message
+ * and the fix as hint. */
 
-struct vb_finding {
-	enum vb_level level;
-	const char *code;          /* stable id, see VB_F_* */
-	char dev[VB_PCI_NAME_MAX]; /* the device it is about; "" for the machine */
-	char *message;
-	char *hint; /* what to do; NULL when nothing */
-};
-
-/* Finding codes (JSON "code", tests). */
+/* Finding codes (struct vb_diag code, JSON "code", tests). */
 #define VB_F_NO_IOMMU "no-iommu"              /* error: no IOMMU group at all */
 #define VB_F_IRQ_REMAP "interrupt-remapping"  /* warning: off */
 #define VB_F_CONFIG "config"                  /* error: the config has errors */
@@ -65,22 +59,6 @@ struct vb_finding {
 #define VB_F_CMDLINE_OFF "vfio-bind-off"      /* warning: vfio-bind=off this boot */
 #define VB_F_MAPPINGS "mappings"              /* warning: the image's Proxmox mappings are old */
 #define VB_F_VM "vm"                          /* note: a Proxmox VM uses the device */
-
-struct vb_findings {
-	struct vb_finding *v;
-	size_t n;
-	size_t n_errors, n_warnings;
-};
-
-void vb_findings_init(struct vb_findings *f);
-void vb_findings_free(struct vb_findings *f);
-/* dev NULL or "" for the machine; hint may be NULL. 0 or -ENOMEM. */
-int vb_findings_add(struct vb_findings *f, enum vb_level level, const char *code, const char *dev,
-		    const char *hint, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* First finding with this code (and device, when dev is not NULL); NULL. */
-const struct vb_finding *vb_findings_find(const struct vb_findings *f, const char *code,
-					  const char *dev);
-const char *vb_level_name(enum vb_level level); /* "note", "warning", "error" */
 
 /* ------------------------------------------------------------------------ */
 /* Kernel release */
@@ -110,7 +88,7 @@ struct vb_iommu_info {
 /* Fills info. Adds VB_F_NO_IOMMU (once, with the firmware and command line
  * fix) when there is no group, VB_F_IRQ_REMAP when remapping is off. 0 or
  * -ENOMEM. */
-int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct vb_findings *f);
+int vb_diag_iommu(const struct vb_root *root, struct vb_iommu_info *info, struct vb_diags *f);
 /* For plan/apply: true when the root has no IOMMU group at all; message and
  * hint (either may be NULL) receive the summary and the fix. */
 bool vb_diag_no_iommu(const struct vb_root *root, char *message, size_t msize, char *hint,
@@ -170,7 +148,7 @@ int vb_diag_framebuffers(const struct vb_root *root, struct vb_fb_range **ret, s
  * fbs. kver_num selects the wording (6.0+ handles VGA-class devices). 0 or
  * -ENOMEM. */
 int vb_diag_boot_display(const struct vb_root *root, struct vb_pci_dev *d, unsigned kver_num,
-			 const struct vb_fb_range *fbs, size_t n_fbs, struct vb_findings *f);
+			 const struct vb_fb_range *fbs, size_t n_fbs, struct vb_diags *f);
 
 /* ------------------------------------------------------------------------ */
 /* Configuration file safety */

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,7 @@ struct report {
 	bool ir_read, ir_config_same, want_initramfs;
 
 	struct vb_stale_list stale;
-	struct vb_findings f;
+	struct vb_diags f;
 	struct vb_vms vms;
 };
 
@@ -115,33 +116,31 @@ static void gather_kernel(struct report *rep)
 	if (rep->have_cmdline)
 		vb_boot_switches_parse(rep->cmdline, &sw);
 	if (rep->have_cmdline && sw.mode == VB_BOOT_OFF)
-		vb_findings_add(
-			&rep->f, VB_LEVEL_WARNING, VB_F_CMDLINE_OFF, NULL,
-			"remove vfio-bind=off from the kernel command line when you are done",
-			"vfio-bind=off is on the kernel command line: the early binder did "
-			"nothing this boot");
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_CMDLINE_OFF, NULL, 0, 0, NULL,
+			     "remove vfio-bind=off from the kernel command line when you are done",
+			     "vfio-bind=off is on the kernel command line: the early binder did "
+			     "nothing this boot");
 
 	rep->kver = vb_kernel_release(root, rep->o->kver, &err);
 	if (!rep->kver) {
 		if (err == -EADDRNOTAVAIL)
-			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
-					"say which with --kernel",
-					"several kernels in %s/lib/modules: the target kernel is "
-					"unknown",
-					root->is_host ? "" : root->path);
+			vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_KERNEL, NULL, 0, 0, NULL,
+				     "say which with --kernel",
+				     "several kernels in %s/lib/modules: the target kernel is "
+				     "unknown",
+				     root->is_host ? "" : root->path);
 		else if (err == -EINVAL)
-			vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_KERNEL, NULL, NULL,
-					"invalid kernel release '%s'", rep->o->kver);
+			vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_KERNEL, NULL, 0, 0, NULL, NULL,
+				     "invalid kernel release '%s'", rep->o->kver);
 		else if (err == -ENOENT && !root->is_host)
-			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
-					"say which with --kernel",
-					"no kernel in %s/lib/modules: the target kernel is unknown",
-					root->path);
+			vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_KERNEL, NULL, 0, 0, NULL,
+				     "say which with --kernel",
+				     "no kernel in %s/lib/modules: the target kernel is unknown",
+				     root->path);
 		else
-			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
-					"say which with --kernel",
-					"cannot tell the target kernel release: %s",
-					vb_strerror(err));
+			vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_KERNEL, NULL, 0, 0, NULL,
+				     "say which with --kernel",
+				     "cannot tell the target kernel release: %s", vb_strerror(err));
 		return;
 	}
 	rep->kver_num = vb_kver_num(rep->kver);
@@ -152,14 +151,14 @@ static void gather_kernel(struct report *rep)
 			      vb_exists(root, "sys/module/vfio_pci");
 		if (loaded) {
 			rep->vfio = VFIO_MODULE;
-			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
-					"install the modules package of this kernel",
-					"/lib/modules/%s is missing (vfio-pci is loaded, but "
-					"update-initramfs cannot add the vfio modules)",
-					rep->kver);
+			vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_KERNEL, NULL, 0, 0, NULL,
+				     "install the modules package of this kernel",
+				     "/lib/modules/%s is missing (vfio-pci is loaded, but "
+				     "update-initramfs cannot add the vfio modules)",
+				     rep->kver);
 		} else {
-			vb_findings_add(
-				&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL,
+			vb_diags_add(
+				&rep->f, VB_SEV_WARNING, VB_F_KERNEL, NULL, 0, 0, NULL,
 				"install the modules package of this kernel, or name "
 				"another with --kernel",
 				"/lib/modules/%s is missing: cannot tell whether kernel %s has "
@@ -171,18 +170,35 @@ static void gather_kernel(struct report *rep)
 	r = vb_modset_resolve(root, rep->kver, VB_TARGET_DRIVER, &rep->vfio_set);
 	if (r == -ENOENT) {
 		rep->vfio = VFIO_MISSING;
-		vb_findings_add(
-			&rep->f, VB_LEVEL_ERROR, VB_F_NO_VFIO, NULL,
-			"use a kernel built with CONFIG_VFIO_PCI (every Debian kernel has it)",
-			"kernel %s has no vfio-pci (neither a module in /lib/modules/%s nor "
-			"built in)",
-			rep->kver, rep->kver);
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_NO_VFIO, NULL, 0, 0, NULL,
+			     "use a kernel built with CONFIG_VFIO_PCI (every Debian kernel has it)",
+			     "kernel %s has no vfio-pci (neither a module in /lib/modules/%s nor "
+			     "built in)",
+			     rep->kver, rep->kver);
 	} else if (r < 0) {
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_KERNEL, NULL, NULL,
-				"cannot resolve vfio-pci in kernel %s: %s", rep->kver,
-				vb_strerror(r));
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_KERNEL, NULL, 0, 0, NULL, NULL,
+			     "cannot resolve vfio-pci in kernel %s: %s", rep->kver, vb_strerror(r));
 	} else {
 		rep->vfio = rep->vfio_set.builtin ? VFIO_BUILTIN : VFIO_MODULE;
+	}
+}
+
+enum take { TAKE_ALL, TAKE_ERRORS, TAKE_OTHERS };
+
+/* Copies a config's diagnostics (vfio-bind.conf's, pci.cfg's) into the
+ * findings as VB_F_CONFIG, each with its file and place. */
+static void take_config_diags(struct report *rep, const struct vb_diags *d, enum take which)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct vb_diag *g = &d->v[i];
+		const char *file = vb_diag_file(d, g);
+
+		if (which != TAKE_ALL && (which == TAKE_ERRORS) != (g->severity == VB_SEV_ERROR))
+			continue;
+		if (!file)
+			file = rep->job.cfg.file;
+		vb_diags_add(&rep->f, g->severity, VB_F_CONFIG, file, g->line, g->column, NULL,
+			     g->hint, "%s", g->message);
 	}
 }
 
@@ -197,9 +213,9 @@ static void gather_config(struct report *rep)
 	if (rep->perm_r == -EPERM) {
 		snprintf(msg, sizeof(msg), "chown root:root %s; chmod 644 %s", rep->perm.file,
 			 rep->perm.file);
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG_PERM, NULL, msg,
-				"%s is unsafe: %s; check, plan and apply refuse it", rep->perm.file,
-				rep->perm.why);
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_CONFIG_PERM, NULL, 0, 0, NULL, msg,
+			     "%s is unsafe: %s; check, plan and apply refuse it", rep->perm.file,
+			     rep->perm.why);
 	}
 
 	r = vb_job_load_config(&rep->job, root, rep->o->config);
@@ -209,13 +225,13 @@ static void gather_config(struct report *rep)
 		vb_config_free(&rep->job.cfg);
 		rep->job.cfg.file = strdup(rep->o->config ? rep->o->config : "/etc/vfio-bind.conf");
 		if (rep->o->config)
-			vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL,
-					"%s does not exist", rep->o->config);
+			vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_CONFIG, NULL, 0, 0, NULL, NULL,
+				     "%s does not exist", rep->o->config);
 	} else if (r < 0 && r != -EINVAL) {
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL,
-				"cannot read %s: %s",
-				rep->job.cfg.file ? rep->job.cfg.file : "the configuration",
-				vb_strerror(r));
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_CONFIG, NULL, 0, 0, NULL, NULL,
+			     "cannot read %s: %s",
+			     rep->job.cfg.file ? rep->job.cfg.file : "the configuration",
+			     vb_strerror(r));
 	}
 
 	if (r == 0 || r == -EINVAL) {
@@ -225,60 +241,35 @@ static void gather_config(struct report *rep)
 		r = vb_pve_job_mappings(root, &rep->job, &pd);
 		if (r < 0)
 			rep->config_valid = false;
-		for (size_t i = 0; i < pd.n; i++)
-			vb_findings_add(&rep->f,
-					pd.v[i].severity == VB_SEV_ERROR ? VB_LEVEL_ERROR
-									 : VB_LEVEL_WARNING,
-					VB_F_CONFIG, NULL, pd.v[i].hint, "%s:%u:%u: %s", pd.file,
-					pd.v[i].line, pd.v[i].column, pd.v[i].message);
+		take_config_diags(rep, &pd, TAKE_ALL);
 		vb_diags_free(&pd);
 	}
 	(void)vb_vms_load(root, rep->job.maps.n ? &rep->job.maps : NULL, &rep->vms);
 
 	r = vb_job_select(&rep->job, root);
 	if (r < 0) {
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL,
-				"cannot scan PCI devices under %s: %s", root->path, vb_strerror(r));
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_CONFIG, NULL, 0, 0, NULL, NULL,
+			     "cannot scan PCI devices under %s: %s", root->path, vb_strerror(r));
 	} else {
 		rep->scanned = true;
 	}
 	/* every diagnostic of the config and the selection, errors first */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < rep->job.diags.n; i++) {
-			const struct vb_diag *g = &rep->job.diags.v[i];
-			char where[64];
-
-			if ((pass == 0) != (g->severity == VB_SEV_ERROR))
-				continue;
-			if (g->line == 0)
-				where[0] = 0;
-			else if (g->column == 0)
-				snprintf(where, sizeof(where), ":%u", g->line);
-			else
-				snprintf(where, sizeof(where), ":%u:%u", g->line, g->column);
-			vb_findings_add(
-				&rep->f,
-				g->severity == VB_SEV_ERROR ? VB_LEVEL_ERROR : VB_LEVEL_WARNING,
-				VB_F_CONFIG, NULL, g->hint, "%s%s: %s",
-				rep->job.diags.file ? rep->job.diags.file : rep->job.cfg.file,
-				where, g->message);
-		}
-	}
+	take_config_diags(rep, &rep->job.diags, TAKE_ERRORS);
+	take_config_diags(rep, &rep->job.diags, TAKE_OTHERS);
 	if (rep->job.diags.n_dropped)
-		vb_findings_add(&rep->f,
-				rep->job.diags.n_errors > rep->job.diags.n ? VB_LEVEL_ERROR
-									   : VB_LEVEL_WARNING,
-				VB_F_CONFIG, NULL, "run vfio-bind check",
-				"%zu more configuration diagnostics not shown",
-				rep->job.diags.n_dropped);
+		vb_diags_add(
+			&rep->f,
+			rep->job.diags.n_errors > rep->job.diags.n ? VB_SEV_ERROR : VB_SEV_WARNING,
+			VB_F_CONFIG, NULL, 0, 0, NULL, "run vfio-bind check",
+			"%zu more configuration diagnostics not shown", rep->job.diags.n_dropped);
 	if (!rep->scanned)
 		return;
 	/* plan as apply would: with the storage veto of the host command */
 	r = vb_storage_plan_job(root, &rep->job, &pol);
 	vb_storage_policy_free(&pol);
 	if (r < 0) {
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL, "cannot plan: %s",
-				vb_strerror(r));
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_CONFIG, NULL, 0, 0, NULL, NULL,
+			     "cannot plan: %s", vb_strerror(r));
 		return;
 	}
 	rep->planned = true;
@@ -296,17 +287,18 @@ static void gather_targets(struct report *rep)
 	if (!rep->planned)
 		return;
 	if (rep->job.plan.n == 0) {
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_NO_TARGETS, NULL,
-				"add bind rules, see vfio-bind.conf(5) and vfio-bind status",
-				"%s selects no device: vfio-bind has nothing to do",
-				rep->job.cfg.file);
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_NO_TARGETS, NULL, 0, 0, NULL,
+			     "add bind rules, see vfio-bind.conf(5) and vfio-bind status",
+			     "%s selects no device: vfio-bind has nothing to do",
+			     rep->job.cfg.file);
 		return;
 	}
 	rep->targets = calloc(rep->job.plan.n, sizeof(*rep->targets));
 	is_target = calloc(rep->job.list.n ? rep->job.list.n : 1, sizeof(*is_target));
 	reported = calloc(rep->job.plan.n, sizeof(*reported));
 	if (!rep->targets || !is_target || !reported) {
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_CONFIG, NULL, NULL, "out of memory");
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_CONFIG, NULL, 0, 0, NULL, NULL,
+			     "out of memory");
 		free(is_target);
 		free(reported);
 		return;
@@ -333,9 +325,9 @@ static void gather_targets(struct report *rep)
 		if (t->item->action == VB_ACT_REFUSE) {
 			/* without any group, the IOMMU section says it once */
 			if (!(d->iommu_group < 0 && rep->iommu.n_groups == 0))
-				vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_REFUSED, d->name,
-						NULL, "%s is refused: %s", d->name,
-						t->item->reason);
+				vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_REFUSED, NULL, 0, 0,
+					     d->name, NULL, "%s is refused: %s", d->name,
+					     t->item->reason);
 		}
 
 		r = vb_diag_group(root, &rep->job.list, is_target, d, rep->kver_num, &t->group);
@@ -366,12 +358,12 @@ static void gather_targets(struct report *rep)
 					 where ? " at " : "", where ? where : "",
 					 t->group.n_blockers == 1 ? t->group.blockers[0].name
 								  : "those devices");
-				vb_findings_add(
-					&rep->f, VB_LEVEL_ERROR, VB_F_GROUP, d->name, hint,
-					"IOMMU group %d of %s is not viable: %s stay%s on a "
-					"host driver, and vfio gives a VM only whole groups",
-					t->group.group, d->name, list,
-					t->group.n_blockers == 1 ? "s" : "");
+				vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_GROUP, NULL, 0, 0, d->name,
+					     hint,
+					     "IOMMU group %d of %s is not viable: %s stay%s on a "
+					     "host driver, and vfio gives a VM only whole groups",
+					     t->group.group, d->name, list,
+					     t->group.n_blockers == 1 ? "s" : "");
 			}
 		}
 
@@ -388,10 +380,10 @@ static void gather_targets(struct report *rep)
 				t->kdriver_state = KDRV_NONE;
 		}
 		if (t->kdriver_state == KDRV_BUILTIN && t->item->action != VB_ACT_REFUSE)
-			vb_findings_add(&rep->f, VB_LEVEL_NOTE, VB_F_BUILTIN, d->name, NULL,
-					"%s is built into kernel %s: it binds %s before the "
-					"initramfs runs; vfio-bind will unbind it at boot",
-					t->kdriver, rep->kver, d->name);
+			vb_diags_add(&rep->f, VB_SEV_NOTE, VB_F_BUILTIN, NULL, 0, 0, d->name, NULL,
+				     "%s is built into kernel %s: it binds %s before the "
+				     "initramfs runs; vfio-bind will unbind it at boot",
+				     t->kdriver, rep->kver, d->name);
 
 		(void)vb_diag_boot_display(root, d, rep->kver_num, fbs, n_fbs, &rep->f);
 
@@ -401,8 +393,8 @@ static void gather_targets(struct report *rep)
 
 			vb_vms_describe(&rep->vms, &d->addr, true, vms, sizeof(vms));
 			if (vms[0])
-				vb_findings_add(&rep->f, VB_LEVEL_NOTE, VB_F_VM, d->name, NULL,
-						"used by VM %s", vms);
+				vb_diags_add(&rep->f, VB_SEV_NOTE, VB_F_VM, NULL, 0, 0, d->name,
+					     NULL, "used by VM %s", vms);
 		}
 	}
 	free(fbs);
@@ -439,32 +431,32 @@ static void check_image_snapshot(struct report *rep, const char *hint)
 	unsigned line;
 
 	if (!rep->ir.snapshot) {
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_SNAPSHOT, NULL, hint,
-				"%s has no hardware snapshot (built by an older vfio-bind): "
-				"hardware changes go unseen at boot, and no mass-storage "
-				"controller is taken without allow-storage=yes",
-				rep->image);
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_SNAPSHOT, NULL, 0, 0, NULL, hint,
+			     "%s has no hardware snapshot (built by an older vfio-bind): "
+			     "hardware changes go unseen at boot, and no mass-storage "
+			     "controller is taken without allow-storage=yes",
+			     rep->image);
 		return;
 	}
 	if (vb_snapshot_parse(rep->ir.snapshot, &snap, &line, why, sizeof(why)) < 0) {
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_SNAPSHOT, NULL, hint,
-				"%s: /%s:%u: %s: the early binder will bind nothing", rep->image,
-				VB_INITRAMFS_SNAPSHOT, line, why);
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_SNAPSHOT, NULL, 0, 0, NULL, hint,
+			     "%s: /%s:%u: %s: the early binder will bind nothing", rep->image,
+			     VB_INITRAMFS_SNAPSHOT, line, why);
 		return;
 	}
 	if (!snap.sysfs)
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_SNAPSHOT, NULL,
-				"run update-initramfs -u on the host itself, not in a chroot",
-				"%s was built without /sys (a chroot or an installer): hardware "
-				"changes go unseen at boot, and no mass-storage controller is "
-				"taken without allow-storage=yes",
-				rep->image);
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_SNAPSHOT, NULL, 0, 0, NULL,
+			     "run update-initramfs -u on the host itself, not in a chroot",
+			     "%s was built without /sys (a chroot or an installer): hardware "
+			     "changes go unseen at boot, and no mass-storage controller is "
+			     "taken without allow-storage=yes",
+			     rep->image);
 	else if (!snap.root_found)
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_SNAPSHOT, NULL, NULL,
-				"%s was built without knowing the root's controller: no "
-				"mass-storage controller is taken at boot without "
-				"allow-storage=yes",
-				rep->image);
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_SNAPSHOT, NULL, 0, 0, NULL, NULL,
+			     "%s was built without knowing the root's controller: no "
+			     "mass-storage controller is taken at boot without "
+			     "allow-storage=yes",
+			     rep->image);
 	/* the boot guard on a copy of each planned item: what it would refuse */
 	for (size_t i = 0; snap.sysfs && i < rep->job.plan.n; i++) {
 		struct vb_plan_item it = rep->job.plan.items[i];
@@ -475,8 +467,8 @@ static void check_image_snapshot(struct report *rep, const char *hint)
 		if (vb_snapshot_guard(rep->root, &rep->job.cfg, &it, &snap) < 0 ||
 		    !(it.refusals & ((1u << VB_REFUSE_HW_CHANGED) | (1u << VB_REFUSE_PROTECTED))))
 			continue;
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_SNAPSHOT, it.dev->name, hint,
-				"the next boot will not take it: %s", it.reason);
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_SNAPSHOT, NULL, 0, 0, it.dev->name, hint,
+			     "the next boot will not take it: %s", it.reason);
 	}
 	vb_snapshot_free(&snap);
 }
@@ -494,15 +486,15 @@ static void check_image_mappings(struct report *rep, const char *hint)
 	if (!vb_config_uses_mappings(&rep->job.cfg))
 		return;
 	if (!rep->ir.mappings) {
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_MAPPINGS, NULL, hint,
-				"%s has no /%s: the rules with mapping= select nothing at boot",
-				rep->image, VB_INITRAMFS_MAPPINGS);
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_MAPPINGS, NULL, 0, 0, NULL, hint,
+			     "%s has no /%s: the rules with mapping= select nothing at boot",
+			     rep->image, VB_INITRAMFS_MAPPINGS);
 		return;
 	}
 	if (vb_mappings_parse(rep->ir.mappings, &old, &line, why, sizeof(why)) < 0) {
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_MAPPINGS, NULL, hint,
-				"%s: /%s:%u: %s: the early binder will bind nothing", rep->image,
-				VB_INITRAMFS_MAPPINGS, line, why);
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_MAPPINGS, NULL, 0, 0, NULL, hint,
+			     "%s: /%s:%u: %s: the early binder will bind nothing", rep->image,
+			     VB_INITRAMFS_MAPPINGS, line, why);
 		return;
 	}
 	if (!rep->job.maps.source[0] || strcmp(old.digest, rep->job.maps.digest) == 0) {
@@ -522,15 +514,15 @@ static void check_image_mappings(struct report *rep, const char *hint)
 			    ((!a && !b) || (a && b && strcmp(a, b) == 0));
 
 		if (same)
-			vb_findings_add(&rep->f, VB_LEVEL_NOTE, VB_F_MAPPINGS, NULL, NULL,
-					"%s changed after %s was built, not in the mappings this "
-					"node's rules use",
-					rep->job.maps.source, rep->image);
+			vb_diags_add(&rep->f, VB_SEV_NOTE, VB_F_MAPPINGS, NULL, 0, 0, NULL, NULL,
+				     "%s changed after %s was built, not in the mappings this "
+				     "node's rules use",
+				     rep->job.maps.source, rep->image);
 		else
-			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_MAPPINGS, NULL, hint,
-					"%s changed after %s was built: the next boot takes the "
-					"devices of the old mappings",
-					rep->job.maps.source, rep->image);
+			vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_MAPPINGS, NULL, 0, 0, NULL, hint,
+				     "%s changed after %s was built: the next boot takes the "
+				     "devices of the old mappings",
+				     rep->job.maps.source, rep->image);
 	}
 	free(now);
 	vb_mappings_free(&old);
@@ -586,15 +578,15 @@ static void gather_skipped(struct report *rep)
 		 "update-initramfs -u -k %s (which removes /%s)",
 		 rep->kver, rep->kver, rel);
 	if (d[0])
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_IR_SKIPPED, NULL, hint,
-				"the initramfs of kernel %s was built without vfio-bind on %s, "
-				"under dpkg for %s: the check exited %s: %s",
-				rep->kver, date, pkg, exit_s, d);
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_IR_SKIPPED, NULL, 0, 0, NULL, hint,
+			     "the initramfs of kernel %s was built without vfio-bind on %s, "
+			     "under dpkg for %s: the check exited %s: %s",
+			     rep->kver, date, pkg, exit_s, d);
 	else
-		vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_IR_SKIPPED, NULL, hint,
-				"the initramfs of kernel %s was built without vfio-bind on %s, "
-				"under dpkg for %s: %s",
-				rep->kver, date, pkg, msg);
+		vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_IR_SKIPPED, NULL, 0, 0, NULL, hint,
+			     "the initramfs of kernel %s was built without vfio-bind on %s, "
+			     "under dpkg for %s: %s",
+			     rep->kver, date, pkg, msg);
 }
 
 static void gather_initramfs(struct report *rep)
@@ -633,17 +625,18 @@ static void gather_initramfs(struct report *rep)
 	if (r == -ENOENT) {
 		rep->ir_state = "absent";
 		if (rep->want_initramfs)
-			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL, create,
-					"no initramfs image %s: the early binder cannot run at "
-					"boot of kernel %s",
-					rep->image, rep->kver);
+			vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_INITRAMFS, NULL, 0, 0, NULL,
+				     create,
+				     "no initramfs image %s: the early binder cannot run at "
+				     "boot of kernel %s",
+				     rep->image, rep->kver);
 		goto out;
 	}
 	if (r < 0) {
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL,
-				"check by hand: lsinitramfs IMAGE | grep vfio-bind",
-				"cannot read %s: %s; whether it holds vfio-bind is unknown",
-				rep->image, rep->ir_why);
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_INITRAMFS, NULL, 0, 0, NULL,
+			     "check by hand: lsinitramfs IMAGE | grep vfio-bind",
+			     "cannot read %s: %s; whether it holds vfio-bind is unknown",
+			     rep->image, rep->ir_why);
 		goto out;
 	}
 	rep->ir_read = true;
@@ -652,18 +645,19 @@ static void gather_initramfs(struct report *rep)
 	if (rep->want_initramfs) {
 		if (!rep->ir.has_binder || !rep->ir.has_script) {
 			rep->ir_state = "missing";
-			vb_findings_add(&rep->f, VB_LEVEL_ERROR, VB_F_INITRAMFS, NULL, hint,
-					"%s has no vfio-bind (%s missing): the devices are not "
-					"bound at boot",
-					rep->image,
-					!rep->ir.has_binder ? VB_INITRAMFS_BINDER
-							    : VB_INITRAMFS_SCRIPT);
+			vb_diags_add(&rep->f, VB_SEV_ERROR, VB_F_INITRAMFS, NULL, 0, 0, NULL, hint,
+				     "%s has no vfio-bind (%s missing): the devices are not "
+				     "bound at boot",
+				     rep->image,
+				     !rep->ir.has_binder ? VB_INITRAMFS_BINDER
+							 : VB_INITRAMFS_SCRIPT);
 		} else if (!rep->ir_config_same) {
 			rep->ir_state = "stale";
-			vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL, hint,
-					"%s holds %s /etc/vfio-bind.conf: the next boot binds "
-					"what the old file says",
-					rep->image, rep->ir.has_config ? "another" : "no");
+			vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_INITRAMFS, NULL, 0, 0, NULL,
+				     hint,
+				     "%s holds %s /etc/vfio-bind.conf: the next boot binds "
+				     "what the old file says",
+				     rep->image, rep->ir.has_config ? "another" : "no");
 		} else {
 			rep->ir_state = "current";
 		}
@@ -673,10 +667,10 @@ static void gather_initramfs(struct report *rep)
 		}
 	} else if (rep->ir.has_binder || rep->ir.has_config) {
 		rep->ir_state = "stale";
-		vb_findings_add(&rep->f, VB_LEVEL_WARNING, VB_F_INITRAMFS, NULL, hint,
-				"%s still has vfio-bind with a configuration, but "
-				"/etc/vfio-bind.conf has no rule now",
-				rep->image);
+		vb_diags_add(&rep->f, VB_SEV_WARNING, VB_F_INITRAMFS, NULL, 0, 0, NULL, hint,
+			     "%s still has vfio-bind with a configuration, but "
+			     "/etc/vfio-bind.conf has no rule now",
+			     rep->image);
 	} else {
 		rep->ir_state = "not-needed";
 	}
@@ -821,14 +815,32 @@ static void relevant_words(const char *cmdline, char *buf, size_t size)
 	}
 }
 
-static const char *mark_of(enum vb_level l)
+static const char *mark_of(enum vb_severity l)
 {
-	return l == VB_LEVEL_ERROR ? "FAIL" : l == VB_LEVEL_WARNING ? "warn" : "info";
+	return l == VB_SEV_ERROR ? "FAIL" : l == VB_SEV_WARNING ? "warn" : "info";
 }
 
-static void say_finding(FILE *f, int indent, const struct vb_finding *x)
+/* A finding's text: "FILE:LINE:COL: MESSAGE" when it has a place in a file
+ * (the config's diagnostics), else the message. *buf: free it after use. */
+static const char *finding_text(const struct vb_diag *x, char **buf)
 {
-	say(f, indent, mark_of(x->level), x->message);
+	char loc[VB_LOCATION_MAX];
+
+	*buf = NULL;
+	if (!*vb_diag_location(NULL, x, loc, sizeof(loc)) ||
+	    asprintf(buf, "%s: %s", loc, x->message) < 0) {
+		*buf = NULL;
+		return x->message;
+	}
+	return *buf;
+}
+
+static void say_finding(FILE *f, int indent, const struct vb_diag *x)
+{
+	char *buf;
+
+	say(f, indent, mark_of(x->severity), finding_text(x, &buf));
+	free(buf);
 	if (x->hint)
 		sayf(f, indent, "", "fix: %s", x->hint);
 }
@@ -839,7 +851,7 @@ static size_t say_findings(const struct report *rep, int indent, const char *con
 	size_t n = 0;
 
 	for (size_t i = 0; i < rep->f.n; i++) {
-		const struct vb_finding *x = &rep->f.v[i];
+		const struct vb_diag *x = &rep->f.v[i];
 
 		if (x->dev[0])
 			continue;
@@ -989,7 +1001,7 @@ static void text_report(const struct report *rep)
 			wrap_line(f, 2, line);
 		}
 		if (it->action == VB_ACT_REFUSE) {
-			if (!vb_findings_find(&rep->f, VB_F_REFUSED, d->name))
+			if (!vb_diags_find(&rep->f, VB_F_REFUSED, d->name))
 				say(f, 4, "FAIL", "refused: no IOMMU group (see IOMMU)");
 		} else {
 			sayf(f, 4, "ok", "%s", it->reason);
@@ -1062,22 +1074,22 @@ static void text_report(const struct report *rep)
 /* JSON */
 
 static void json_findings(struct json *j, const char *key, const struct report *rep,
-			  enum vb_level level, const char *dev)
+			  enum vb_severity level, const char *dev)
 {
 	json_array_open(j, key);
 	for (size_t i = 0; i < rep->f.n; i++) {
-		const struct vb_finding *x = &rep->f.v[i];
+		const struct vb_diag *x = &rep->f.v[i];
 
-		if (x->level != level || (dev && strcmp(x->dev, dev) != 0))
+		char *buf;
+
+		if (x->severity != level || (dev && strcmp(x->dev, dev) != 0))
 			continue;
 		json_object_open(j, NULL);
 		json_str(j, "code", x->code);
-		json_str(j, "level",
-			 x->level == VB_LEVEL_ERROR     ? "error"
-			 : x->level == VB_LEVEL_WARNING ? "warning"
-							: "note");
+		json_str(j, "level", vb_severity_name(x->severity));
 		json_str(j, "address", x->dev[0] ? x->dev : NULL);
-		json_str(j, "message", x->message);
+		json_str(j, "message", finding_text(x, &buf));
+		free(buf);
 		json_str(j, "hint", x->hint);
 		json_object_close(j);
 	}
@@ -1201,9 +1213,9 @@ static void json_report(const struct report *rep)
 			json_object_close(&j);
 		}
 		json_array_close(&j);
-		json_findings(&j, "errors", rep, VB_LEVEL_ERROR, d->name);
-		json_findings(&j, "warnings", rep, VB_LEVEL_WARNING, d->name);
-		json_findings(&j, "notes", rep, VB_LEVEL_NOTE, d->name);
+		json_findings(&j, "errors", rep, VB_SEV_ERROR, d->name);
+		json_findings(&j, "warnings", rep, VB_SEV_WARNING, d->name);
+		json_findings(&j, "notes", rep, VB_SEV_NOTE, d->name);
 		json_object_close(&j);
 	}
 	json_array_close(&j);
@@ -1244,9 +1256,9 @@ static void json_report(const struct report *rep)
 	}
 	json_array_close(&j);
 
-	json_findings(&j, "errors", rep, VB_LEVEL_ERROR, NULL);
-	json_findings(&j, "warnings", rep, VB_LEVEL_WARNING, NULL);
-	json_findings(&j, "notes", rep, VB_LEVEL_NOTE, NULL);
+	json_findings(&j, "errors", rep, VB_SEV_ERROR, NULL);
+	json_findings(&j, "warnings", rep, VB_SEV_WARNING, NULL);
+	json_findings(&j, "notes", rep, VB_SEV_NOTE, NULL);
 	json_envelope_end(&j, rep->f.n_errors ? VB_EXIT_ENV : VB_EXIT_SUCCESS);
 }
 
@@ -1265,7 +1277,8 @@ int vb_doctor(const struct vb_root *root, const struct vb_doctor_opts *opts)
 	rep->o = opts;
 	rep->out = opts->out ? opts->out : stdout;
 	vb_job_init(&rep->job);
-	vb_findings_init(&rep->f);
+	vb_diags_init(&rep->f, NULL);
+	rep->f.max = SIZE_MAX; /* every finding is shown */
 
 	if (vb_diag_iommu(root, &rep->iommu, &rep->f) < 0) {
 		ret = VB_EXIT_FAILURE;
@@ -1295,7 +1308,7 @@ out:
 	vb_modset_free(&rep->vfio_set);
 	free(rep->kver);
 	vb_job_free(&rep->job);
-	vb_findings_free(&rep->f);
+	vb_diags_free(&rep->f);
 	free(rep);
 	return ret;
 }

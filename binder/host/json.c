@@ -193,9 +193,10 @@ void json_envelope_begin(struct json *j, FILE *f, const char *command, const cha
 	json_array_open(j, "diagnostics");
 	for (size_t i = 0; diags && i < diags->n; i++) {
 		const struct vb_diag *g = &diags->v[i];
+		const char *file = vb_diag_file(diags, g);
 
 		json_object_open(j, NULL);
-		json_str(j, "file", diags->file ? diags->file : config);
+		json_str(j, "file", file ? file : config);
 		if (g->line)
 			json_int(j, "line", g->line);
 		else
@@ -204,7 +205,7 @@ void json_envelope_begin(struct json *j, FILE *f, const char *command, const cha
 			json_int(j, "column", g->column);
 		else
 			json_null(j, "column");
-		json_str(j, "level", g->severity == VB_SEV_ERROR ? "error" : "warning");
+		json_str(j, "level", vb_severity_name(g->severity));
 		json_str(j, "message", g->message);
 		json_str(j, "hint", g->hint);
 		json_object_close(j);

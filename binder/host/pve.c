@@ -75,7 +75,8 @@ static void perr(struct cfgp *p, size_t col, const char *hint, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (vb_diags_add(p->d, VB_SEV_ERROR, p->line, (unsigned)col, hint, "%s", msg) < 0)
+	if (vb_diags_add(p->d, VB_SEV_ERROR, NULL, NULL, p->line, (unsigned)col, NULL, hint, "%s",
+			 msg) < 0)
 		p->err = -ENOMEM;
 }
 
@@ -371,8 +372,8 @@ int vb_pve_parse_pci_cfg(const char *file, const char *buf, size_t len, const ch
 			goto next;
 		if (end || n == 0) { /* a blank line (or the end) ends the section */
 			if (in && cur_maps == 0 && cur)
-				vb_diags_add(diags, VB_SEV_ERROR, cur->line, 0, hint_map,
-					     "mapping '%s' has no map entry", cur->name);
+				vb_diags_add(diags, VB_SEV_ERROR, NULL, NULL, cur->line, 0, NULL,
+					     hint_map, "mapping '%s' has no map entry", cur->name);
 			in = false;
 			cur = NULL;
 			if (end)
@@ -532,7 +533,7 @@ int vb_pve_job_mappings(const struct vb_root *root, struct vb_job *job, struct v
 	label(root, VB_PVE_DIR, dir, sizeof(dir));
 	label(root, VB_PVE_PCI_CFG, file, sizeof(file));
 	if (!vb_exists(root, VB_PVE_DIR)) {
-		r = vb_diags_add(&job->diags, VB_SEV_ERROR, line, t->column,
+		r = vb_diags_add(&job->diags, VB_SEV_ERROR, NULL, NULL, line, t->column, NULL,
 				 "mapping= names a Proxmox VE PCI resource mapping; on other "
 				 "machines select the devices by path=, id= or topology=",
 				 "mapping=%s needs %s, which does not exist: not a Proxmox VE node",
@@ -541,7 +542,7 @@ int vb_pve_job_mappings(const struct vb_root *root, struct vb_job *job, struct v
 	}
 	if (!vb_exists(root, "etc/pve/.version") && !vb_exists(root, VB_PVE_PCI_CFG) &&
 	    !vb_exists(root, "etc/pve/nodes")) {
-		r = vb_diags_add(&job->diags, VB_SEV_ERROR, line, t->column,
+		r = vb_diags_add(&job->diags, VB_SEV_ERROR, NULL, NULL, line, t->column, NULL,
 				 "start it (systemctl start pve-cluster) and try again",
 				 "mapping=%s: %s is empty: the cluster file system (pve-cluster) "
 				 "is not mounted",
@@ -550,7 +551,7 @@ int vb_pve_job_mappings(const struct vb_root *root, struct vb_job *job, struct v
 	}
 	r = vb_pve_node_name(root, node, sizeof(node));
 	if (r < 0) {
-		r = vb_diags_add(&job->diags, VB_SEV_ERROR, line, t->column,
+		r = vb_diags_add(&job->diags, VB_SEV_ERROR, NULL, NULL, line, t->column, NULL,
 				 "write the node's name to /etc/hostname",
 				 "mapping=%s: cannot tell this node's name: %s", t->mapping.name,
 				 vb_strerror(-r));
@@ -561,7 +562,7 @@ int vb_pve_job_mappings(const struct vb_root *root, struct vb_job *job, struct v
 		buf = NULL;
 		len = 0;
 	} else if (r < 0) {
-		r = vb_diags_add(&job->diags, VB_SEV_ERROR, line, t->column, NULL,
+		r = vb_diags_add(&job->diags, VB_SEV_ERROR, NULL, NULL, line, t->column, NULL, NULL,
 				 "mapping=%s: cannot read %s: %s", t->mapping.name, file,
 				 vb_strerror(-r));
 		return r < 0 ? r : -EINVAL;
@@ -570,7 +571,7 @@ int vb_pve_job_mappings(const struct vb_root *root, struct vb_job *job, struct v
 	r = vb_pve_parse_pci_cfg(file, buf ? buf : "", len, node, &job->maps, pdiags);
 	free(buf);
 	if (r == -EINVAL) {
-		r = vb_diags_add(&job->diags, VB_SEV_ERROR, line, t->column,
+		r = vb_diags_add(&job->diags, VB_SEV_ERROR, NULL, NULL, line, t->column, NULL,
 				 "fix it in Datacenter > Resource Mappings, or by hand",
 				 "mapping=%s: %s has errors: no mapping is used", t->mapping.name,
 				 file);

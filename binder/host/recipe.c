@@ -425,7 +425,7 @@ void vb_stale_list_free(struct vb_stale_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
-static int stale_add(struct vb_stale_list *list, struct vb_findings *f,
+static int stale_add(struct vb_stale_list *list, struct vb_diags *f,
 		     const struct vb_recipe_item *it, const char *why, const char *hint)
 {
 	struct vb_stale *nv, *s;
@@ -451,8 +451,8 @@ static int stale_add(struct vb_stale_list *list, struct vb_findings *f,
 		snprintf(where, sizeof(where), "%s:%u", it->file, it->line);
 	else
 		snprintf(where, sizeof(where), "%s", it->file);
-	return vb_findings_add(f, VB_LEVEL_WARNING, VB_F_STALE, NULL, hint, "%s: %s: %s", where,
-			       it->text, why);
+	return vb_diags_add(f, VB_SEV_WARNING, VB_F_STALE, NULL, 0, 0, NULL, hint, "%s: %s: %s",
+			    where, it->text, why);
 }
 
 static bool blacklists_target(const struct vb_recipe_item *it, const char *const *drivers,
@@ -469,7 +469,7 @@ static bool blacklists_target(const struct vb_recipe_item *it, const char *const
 	"adds them and comments the line out (or delete it); then update-initramfs -u -k all"
 
 int vb_diag_stale(const struct vb_root *root, const char *const *drivers, size_t n_drivers,
-		  struct vb_stale_list *list, struct vb_findings *f)
+		  struct vb_stale_list *list, struct vb_diags *f)
 {
 	struct vb_recipe rec;
 	struct vb_boot boot;

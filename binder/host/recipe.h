@@ -102,7 +102,7 @@ struct vb_stale_list {
  * initialised here. 0 or -ENOMEM.
  */
 int vb_diag_stale(const struct vb_root *root, const char *const *drivers, size_t n_drivers,
-		  struct vb_stale_list *list, struct vb_findings *f);
+		  struct vb_stale_list *list, struct vb_diags *f);
 void vb_stale_list_free(struct vb_stale_list *list);
 
 /* ------------------------------------------------------------------------ */

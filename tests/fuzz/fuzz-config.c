@@ -10,7 +10,7 @@
  * fuzz-TARGET.dict when there is one.
  *
  * fuzz-sources: binder/core/config.c binder/core/log.c binder/core/root.c binder/core/pci.c
- * fuzz-sources: binder/core/util.c
+ * fuzz-sources: binder/core/util.c binder/core/diag.c
  * fuzz-sources: binder/core/lock.c
  * fuzz-seeds: conf/vfio-bind.conf
  */

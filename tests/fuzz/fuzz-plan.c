@@ -6,7 +6,7 @@
  * plan item points at a selected device with a known action and a reason.
  *
  * fuzz-sources: binder/core/config.c binder/core/log.c binder/core/root.c binder/core/pci.c
- * fuzz-sources: binder/core/util.c
+ * fuzz-sources: binder/core/util.c binder/core/diag.c
  * fuzz-sources: binder/core/select.c binder/core/plan.c binder/core/apply.c binder/core/job.c
  * fuzz-sources: binder/core/cmdline.c binder/core/module.c binder/core/mapping.c
  * fuzz-sources: binder/core/lock.c binder/core/sriov.c
