@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "fixture.h"
+#include "log.h"
 #include "pci.h"
 
 #define MAX_ARGS 32
@@ -656,4 +658,24 @@ struct vb_pci_dev *fixture_find_dev(const struct vb_pci_list *list, const char *
 	d = vb_pci_find(list, &a);
 	ck_assert_msg(d, "%s not found", name);
 	return d;
+}
+
+/* Runs vb_diags_log with stderr redirected to a file and returns the output
+ * (free it). */
+char *fixture_diags_log(const struct vb_diags *d)
+{
+	char path[] = "/tmp/vb-test-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	char *out = calloc(1, 65536);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	dup2(fd, STDERR_FILENO);
+	vb_log_set_max_priority(VB_LOG_DEBUG);
+	vb_diags_log(d);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_int_ge(pread(fd, out, 65535, 0), 0);
+	close(fd);
+	return out;
 }

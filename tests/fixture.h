@@ -61,3 +61,7 @@ struct vb_pci_list;
 struct vb_pci_dev;
 /* The scanned device with this canonical address; ck_abort when absent. */
 struct vb_pci_dev *fixture_find_dev(const struct vb_pci_list *list, const char *name);
+
+struct vb_diags;
+/* vb_diags_log()'s output (stderr, every priority); free it. */
+char *fixture_diags_log(const struct vb_diags *d);

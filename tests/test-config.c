@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fixture.h"
 #include "log.h"
 #include "root.h"
 
@@ -1257,25 +1258,6 @@ START_TEST(test_rule_format_small_buffers)
 }
 END_TEST
 
-/* Runs vb_diags_log with stderr redirected to a file and returns the output. */
-static char *capture_log(const struct vb_diags *d)
-{
-	char path[] = "/tmp/vb-test-log.XXXXXX";
-	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
-	char *out = calloc(1, 65536);
-
-	ck_assert_int_ge(fd, 0);
-	unlink(path);
-	dup2(fd, STDERR_FILENO);
-	vb_log_set_max_priority(VB_LOG_DEBUG);
-	vb_diags_log(d);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	ck_assert_int_ge(pread(fd, out, 65535, 0), 0);
-	close(fd);
-	return out;
-}
-
 START_TEST(test_diags_log_format)
 {
 	struct vb_config c;
@@ -1288,7 +1270,7 @@ START_TEST(test_diags_log_format)
 			 0);
 	ck_assert_int_eq(vb_diags_add(&d, VB_SEV_ERROR, NULL, NULL, 0, 0, NULL, NULL, "whole file"),
 			 0);
-	out = capture_log(&d);
+	out = fixture_diags_log(&d);
 	ck_assert_ptr_nonnull(strstr(out, "test.conf:2:6: error: unknown key 'iommu-group'\n"
 					  "  hint: did you mean 'iommugroup'?"));
 	ck_assert_ptr_nonnull(strstr(out, "test.conf:1: warning: rule matches no device\n"));
@@ -1301,7 +1283,7 @@ START_TEST(test_diags_log_format)
 	vb_diags_init(&d, "g");
 	for (int i = 0; i < VB_DIAGS_MAX + 3; i++)
 		vb_diags_add(&d, VB_SEV_ERROR, NULL, NULL, 1, 1, NULL, NULL, "x");
-	out = capture_log(&d);
+	out = fixture_diags_log(&d);
 	ck_assert_ptr_nonnull(strstr(out, "g: 3 more diagnostics not shown"));
 	free(out);
 	vb_diags_free(&d);

@@ -12,26 +12,8 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "fixture.h"
 #include "log.h"
-
-/* Runs vb_diags_log with stderr redirected to a file and returns the output. */
-static char *capture_log(const struct vb_diags *d)
-{
-	char path[] = "/tmp/vb-test-diag.XXXXXX";
-	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
-	char *out = calloc(1, 65536);
-
-	ck_assert_int_ge(fd, 0);
-	unlink(path);
-	dup2(fd, STDERR_FILENO);
-	vb_log_set_max_priority(VB_LOG_DEBUG);
-	vb_diags_log(d);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	ck_assert_int_ge(pread(fd, out, 65535, 0), 0);
-	close(fd);
-	return out;
-}
 
 START_TEST(test_add_fields_counts)
 {
@@ -191,7 +173,7 @@ START_TEST(test_log_format)
 	vb_diags_add(&d, VB_SEV_ERROR, "config", "/etc/pve/mapping/pci.cfg", 3, 0, "0000:01:00.0",
 		     "h", "mapping 'gpu' has no map entry");
 	vb_diags_add(&d, VB_SEV_NOTE, NULL, NULL, 5, 1, NULL, NULL, "a note");
-	out = capture_log(&d);
+	out = fixture_diags_log(&d);
 	ck_assert_str_eq(
 		out,
 		"vfio-bind: test.conf:2:6: error: unknown key 'iommu-group'\n"
@@ -207,7 +189,7 @@ START_TEST(test_log_format)
 	/* no file anywhere */
 	vb_diags_init(&d, NULL);
 	vb_diags_add(&d, VB_SEV_WARNING, NULL, NULL, 1, 2, NULL, NULL, "w");
-	out = capture_log(&d);
+	out = fixture_diags_log(&d);
 	ck_assert_str_eq(out, "vfio-bind: <config>:1:2: warning: w\n");
 	free(out);
 	vb_diags_free(&d);
@@ -216,7 +198,7 @@ START_TEST(test_log_format)
 	vb_diags_init(&d, "g");
 	for (int i = 0; i < VB_DIAGS_MAX + 3; i++)
 		vb_diags_add(&d, VB_SEV_ERROR, NULL, NULL, 1, 1, NULL, NULL, "x");
-	out = capture_log(&d);
+	out = fixture_diags_log(&d);
 	ck_assert_ptr_nonnull(strstr(out, "vfio-bind: g:1:1: error: x\n"));
 	ck_assert_ptr_nonnull(strstr(out, "error: g: 3 more diagnostics not shown\n"));
 	free(out);
