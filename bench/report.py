@@ -94,6 +94,8 @@ def main(res):
     print("## vfio-bind bench")
     print()
     print(f"binary: {meta['binary']}; {meta['cpus']} CPUs")
+    if "trees" in meta:
+        print(f"trees in {meta['trees']}")
     if "fork-exec-cat-us" in meta:
         print(f"one x=$(cat FILE) in dash costs {int(meta['fork-exec-cat-us']) / 1000:.2f} ms "
               "wall here (fork+exec+wait): the sh-cat speedup scales with it")
