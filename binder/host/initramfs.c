@@ -328,11 +328,10 @@ int vb_initramfs_read(const struct vb_root *root, const char *relpath, struct vb
 	snprintf(ir->compression, sizeof(ir->compression), "none");
 	if (why_size)
 		why[0] = 0;
-	fd = openat(root->fd, relpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = vb_open(root, relpath, O_RDONLY);
 	if (fd < 0) {
-		r = -errno;
-		snprintf(why, why_size, "%s", strerror(-r));
-		return r;
+		snprintf(why, why_size, "%s", strerror(-fd));
+		return fd;
 	}
 	s = malloc(sizeof(*s));
 	if (!s) {

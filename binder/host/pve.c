@@ -833,7 +833,7 @@ int vb_vms_load(const struct vb_root *root, const struct vb_mappings *maps, stru
 {
 	struct vb_mappings own = {0};
 	DIR *d;
-	int fd, r = 0;
+	int r = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->pve = vb_exists(root, VB_PVE_DIR);
@@ -855,8 +855,7 @@ int vb_vms_load(const struct vb_root *root, const struct vb_mappings *maps, stru
 		free(buf);
 		maps = &own;
 	}
-	fd = openat(root->fd, "etc/pve/qemu-server", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && (d = fdopendir(fd))) {
+	if (vb_opendir(root, "etc/pve/qemu-server", &d) == 0) {
 		struct dirent *de;
 
 		while (r == 0 && (de = readdir(d))) {
@@ -868,8 +867,6 @@ int vb_vms_load(const struct vb_root *root, const struct vb_mappings *maps, stru
 				r = vm_config(root, maps, (unsigned)id, out);
 		}
 		closedir(d);
-	} else if (fd >= 0) {
-		close(fd);
 	}
 	if (r == 0)
 		r = reservations(root, out);
