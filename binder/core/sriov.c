@@ -12,6 +12,7 @@
 #include "log.h"
 #include "select.h"
 #include "sriov.h"
+#include "util.h"
 
 #define DEVICES_DIR "sys/bus/pci/devices"
 #define PATH_SIZE 128
@@ -265,7 +266,7 @@ static void create_pf(const struct vb_root *root, const struct vb_config *cfg,
 int vb_sriov_create(const struct vb_root *root, const struct vb_config *cfg,
 		    struct vb_sriov_plan *plan, bool dry_run)
 {
-	char who[VB_PCI_NAME_MAX + 4200];
+	char who[VB_PCI_NAME_MAX + VB_LOCATION_MAX];
 	int created = 0;
 
 	for (size_t i = 0; i < plan->n; i++) {

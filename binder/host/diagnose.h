@@ -31,6 +31,7 @@
 #include "pci.h"
 #include "plan.h"
 #include "root.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------ */
 /* Findings */
@@ -154,7 +155,7 @@ int vb_diag_boot_display(const struct vb_root *root, struct vb_pci_dev *d, unsig
 /* Configuration file safety */
 
 struct vb_config_perm {
-	char file[4200]; /* as shown in messages */
+	char file[VB_LOCATION_MAX]; /* as shown in messages */
 	unsigned uid;
 	unsigned mode; /* st_mode */
 	bool safe;

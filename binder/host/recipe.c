@@ -16,6 +16,7 @@
 #include "util.h"
 
 #define MAX_CONF_FILE (1u << 20)
+#define MAX_CONF_LINE 4096 /* a line is matched on its first 4095 bytes */
 
 void vb_recipe_free(struct vb_recipe *rec)
 {
@@ -242,7 +243,7 @@ static bool already_seen(struct scan *c, const char *relpath)
 
 static int scan_file(struct scan *c, const char *relpath, enum vb_recipe_src src)
 {
-	char *buf = NULL, *line, *next, shown[4200];
+	char *buf = NULL, *line, *next, shown[VB_LOCATION_MAX];
 	struct where w = {.src = src, .relpath = relpath, .file = shown};
 	int r = 0;
 
@@ -252,7 +253,7 @@ static int scan_file(struct scan *c, const char *relpath, enum vb_recipe_src src
 		return 0; /* unreadable: nothing to report */
 	snprintf(shown, sizeof(shown), "/%s", relpath);
 	for (line = buf; line && *line && r == 0; line = next) {
-		char copy[4096], work[4096];
+		char copy[MAX_CONF_LINE], work[MAX_CONF_LINE];
 		const char *text;
 
 		w.line++;
@@ -288,7 +289,7 @@ static int scan_file(struct scan *c, const char *relpath, enum vb_recipe_src src
 
 static int scan_dir(struct scan *c, const char *dir, const char *suffix, enum vb_recipe_src src)
 {
-	char **names, path[4200];
+	char **names, path[VB_LOCATION_MAX];
 	size_t n;
 	int r = 0;
 
@@ -317,7 +318,7 @@ int vb_recipe_scan(const struct vb_root *root, struct vb_recipe *rec)
 		"usr/lib/modules-load.d",
 	};
 	struct scan *c;
-	char cmdline[4096];
+	char cmdline[VB_CMDLINE_MAX];
 	int r = 0;
 
 	memset(rec, 0, sizeof(*rec));
@@ -429,7 +430,7 @@ static int stale_add(struct vb_stale_list *list, struct vb_diags *f,
 		     const struct vb_recipe_item *it, const char *why, const char *hint)
 {
 	struct vb_stale *nv, *s;
-	char where[4300];
+	char where[VB_LOCATION_MAX];
 
 	nv = realloc(list->v, (list->n + 1) * sizeof(*nv));
 	if (!nv)
@@ -483,7 +484,7 @@ int vb_diag_stale(const struct vb_root *root, const char *const *drivers, size_t
 		const struct vb_recipe_item *it = &rec.v[i];
 		bool cmdline = it->src == VB_SRC_GRUB || it->src == VB_SRC_KERNEL_CMDLINE ||
 			       it->src == VB_SRC_PROC_CMDLINE;
-		char hint[4600];
+		char hint[VB_MESSAGE_MAX];
 		const char *why = NULL;
 
 		switch (it->kind) {
@@ -547,7 +548,7 @@ int vb_diag_stale(const struct vb_root *root, const char *const *drivers, size_t
 
 static int mkdir_parents(const struct vb_root *root, const char *relpath)
 {
-	char path[4200];
+	char path[VB_LOCATION_MAX];
 
 	snprintf(path, sizeof(path), "%s", relpath);
 	for (char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
@@ -562,7 +563,7 @@ static int mkdir_parents(const struct vb_root *root, const char *relpath)
 int vb_replace_file(const struct vb_root *root, const char *relpath, const char *buf, size_t len,
 		    unsigned mode)
 {
-	char tmp[4300];
+	char tmp[VB_LOCATION_MAX];
 	struct stat st;
 	size_t done = 0;
 	int fd, r;
@@ -604,7 +605,7 @@ int vb_replace_file(const struct vb_root *root, const char *relpath, const char 
 
 int vb_backup_file(const struct vb_root *root, const char *relpath)
 {
-	char dst[4300], *buf = NULL;
+	char dst[VB_LOCATION_MAX], *buf = NULL;
 	size_t len;
 	struct stat st;
 	int r;
