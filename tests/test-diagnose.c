@@ -242,7 +242,11 @@ static void write_initramfs_snap(const char *root, const char *compressor, const
 			      conf,
 			      "init",
 			      "#!/bin/sh\n",
-			      NULL, NULL, NULL, NULL, NULL};
+			      NULL,
+			      NULL,
+			      NULL,
+			      NULL,
+			      NULL};
 	size_t n = 8;
 
 	if (snapshot)

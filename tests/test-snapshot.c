@@ -67,7 +67,8 @@ START_TEST(test_parse_bad)
 		{"vfio-bind-snapshot 1\nroot found\n", 0, "no sysfs line"},
 		{"vfio-bind-snapshot 1\nsysfs yes\n", 0, "no root line"},
 		{"vfio-bind-snapshot 1\nsysfs maybe\n", 2, "sysfs must be yes or no"},
-		{"vfio-bind-snapshot 1\nsysfs yes\nroot lost\n", 3, "root must be found or unknown"},
+		{"vfio-bind-snapshot 1\nsysfs yes\nroot lost\n", 3,
+		 "root must be found or unknown"},
 		{HEAD "frobnicate 1\n", 5, "unknown line"},
 		{HEAD "sysfs yes no\n", 5, "trailing words"},
 		{HEAD "select 0000:02:00 8086:10d3 8086:0000 020000 x\n", 5, "address"},
@@ -106,8 +107,9 @@ START_TEST(test_parse_many)
 
 	p += sprintf(p, HEAD);
 	for (int i = 0; i < 200; i++)
-		p += sprintf(p, "select 0000:%02x:00.0 8086:10d3 8086:0000 020000 0000:00:1c.0/%02x.0\n",
-			     i, i % 32);
+		p += sprintf(
+			p, "select 0000:%02x:00.0 8086:10d3 8086:0000 020000 0000:00:1c.0/%02x.0\n",
+			i, i % 32);
 	ck_assert_int_eq(vb_snapshot_parse(text, &s, &line, why, sizeof(why)), 0);
 	ck_assert_uint_eq(s.n, 200);
 	ck_assert_str_eq(s.devs[199].address, "0000:c7:00.0");

@@ -28,9 +28,9 @@ struct vb_job {
 	struct vb_sel *sel; /* list.n entries */
 	struct vb_plan plan;
 	struct vb_sriov_plan sriov; /* PFs that numvfs= rules select */
-	struct vb_mappings maps; /* the Proxmox mappings mapping= terms point into */
-	struct vb_outcome *out;  /* plan.n entries, after vb_job_apply */
-	bool config_bad;         /* vb_job_run: the config has errors, the hook went on */
+	struct vb_mappings maps;    /* the Proxmox mappings mapping= terms point into */
+	struct vb_outcome *out;     /* plan.n entries, after vb_job_apply */
+	bool config_bad;            /* vb_job_run: the config has errors, the hook went on */
 };
 
 /* What one apply did, for the summary line and the exit code. */

@@ -46,10 +46,10 @@ void vb_logv(int prio, const char *fmt, va_list ap)
 		off = snprintf(buf, sizeof(buf), "<%d>vfio-bind: ", prio);
 	} else {
 		off = snprintf(buf, sizeof(buf), "vfio-bind: %s",
-			       bare		       ? ""
-			       : prio <= VB_LOG_ERR    ? "error: "
+			       bare                     ? ""
+			       : prio <= VB_LOG_ERR     ? "error: "
 			       : prio == VB_LOG_WARNING ? "warning: "
-						       : "");
+							: "");
 	}
 	if (off < 0)
 		return;
@@ -94,6 +94,8 @@ const char *vb_strerror(int errnum)
 {
 	if (errnum < 0)
 		errnum = -errnum;
+	/* one line per errno, as the table it is */
+	/* clang-format off */
 	switch (errnum) {
 	case 0: return "Success";
 	case EPERM: return "Operation not permitted";
@@ -124,4 +126,5 @@ const char *vb_strerror(int errnum)
 	case ECHILD: return "No child processes";
 	default: return "Unknown error";
 	}
+	/* clang-format on */
 }

@@ -336,7 +336,7 @@ static void gather_targets(struct report *rep)
 				if (reported[k]->group.group == t->group.group)
 					t->group_reported_at = reported[k]->item->dev->name;
 			if (!t->group_reported_at) {
-				char list[1024], hint[5400];
+				char list[1024], hint[VB_MESSAGE_MAX];
 				size_t len = 0;
 
 				reported[n_reported++] = t;
@@ -351,7 +351,8 @@ static void gather_targets(struct report *rep)
 					if (w > 0)
 						len += (size_t)w;
 				}
-				const char *where = vb_rule_location(&rep->job.cfg, t->item->rule, loc, sizeof(loc));
+				const char *where = vb_rule_location(&rep->job.cfg, t->item->rule,
+								     loc, sizeof(loc));
 				snprintf(hint, sizeof(hint),
 					 "add expand=group to the rule%s%s, or select %s too "
 					 "(exclude rules can keep devices you need)",
@@ -591,7 +592,8 @@ static void gather_skipped(struct report *rep)
 
 static void gather_initramfs(struct report *rep)
 {
-	char rel[VB_PATH_MAX], *etc = NULL, hint[VB_LOCATION_MAX + 100], create[VB_LOCATION_MAX + 100];
+	char rel[VB_PATH_MAX], *etc = NULL, hint[VB_LOCATION_MAX + 100],
+			       create[VB_LOCATION_MAX + 100];
 	size_t etc_len = 0;
 	int r;
 
@@ -991,7 +993,7 @@ static void text_report(const struct report *rep)
 			snprintf(grp, sizeof(grp), "no group");
 		{
 			const char *dn = vb_names_device(rep->o->names, d->vendor, d->device);
-			char line[8192];
+			char line[VB_MESSAGE_MAX];
 
 			/* the name, when the database has it, in place of the class */
 			snprintf(line, sizeof(line), "%s %04x:%04x %s, driver %s, %s: %s%s%s",
@@ -1169,7 +1171,8 @@ static void json_report(const struct report *rep)
 		json_identity(&j, d, rep->o->names);
 		json_str(&j, "action", vb_action_name(t->item->action));
 		json_str(&j, "reason", t->item->reason);
-		json_str(&j, "rule", vb_rule_location(&rep->job.cfg, t->item->rule, loc, sizeof(loc)));
+		json_str(&j, "rule",
+			 vb_rule_location(&rep->job.cfg, t->item->rule, loc, sizeof(loc)));
 		if (d->iommu_group >= 0)
 			json_int(&j, "iommu_group", d->iommu_group);
 		else
