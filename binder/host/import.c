@@ -439,7 +439,7 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 			}
 		}
 	}
-	if (refresh && vb_boot_refresh(c->root, &boot) < 0)
+	if (refresh && vb_boot_refresh(c->root, &boot, false) < 0)
 		return VB_EXIT_FAILURE;
 	printf("now run: update-initramfs -u -k all (then reboot; vfio-bind doctor checks the "
 	       "result)\n");
