@@ -1741,7 +1741,8 @@ static int cmd_iommu(struct opts *o, const struct cmd_args *a)
 
 static int cmd_import(struct opts *o, const struct cmd_args *a)
 {
-	return vb_cmd_import(&o->r, o->config, a->write);
+	/* the names only for JSON's identity: the text has none */
+	return vb_cmd_import(&o->r, o->config, a->write, a->json, a->json ? names_of(o) : NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1853,6 +1854,7 @@ static const struct cmdopt iommu_opts[] = {
 static const struct cmdopt import_opts[] = {
 	{OPT_WRITE, "write", no_argument, 0, NULL,
 	 "append the rules, comment out the old lines (backups kept)"},
+	O_JSON,
 	O_END,
 };
 

@@ -710,6 +710,61 @@ START_TEST(import_calls_out_harmful_blacklist)
 }
 END_TEST
 
+START_TEST(import_json)
+{
+	char *root = fixture_tree("twin-gpu");
+	struct run r;
+
+	fixture_write(root, "etc/modprobe.d/vfio.conf", "options vfio_pci ids=10de:2204\n");
+	fixture_write(root, "etc/kernel/cmdline",
+		      "root=/dev/nvme0n1p2 vfio-pci.ids=10de:1aef rw\n");
+	r = vb(root, "import", "--json", NULL);
+	assert_status(r, 0);
+	ck_assert_msg(r.out[0] == '{' && strcmp(r.out + strlen(r.out) - 2, "}\n") == 0,
+		      "not one object:\n%s", r.out);
+	assert_not_contains(r.out, "\nbind path="); /* the fragment is a string in it */
+	/* ids= takes both cards: both addresses, and each card's rule */
+	assert_contains(r.out, "\"text\": \"options vfio_pci ids=10de:2204\",\n"
+			       "      \"matched\": [\n"
+			       "        \"0000:0a:00.0\",\n"
+			       "        \"0000:43:00.0\"\n"
+			       "      ],\n"
+			       "      \"replaced\": true\n");
+	assert_contains(r.out, "\"rule\": \"bind path=0000:43:00.1 id=10de:1aef\",\n"
+			       "      \"commented_out\": false,\n"
+			       "      \"from\": [\n"
+			       "        \"/etc/kernel/cmdline:1\"\n");
+	assert_contains(r.out, "\"fragment\": \"# Imported by vfio-bind import from the old "
+			       "vfio-pci recipe.\\nbind path=0000:0a:00.0 id=10de:2204  # from "
+			       "/etc/modprobe.d/vfio.conf:1\\n");
+	assert_contains(r.out, "\n  \"written\": false,\n");
+	assert_contains(r.out, "\n  \"changes\": [],\n");
+	run_free(&r);
+
+	r = vb(root, "import", "--write", "--json", NULL);
+	assert_status(r, 0);
+	assert_contains(r.out, "\n  \"written\": true,\n");
+	assert_contains(r.out, "\"action\": \"append\",\n"
+			       "      \"file\": \"/etc/vfio-bind.conf\",\n"
+			       "      \"backup\": null\n");
+	assert_contains(r.out,
+			"\"action\": \"remove-word\",\n"
+			"      \"file\": \"/etc/kernel/cmdline\",\n"
+			"      \"backup\": \"/var/lib/vfio-bind/backup/etc/kernel/cmdline\"\n");
+	assert_contains(r.err, "vfio-bind: appended 4 rule(s) to /etc/vfio-bind.conf\n");
+	run_free(&r);
+	assert_file(root, "etc/kernel/cmdline", "root=/dev/nvme0n1p2 rw\n");
+
+	r = vb(root, "import", "--json", NULL);
+	assert_status(r, 0);
+	assert_contains(r.out, "\n  \"rules\": [],\n");
+	assert_contains(r.out, "\n  \"fragment\": null,\n");
+	assert_contains(r.err, "vfio-bind: # Nothing to import");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 START_TEST(import_modalias_alias)
 {
 	char *root = fixture_tree("desktop");
@@ -766,6 +821,7 @@ int main(void)
 	tcase_add_test(tc, import_seed_recipe);
 	tcase_add_test(tc, import_twin_cards_become_explicit);
 	tcase_add_test(tc, import_calls_out_harmful_blacklist);
+	tcase_add_test(tc, import_json);
 	tcase_add_test(tc, import_modalias_alias);
 	tcase_add_test(tc, import_nothing);
 	suite_add_tcase(s, tc);
