@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cmdline.h"
 #include "diagnose.h"
+#include "json.h"
 #include "kmod.h"
 #include "log.h"
 #include "recipe.h"
@@ -83,7 +84,7 @@ void vb_boot_detect(const struct vb_root *root, const char *kver, struct vb_boot
 			 "GRUB_CMDLINE_LINUX in /etc/default/grub or /etc/default/grub.d/*.cfg");
 }
 
-int vb_boot_refresh(const struct vb_root *root, const struct vb_boot *b)
+int vb_boot_refresh(const struct vb_root *root, const struct vb_boot *b, bool json)
 {
 	int status;
 	pid_t pid;
@@ -91,19 +92,22 @@ int vb_boot_refresh(const struct vb_root *root, const struct vb_boot *b)
 	if (b->kind == VB_BOOTL_UNKNOWN)
 		return -ENOENT;
 	if (!root->is_host) {
-		printf("not run (the root %s is not /): %s\n", root->path, b->refresh);
+		vb_say(json, "not run (the root %s is not /): %s\n", root->path, b->refresh);
 		return 0;
 	}
 	if (strchr(b->refresh, '$')) {
-		printf("not run (the kernel release is unknown): %s\n", b->refresh);
+		vb_say(json, "not run (the kernel release is unknown): %s\n", b->refresh);
 		return 0;
 	}
-	printf("running: %s\n", b->refresh);
+	vb_say(json, "running: %s\n", b->refresh);
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		/* with --json, stdout is the object's alone */
+		if (json && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			_exit(127);
 		execvp(b->refresh_argv[0], b->refresh_argv);
 		_exit(127);
 	}
@@ -114,7 +118,7 @@ int vb_boot_refresh(const struct vb_root *root, const struct vb_boot *b)
 			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		return -ECHILD;
 	}
-	return 0;
+	return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -240,6 +244,11 @@ struct need {
 	char why[512];    /* the reason for word, or why nothing is needed */
 	char running[MAX_CMDLINE];
 	unsigned groups;
+	/* the command lines (set by the command) */
+	bool off;         /* intel_iommu=off is configured */
+	bool have;        /* word is configured */
+	bool on_running;  /* word is on the running command line */
+	bool running_off; /* amd_iommu=off or iommu=off runs */
 };
 
 /* Is the Intel IOMMU on by default in kver? 1 yes, 0 no; why says how it
@@ -420,35 +429,91 @@ static void dropin_text(const char *word, char *buf, size_t size)
 /* ------------------------------------------------------------------------ */
 /* The command */
 
-static void print_diff(const char *file, const char *old, const char *new_)
+/* What a run shows (the change --apply would make) or does, for --json;
+ * the text says it as it goes. */
+struct change {
+	const char *action; /* "create", "edit", "remove", "restore" */
+	char file[300];     /* as shown: "/etc/kernel/cmdline" */
+	char *diff;
+	const char *backup; /* as shown, or NULL */
+};
+
+struct report {
+	bool json;
+	struct change changes[2];
+	size_t n_changes;
+	bool written, refreshed;
+};
+
+/* A unified diff of file: old NULL creates new_ (lines), new_ NULL deletes
+ * old (lines), else the one line old becomes new_. malloc'ed, NULL on ENOMEM. */
+static char *diff_text(const char *file, const char *old, const char *new_)
 {
-	printf("--- %s\n+++ %s\n", old ? file : "/dev/null", file);
-	if (!old) {
+	const char *body = old && new_ ? NULL : old ? old : new_;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "--- %s\n+++ %s\n", old ? file : "/dev/null", new_ ? file : "/dev/null");
+	if (body) {
 		size_t lines = 0;
 
-		for (const char *p = new_; *p; p++)
+		for (const char *p = body; *p; p++)
 			lines += *p == '\n';
-		printf("@@ -0,0 +1,%zu @@\n", lines);
-		for (const char *p = new_; *p;) {
+		if (old)
+			fprintf(f, "@@ -1,%zu +0,0 @@\n", lines);
+		else
+			fprintf(f, "@@ -0,0 +1,%zu @@\n", lines);
+		for (const char *p = body; *p;) {
 			size_t n = strcspn(p, "\n");
 
-			printf("+%.*s\n", (int)n, p);
+			fprintf(f, "%c%.*s\n", old ? '-' : '+', (int)n, p);
 			p += n + (p[n] == '\n');
 		}
 	} else {
-		printf("@@ -1 +1 @@\n-%s\n+%s\n", old, new_);
+		fprintf(f, "@@ -1 +1 @@\n-%s\n+%s\n", old, new_);
 	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
 
-
-static int do_remove(const struct vb_root *root, const struct vb_boot *b)
+/* Records a change (file is a relpath) with its diff; -ENOMEM when the
+ * diff cannot be made. */
+static int add_change(struct report *rep, const char *action, const char *file, const char *old,
+		      const char *new_, const char *backup)
 {
+	struct change *c;
+	char shown[300];
+
+	snprintf(shown, sizeof(shown), "/%s", file);
+	if (rep->n_changes == sizeof(rep->changes) / sizeof(rep->changes[0]))
+		return -ENOBUFS;
+	c = &rep->changes[rep->n_changes];
+	c->diff = diff_text(shown, old, new_);
+	if (!c->diff)
+		return -ENOMEM;
+	c->action = action;
+	snprintf(c->file, sizeof(c->file), "%s", shown);
+	c->backup = backup;
+	rep->n_changes++;
+	return 0;
+}
+
+static int do_remove(const struct vb_root *root, const struct vb_boot *b, struct report *rep)
+{
+	bool json = rep->json;
 	struct record rec;
 	int r;
 
 	record_read(root, &rec);
 	if (!rec.present) {
-		printf("nothing to remove: vfio-bind iommu --apply wrote nothing here (no /%s)\n",
+		vb_say(json,
+		       "nothing to remove: vfio-bind iommu --apply wrote nothing here (no /%s)\n",
 		       RECORD);
 		return VB_EXIT_SUCCESS;
 	}
@@ -469,9 +534,17 @@ static int do_remove(const struct vb_root *root, const struct vb_boot *b)
 			log_error("cannot remove /%s: %s", rec.file, vb_strerror(-errno));
 			return VB_EXIT_FAILURE;
 		}
-		printf("removed /%s\n", rec.file);
+		if (r >= 0) {
+			rep->written = true;
+			if (add_change(rep, "remove", rec.file, want, NULL, NULL) < 0) {
+				log_error("iommu: %s", vb_strerror(-ENOMEM));
+				return VB_EXIT_FAILURE;
+			}
+		}
+		vb_say(json, "removed /%s\n", rec.file);
 	} else {
 		char bak[600], *orig = NULL, *cur = NULL, want[MAX_CMDLINE + 200];
+		char before[MAX_CMDLINE];
 		size_t olen;
 		struct kcmdline k;
 
@@ -482,6 +555,7 @@ static int do_remove(const struct vb_root *root, const struct vb_boot *b)
 				  r == -EBADMSG ? "not one command line" : vb_strerror(r));
 			return r == -EBADMSG ? VB_EXIT_ENV : VB_EXIT_FAILURE;
 		}
+		snprintf(before, sizeof(before), "%s", k.line);
 		if (vb_read_all(root, bak, MAX_CMDLINE, &orig, &olen) >= 0 &&
 		    vb_read_all(root, rec.file, MAX_CMDLINE, &cur, NULL) >= 0) {
 			/* what --apply made of the backup: restore it byte for byte */
@@ -491,14 +565,22 @@ static int do_remove(const struct vb_root *root, const struct vb_boot *b)
 				 l < olen ? "\n" : "");
 			if (strcmp(cur, want) == 0) {
 				r = vb_replace_file(root, rec.file, orig, olen, 0644);
-				free(orig);
 				free(cur);
 				if (r < 0) {
+					free(orig);
 					log_error("cannot write /%s: %s", rec.file, vb_strerror(r));
 					return VB_EXIT_FAILURE;
 				}
+				rep->written = true;
+				orig[l] = 0; /* the line, for the diff */
+				r = add_change(rep, "restore", rec.file, before, orig, NULL);
+				free(orig);
+				if (r < 0) {
+					log_error("iommu: %s", vb_strerror(-ENOMEM));
+					return VB_EXIT_FAILURE;
+				}
 				(void)unlinkat(root->fd, bak, 0);
-				printf("restored /%s\n", rec.file);
+				vb_say(json, "restored /%s\n", rec.file);
 				goto done;
 			}
 		}
@@ -506,12 +588,21 @@ static int do_remove(const struct vb_root *root, const struct vb_boot *b)
 		free(cur);
 		/* edited since: take out only the word vfio-bind added */
 		if (!drop_word(k.line, rec.word)) {
-			printf("/%s no longer has %s: nothing to remove\n", rec.file, rec.word);
-		} else if ((r = kcmdline_write(root, &k)) < 0) {
-			log_error("cannot write /%s: %s", rec.file, vb_strerror(r));
-			return VB_EXIT_FAILURE;
+			vb_say(json, "/%s no longer has %s: nothing to remove\n", rec.file,
+			       rec.word);
 		} else {
-			printf("removed %s from /%s (the file changed since --apply: the rest is "
+			r = kcmdline_write(root, &k);
+			if (r < 0) {
+				log_error("cannot write /%s: %s", rec.file, vb_strerror(r));
+				return VB_EXIT_FAILURE;
+			}
+			rep->written = true;
+			if (add_change(rep, "edit", rec.file, before, k.line, NULL) < 0) {
+				log_error("iommu: %s", vb_strerror(-ENOMEM));
+				return VB_EXIT_FAILURE;
+			}
+			vb_say(json,
+			       "removed %s from /%s (the file changed since --apply: the rest is "
 			       "kept)\n",
 			       rec.word, rec.file);
 		}
@@ -519,109 +610,178 @@ static int do_remove(const struct vb_root *root, const struct vb_boot *b)
 	}
 done:
 	(void)unlinkat(root->fd, RECORD, 0);
-	return vb_boot_refresh(root, b) < 0 ? VB_EXIT_FAILURE : VB_EXIT_SUCCESS;
+	r = vb_boot_refresh(root, b, json);
+	rep->refreshed = r > 0;
+	return r < 0 ? VB_EXIT_FAILURE : VB_EXIT_SUCCESS;
 }
 
-int vb_cmd_iommu(const struct vb_root *root, enum vb_iommu_mode mode, const char *kver)
+static const char *boot_code(enum vb_boot_kind kind)
 {
-	struct vb_boot b;
-	struct need n;
-	bool off, have, running;
+	switch (kind) {
+	case VB_BOOTL_GRUB:
+		return "grub";
+	case VB_BOOTL_PVE_SDBOOT:
+		return "proxmox-systemd-boot";
+	case VB_BOOTL_PVE_GRUB:
+		return "proxmox-grub";
+	case VB_BOOTL_KERNEL_INSTALL:
+		return "kernel-install";
+	case VB_BOOTL_UNKNOWN:
+		break;
+	}
+	return NULL;
+}
+
+/* The object of iommu --json (vfio-bind(8), JSON OUTPUT): what was found
+ * before anything changed, then what was (or --apply would be) changed. */
+static void iommu_json(const struct vb_root *root, const struct vb_boot *b, const struct need *n,
+		       const struct report *rep, int ret)
+{
+	bool known = b->kind != VB_BOOTL_UNKNOWN;
+	struct json j;
+
+	json_envelope_begin(&j, stdout, "iommu", root->path, NULL, -1, NULL);
+	json_str(&j, "cpu_vendor", n->vendor == 'I' ? "intel" : n->vendor == 'A' ? "amd" : NULL);
+	json_str(&j, "kernel_release", n->kver[0] ? n->kver : NULL);
+	json_str(&j, "needed", n->word);
+	json_str(&j, "needed_reason", n->why);
+	if (n->word)
+		json_bool(&j, "in_running_cmdline", n->on_running);
+	else
+		json_null(&j, "in_running_cmdline");
+	json_bool(&j, "running_off", n->running_off);
+	json_int(&j, "groups", (long)n->groups);
+	json_str(&j, "boot_loader", boot_code(b->kind));
+	json_str(&j, "cmdline_file",
+		 !known    ? NULL
+		 : b->grub ? "/etc/default/grub"
+			   : "/etc/kernel/cmdline");
+	if (known && n->word)
+		json_bool(&j, "configured", n->have);
+	else
+		json_null(&j, "configured");
+	if (known)
+		json_bool(&j, "configured_off", n->off);
+	else
+		json_null(&j, "configured_off");
+	json_str(&j, "refresh", known ? b->refresh : NULL);
+	json_array_open(&j, "changes");
+	for (size_t i = 0; i < rep->n_changes; i++) {
+		const struct change *c = &rep->changes[i];
+
+		json_object_open(&j, NULL);
+		json_str(&j, "action", c->action);
+		json_str(&j, "file", c->file);
+		json_str(&j, "diff", c->diff);
+		json_str(&j, "backup", c->backup);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
+	json_bool(&j, "written", rep->written);
+	json_bool(&j, "refreshed", rep->refreshed);
+	json_envelope_end(&j, ret);
+}
+
+/* Show and --apply. */
+static int show_apply(const struct vb_root *root, enum vb_iommu_mode mode, const struct vb_boot *b,
+		      const struct need *n, struct report *rep)
+{
+	bool json = rep->json;
 	int r;
 
-	{
-		char kv[128];
-
-		vb_boot_kernel(root, kver, kv, sizeof(kv));
-		vb_boot_detect(root, kv, &b);
+	if (!json) {
+		printf("CPU:         %s\n", n->vendor == 'I'   ? "Intel (GenuineIntel)"
+					    : n->vendor == 'A' ? "AMD (AuthenticAMD)"
+							       : "unknown");
+		printf("kernel:      %s\n", n->kver[0] ? n->kver : "unknown");
+		printf("needed:      %s (%s)\n", n->word ? n->word : "nothing", n->why);
+		printf("optional:    iommu=pt (host devices skip DMA translation; vfio-bind does "
+		       "not write it)\n");
+		if (n->word)
+			printf("running:     %s %s /proc/cmdline; %u IOMMU group(s)\n", n->word,
+			       n->on_running ? "is on" : "is not on", n->groups);
+		else
+			printf("running:     %u IOMMU group(s)%s\n", n->groups,
+			       n->groups ? ""
+					 : ": enable VT-d / AMD-Vi (\"IOMMU\") in the firmware "
+					   "setup");
+		printf("boot loader: %s, command line in %s\n", b->name, b->cmdline_where);
+		if (n->running_off)
+			printf("warning:     the running command line turns the IOMMU off "
+			       "(amd_iommu=off or iommu=off): remove it from %s\n",
+			       b->cmdline_where);
 	}
-	if (mode == VB_IOMMU_REMOVE)
-		return do_remove(root, &b);
 
-	off = configured_has(root, &b, "intel_iommu=off");
-	need_compute(root, kver, off, &n);
-	have = n.word && configured_has(root, &b, n.word);
-	running = n.word && vb_cmdline_has(n.running, n.word);
-
-	printf("CPU:         %s\n", n.vendor == 'I'   ? "Intel (GenuineIntel)"
-				    : n.vendor == 'A' ? "AMD (AuthenticAMD)"
-						      : "unknown");
-	printf("kernel:      %s\n", n.kver[0] ? n.kver : "unknown");
-	printf("needed:      %s (%s)\n", n.word ? n.word : "nothing", n.why);
-	printf("optional:    iommu=pt (host devices skip DMA translation; vfio-bind does not "
-	       "write it)\n");
-	if (n.word)
-		printf("running:     %s %s /proc/cmdline; %u IOMMU group(s)\n", n.word,
-		       running ? "is on" : "is not on", n.groups);
-	else
-		printf("running:     %u IOMMU group(s)%s\n", n.groups,
-		       n.groups ? "" : ": enable VT-d / AMD-Vi (\"IOMMU\") in the firmware setup");
-	printf("boot loader: %s, command line in %s\n", b.name, b.cmdline_where);
-	if (vb_cmdline_has(n.running, "amd_iommu=off") || vb_cmdline_has(n.running, "iommu=off"))
-		printf("warning:     the running command line turns the IOMMU off "
-		       "(amd_iommu=off or iommu=off): remove it from %s\n",
-		       b.cmdline_where);
-
-	if (off) {
+	if (n->off) {
 		/* appending "on" does not help: GRUB puts _DEFAULT (where "off"
 		 * usually is) after GRUB_CMDLINE_LINUX, and the last word wins */
-		printf("configured:  intel_iommu=off is in %s\n", b.cmdline_where);
+		if (!json)
+			printf("configured:  intel_iommu=off is in %s\n", b->cmdline_where);
 		if (mode == VB_IOMMU_APPLY) {
 			log_error("intel_iommu=off is configured: vfio-bind does not edit it; "
 				  "remove it from %s, then %s",
-				  b.cmdline_where, b.refresh);
+				  b->cmdline_where, b->refresh);
 			return VB_EXIT_ENV;
 		}
-		printf("\nRemove intel_iommu=off from %s, then run %s.\n", b.cmdline_where,
-		       b.refresh);
+		vb_say(json, "\nRemove intel_iommu=off from %s, then run %s.\n", b->cmdline_where,
+		       b->refresh);
 		return VB_EXIT_SUCCESS;
 	}
-	if (!n.word) {
-		printf("\nNothing to change on the kernel command line.\n");
+	if (!n->word) {
+		vb_say(json, "\nNothing to change on the kernel command line.\n");
 		return VB_EXIT_SUCCESS;
 	}
-	if (have) {
-		printf("configured:  yes, %s is in %s%s\n", n.word, b.cmdline_where,
-		       running ? "" : " (reboot to use it)");
+	if (n->have) {
+		if (!json)
+			printf("configured:  yes, %s is in %s%s\n", n->word, b->cmdline_where,
+			       n->on_running ? "" : " (reboot to use it)");
 		if (mode == VB_IOMMU_APPLY)
-			printf("\nNothing to write.\n");
+			vb_say(json, "\nNothing to write.\n");
 		return VB_EXIT_SUCCESS;
 	}
-	printf("configured:  no\n\n");
-	if (b.kind == VB_BOOTL_UNKNOWN) {
+	if (!json)
+		printf("configured:  no\n\n");
+	if (b->kind == VB_BOOTL_UNKNOWN) {
 		log_error("no boot loader found under %s: add %s to the kernel command line "
 			  "by hand",
-			  root->path, n.word);
+			  root->path, n->word);
 		return VB_EXIT_ENV;
 	}
 
-	if (b.grub) {
+	if (b->grub) {
 		char text[512], *cur = NULL;
 
-		dropin_text(n.word, text, sizeof(text));
+		dropin_text(n->word, text, sizeof(text));
 		if (vb_read_all(root, VB_GRUB_DROPIN, 1u << 20, &cur, NULL) >= 0) {
 			/* someone else's file of that name: never touched */
 			free(cur);
 			log_error("/%s exists and is not what vfio-bind writes: not changed; add "
 				  "%s to GRUB_CMDLINE_LINUX yourself",
-				  VB_GRUB_DROPIN, n.word);
+				  VB_GRUB_DROPIN, n->word);
 			return VB_EXIT_ENV;
 		}
-		print_diff("/" VB_GRUB_DROPIN, NULL, text);
+		if (add_change(rep, "create", VB_GRUB_DROPIN, NULL, text, NULL) < 0) {
+			log_error("iommu: %s", vb_strerror(-ENOMEM));
+			return VB_EXIT_FAILURE;
+		}
+		if (!json)
+			fputs(rep->changes[0].diff, stdout);
 		if (mode == VB_IOMMU_SHOW) {
-			printf("\nvfio-bind iommu --apply writes this file, then runs: %s; reboot "
+			vb_say(json,
+			       "\nvfio-bind iommu --apply writes this file, then runs: %s; reboot "
 			       "afterwards\n",
-			       b.refresh);
+			       b->refresh);
 			return VB_EXIT_SUCCESS;
 		}
 		r = vb_replace_file(root, VB_GRUB_DROPIN, text, strlen(text), 0644);
 		if (r == 0)
-			r = record_write(root, "created", VB_GRUB_DROPIN, n.word);
+			r = record_write(root, "created", VB_GRUB_DROPIN, n->word);
 		if (r < 0) {
 			log_error("cannot write /%s: %s", VB_GRUB_DROPIN, vb_strerror(r));
 			return VB_EXIT_FAILURE;
 		}
-		printf("\nwrote /%s\n", VB_GRUB_DROPIN);
+		rep->written = true;
+		vb_say(json, "\nwrote /%s\n", VB_GRUB_DROPIN);
 	} else {
 		struct kcmdline k;
 		char old[MAX_CMDLINE];
@@ -632,40 +792,82 @@ int vb_cmd_iommu(const struct vb_root *root, enum vb_iommu_mode mode, const char
 				log_error("/etc/kernel/cmdline is not one command line (a second "
 					  "line, a control character or an odd number of quotes): "
 					  "not changed; add %s yourself",
-					  n.word);
+					  n->word);
 			else
 				log_error("cannot read /etc/kernel/cmdline: %s", vb_strerror(r));
 			return r == -EBADMSG ? VB_EXIT_ENV : VB_EXIT_FAILURE;
 		}
 		snprintf(old, sizeof(old), "%s", k.line);
-		if (strlen(k.line) + strlen(n.word) + 2 > sizeof(k.line)) {
-			log_error("/etc/kernel/cmdline is too long to add %s", n.word);
+		if (strlen(k.line) + strlen(n->word) + 2 > sizeof(k.line)) {
+			log_error("/etc/kernel/cmdline is too long to add %s", n->word);
 			return VB_EXIT_ENV;
 		}
 		strcat(k.line, " ");
-		strcat(k.line, n.word);
-		print_diff("/etc/kernel/cmdline", old, k.line);
+		strcat(k.line, n->word);
+		if (add_change(rep, "edit", "etc/kernel/cmdline", old, k.line,
+			       "/" VB_STATE_DIR "/backup/etc/kernel/cmdline") < 0) {
+			log_error("iommu: %s", vb_strerror(-ENOMEM));
+			return VB_EXIT_FAILURE;
+		}
+		if (!json)
+			fputs(rep->changes[0].diff, stdout);
 		if (mode == VB_IOMMU_SHOW) {
-			printf("\nvfio-bind iommu --apply edits this file (a backup is kept in "
+			vb_say(json,
+			       "\nvfio-bind iommu --apply edits this file (a backup is kept in "
 			       "/" VB_STATE_DIR "/backup), then runs: %s; reboot afterwards\n",
-			       b.refresh);
+			       b->refresh);
 			return VB_EXIT_SUCCESS;
 		}
 		r = vb_backup_file(root, "etc/kernel/cmdline");
 		if (r == 0)
 			r = kcmdline_write(root, &k);
 		if (r == 0)
-			r = record_write(root, "edited", "etc/kernel/cmdline", n.word);
+			r = record_write(root, "edited", "etc/kernel/cmdline", n->word);
 		if (r < 0) {
 			log_error("cannot write /etc/kernel/cmdline: %s", vb_strerror(r));
 			return VB_EXIT_FAILURE;
 		}
-		printf("\nwrote /etc/kernel/cmdline (backup: /" VB_STATE_DIR
-		       "/backup/etc/kernel/cmdline)\n");
+		rep->written = true;
+		vb_say(json, "\nwrote /etc/kernel/cmdline (backup: /" VB_STATE_DIR
+			     "/backup/etc/kernel/cmdline)\n");
 	}
-	r = vb_boot_refresh(root, &b);
+	r = vb_boot_refresh(root, b, json);
 	if (r < 0)
 		return VB_EXIT_FAILURE;
-	printf("reboot to boot with %s\n", n.word);
+	rep->refreshed = r > 0;
+	vb_say(json, "reboot to boot with %s\n", n->word);
 	return VB_EXIT_SUCCESS;
+}
+
+int vb_cmd_iommu(const struct vb_root *root, enum vb_iommu_mode mode, const char *kver, bool json)
+{
+	struct report rep = {.json = json};
+	struct vb_boot b;
+	struct need n;
+	bool off;
+	int ret;
+
+	{
+		char kv[128];
+
+		vb_boot_kernel(root, kver, kv, sizeof(kv));
+		vb_boot_detect(root, kv, &b);
+	}
+	/* read only: --remove's object says what it found too */
+	off = configured_has(root, &b, "intel_iommu=off");
+	need_compute(root, kver, off, &n);
+	n.off = off;
+	n.have = n.word && configured_has(root, &b, n.word);
+	n.on_running = n.word && vb_cmdline_has(n.running, n.word);
+	n.running_off = vb_cmdline_has(n.running, "amd_iommu=off") ||
+			vb_cmdline_has(n.running, "iommu=off");
+	if (mode == VB_IOMMU_REMOVE)
+		ret = do_remove(root, &b, &rep);
+	else
+		ret = show_apply(root, mode, &b, &n, &rep);
+	if (json)
+		iommu_json(root, &b, &n, &rep, ret);
+	for (size_t i = 0; i < rep.n_changes; i++)
+		free(rep.changes[i].diff);
+	return ret;
 }

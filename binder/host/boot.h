@@ -48,9 +48,10 @@ struct vb_boot {
 void vb_boot_detect(const struct vb_root *root, const char *kver, struct vb_boot *b);
 
 /* Runs b's refresh command when the root is "/"; under another root prints
- * what would run instead (stdout). 0, or -errno / the command's failure as
- * -ECHILD (logged). */
-int vb_boot_refresh(const struct vb_root *root, const struct vb_boot *b);
+ * what would run instead (stdout; with json a notice, and the command's own
+ * output goes to stderr). 1 when it ran, 0 when not, or -errno / the
+ * command's failure as -ECHILD (logged). */
+int vb_boot_refresh(const struct vb_root *root, const struct vb_boot *b, bool json);
 
 /* Removes every occurrence of `word` from etc/kernel/cmdline (backup kept).
  * 0 when changed, -ENOENT when the word is not there, -EBADMSG when the file
@@ -64,6 +65,8 @@ void vb_boot_kernel(const struct vb_root *root, const char *kver, char *buf, siz
 
 enum vb_iommu_mode { VB_IOMMU_SHOW, VB_IOMMU_APPLY, VB_IOMMU_REMOVE };
 
-/* The command `vfio-bind iommu [--apply|--remove] [--kernel V]` (kver NULL:
- * the running kernel); returns an exit code (exit-codes.h). */
-int vb_cmd_iommu(const struct vb_root *root, enum vb_iommu_mode mode, const char *kver);
+/* The command `vfio-bind iommu [--apply|--remove] [--kernel V] [--json]`
+ * (kver NULL: the running kernel); json: the one object of vfio-bind(8),
+ * JSON OUTPUT, on stdout instead of the text. Returns an exit code
+ * (exit-codes.h). */
+int vb_cmd_iommu(const struct vb_root *root, enum vb_iommu_mode mode, const char *kver, bool json);

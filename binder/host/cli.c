@@ -1732,13 +1732,17 @@ static int cmd_iommu(struct opts *o, const struct cmd_args *a)
 		errtryhelp();
 		return VB_EXIT_USAGE;
 	}
-	return vb_cmd_iommu(&o->r, a->apply ? VB_IOMMU_APPLY : a->remove ? VB_IOMMU_REMOVE : VB_IOMMU_SHOW,
-			    a->kver);
+	return vb_cmd_iommu(&o->r,
+			    a->apply    ? VB_IOMMU_APPLY
+			    : a->remove ? VB_IOMMU_REMOVE
+					: VB_IOMMU_SHOW,
+			    a->kver, a->json);
 }
 
 static int cmd_import(struct opts *o, const struct cmd_args *a)
 {
-	return vb_cmd_import(&o->r, o->config, a->write);
+	/* the names only for JSON's identity: the text has none */
+	return vb_cmd_import(&o->r, o->config, a->write, a->json, a->json ? names_of(o) : NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1844,11 +1848,13 @@ static const struct cmdopt iommu_opts[] = {
 	 "write the words where the boot loader reads them, refresh it"},
 	{OPT_REMOVE, "remove", no_argument, 'R', NULL, "undo exactly what apply wrote"},
 	O_KERNEL,
+	O_JSON,
 	O_END,
 };
 static const struct cmdopt import_opts[] = {
 	{OPT_WRITE, "write", no_argument, 0, NULL,
 	 "append the rules, comment out the old lines (backups kept)"},
+	O_JSON,
 	O_END,
 };
 

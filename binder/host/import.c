@@ -16,6 +16,7 @@
 #include "config.h"
 #include "diagnose.h"
 #include "import.h"
+#include "json.h"
 #include "kmod.h"
 #include "log.h"
 #include "pci.h"
@@ -30,8 +31,17 @@ struct hit {
 	char native[64]; /* the driver the kernel would bind, "" unknown */
 };
 
+/* A file --write changed, for --json (the text says it as it goes). */
+struct change {
+	const char *action; /* "append", "comment-out", "remove-word" */
+	char *file;         /* as shown */
+	char *backup;       /* as shown, or NULL */
+};
+
 struct ctx {
 	const struct vb_root *root;
+	bool json;
+	struct vb_names *names; /* for the JSON identity */
 	struct vb_recipe rec;
 	struct vb_pci_list list;
 	struct hit *hits; /* parallel to list.devs */
@@ -39,6 +49,9 @@ struct ctx {
 	char kver[128];
 	bool kmod_ok;
 	size_t n_targets;
+	struct change *changes; /* rec.n + 2 of them */
+	size_t n_changes;
+	bool written, refreshed;
 };
 
 
@@ -251,7 +264,9 @@ static char *rules_text(struct ctx *c, size_t *len)
 /* ------------------------------------------------------------------------ */
 /* --write */
 
-static int write_config(struct ctx *c, const char *config, const char *rules, size_t rlen)
+/* *backed_up: the config existed, and its backup was kept. */
+static int write_config(struct ctx *c, const char *config, const char *rules, size_t rlen,
+			bool *backed_up)
 {
 	struct vb_root host;
 	const struct vb_root *r = c->root;
@@ -286,8 +301,10 @@ static int write_config(struct ctx *c, const char *config, const char *rules, si
 		vb_diags_log(&diags);
 	vb_config_free(&cfg);
 	vb_diags_free(&diags);
-	if (e == 0 && old)
+	if (e == 0 && old) {
 		e = vb_backup_file(r, rel);
+		*backed_up = e == 0;
+	}
 	if (e == 0)
 		e = vb_replace_file(r, rel, buf, len, 0644);
 	free(buf);
@@ -360,20 +377,54 @@ static int edit_file(struct ctx *c, const char *relpath)
 	return r;
 }
 
+/* Records a change (once per action and file); file and backup as shown.
+ * Out of memory it is left out of the JSON, not undone. */
+static void add_change(struct ctx *c, const char *action, const char *file, const char *backup)
+{
+	struct change *ch = &c->changes[c->n_changes];
+
+	for (size_t i = 0; i < c->n_changes; i++)
+		if (strcmp(c->changes[i].action, action) == 0 &&
+		    strcmp(c->changes[i].file, file) == 0)
+			return;
+	ch->action = action;
+	ch->file = strdup(file);
+	ch->backup = backup ? strdup(backup) : NULL;
+	if (ch->file && (!backup || ch->backup)) {
+		c->n_changes++;
+		return;
+	}
+	free(ch->file);
+	free(ch->backup);
+}
+
 static int write_all(struct ctx *c, const char *config, const char *rules, size_t rlen)
 {
+	const char *shown = config ? config : "/etc/vfio-bind.conf";
+	bool refresh = false, seen_proc = false, backed_up = false;
 	struct vb_boot boot;
-	bool refresh = false, seen_proc = false;
 	int r;
 
-	r = write_config(c, config, rules, rlen);
+	r = write_config(c, config, rules, rlen, &backed_up);
 	if (r < 0) {
-		log_error("cannot write %s: %s", config ? config : "/etc/vfio-bind.conf",
+		log_error("cannot write %s: %s", shown,
 			  r == -EINVAL ? "the rules would make it invalid" : vb_strerror(r));
 		return r == -EINVAL ? VB_EXIT_CONFIG : VB_EXIT_FAILURE;
 	}
-	printf("appended %zu rule(s) to %s\n", c->n_targets,
-	       config ? config : "/etc/vfio-bind.conf");
+	c->written = true;
+	{
+		/* where vb_backup_file() keeps it: under the root, or under the
+		 * directory -c is relative to */
+		char bak[4400];
+
+		snprintf(bak, sizeof(bak), "%s" VB_STATE_DIR "/backup/%s",
+			 !config || config[0] == '/' ? "/" : "",
+			 !config            ? "etc/vfio-bind.conf"
+			 : config[0] == '/' ? config + 1
+					    : config);
+		add_change(c, "append", shown, backed_up ? bak : NULL);
+	}
+	vb_say(c->json, "appended %zu rule(s) to %s\n", c->n_targets, shown);
 	for (size_t k = 0; k < c->rec.n; k++) {
 		const struct vb_recipe_item *it = &c->rec.v[k];
 		bool first = true;
@@ -388,7 +439,8 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 			continue;
 		if (strncmp(it->relpath, "etc/", 4) != 0) {
 			/* /usr/lib and /run belong to packages and programs: not ours to edit */
-			printf("not edited: %s is not under /etc; remove its old lines (see the "
+			vb_say(c->json,
+			       "not edited: %s is not under /etc; remove its old lines (see the "
 			       "# replaces comments) yourself\n",
 			       it->file);
 			continue;
@@ -398,8 +450,14 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 			log_error("cannot edit %s: %s", it->file, vb_strerror(r));
 			return VB_EXIT_FAILURE;
 		}
-		printf("commented out the old lines of %s (backup: /" VB_STATE_DIR "/backup/%s)\n",
-		       it->file, it->relpath);
+		{
+			char bak[4400];
+
+			snprintf(bak, sizeof(bak), "/" VB_STATE_DIR "/backup/%s", it->relpath);
+			add_change(c, "comment-out", it->file, bak);
+			vb_say(c->json, "commented out the old lines of %s (backup: %s)\n",
+			       it->file, bak);
+		}
 	}
 	vb_boot_detect(c->root, c->kver, &boot);
 	for (size_t k = 0; k < c->rec.n; k++) {
@@ -416,14 +474,18 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 					  it->text);
 				return r == -EBADMSG ? VB_EXIT_ENV : VB_EXIT_FAILURE;
 			}
-			printf("removed %s from /etc/kernel/cmdline (backup: /" VB_STATE_DIR
+			if (r == 0)
+				add_change(c, "remove-word", "/etc/kernel/cmdline",
+					   "/" VB_STATE_DIR "/backup/etc/kernel/cmdline");
+			vb_say(c->json,
+			       "removed %s from /etc/kernel/cmdline (backup: /" VB_STATE_DIR
 			       "/backup/etc/kernel/cmdline)\n",
 			       it->text);
 			refresh = true;
 		} else if (it->src == VB_SRC_GRUB) {
 			/* the admin's GRUB file is never edited by vfio-bind */
-			printf("edit %s line %u: remove %s, then run %s\n", it->file, it->line,
-			       it->text, boot.refresh);
+			vb_say(c->json, "edit %s line %u: remove %s, then run %s\n", it->file,
+			       it->line, it->text, boot.refresh);
 		} else if (it->src == VB_SRC_PROC_CMDLINE && !seen_proc) {
 			bool elsewhere = false;
 
@@ -432,25 +494,123 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 				    strcmp(c->rec.v[j].text, it->text) == 0)
 					elsewhere = true;
 			if (!elsewhere) {
-				printf("the running command line has %s, but no file under %s "
+				vb_say(c->json,
+				       "the running command line has %s, but no file under %s "
 				       "names it: remove it from %s\n",
 				       it->text, c->root->path, boot.cmdline_where);
 				seen_proc = true;
 			}
 		}
 	}
-	if (refresh && vb_boot_refresh(c->root, &boot) < 0)
-		return VB_EXIT_FAILURE;
-	printf("now run: update-initramfs -u -k all (then reboot; vfio-bind doctor checks the "
-	       "result)\n");
+	if (refresh) {
+		r = vb_boot_refresh(c->root, &boot, c->json);
+		if (r < 0)
+			return VB_EXIT_FAILURE;
+		c->refreshed = r > 0;
+	}
+	vb_say(c->json, "now run: update-initramfs -u -k all (then reboot; vfio-bind doctor "
+			"checks the result)\n");
 	return VB_EXIT_SUCCESS;
 }
 
-int vb_cmd_import(const struct vb_root *root, const char *config, bool write)
+/* ------------------------------------------------------------------------ */
+/* --json */
+
+static const char *kind_name(enum vb_recipe_kind kind)
 {
-	struct ctx c = {.root = root};
+	switch (kind) {
+	case VB_RECIPE_IDS:
+		return "ids";
+	case VB_RECIPE_STUB_IDS:
+		return "pci-stub-ids";
+	case VB_RECIPE_ALIAS:
+		return "alias";
+	case VB_RECIPE_BLACKLIST:
+		return "blacklist";
+	case VB_RECIPE_SOFTDEP:
+		return "softdep";
+	case VB_RECIPE_MODULE:
+		return "module";
+	}
+	return NULL;
+}
+
+/* The object of import --json (vfio-bind(8), JSON OUTPUT). */
+static void import_json(struct ctx *c, const char *config, const char *rules, int ret)
+{
+	struct json j;
+
+	json_envelope_begin(&j, stdout, "import", c->root->path,
+			    config ? config : "/etc/vfio-bind.conf", -1, NULL);
+	json_array_open(&j, "recipe");
+	for (size_t k = 0; k < c->rec.n; k++) {
+		const struct vb_recipe_item *it = &c->rec.v[k];
+
+		json_object_open(&j, NULL);
+		json_str(&j, "file", it->src == VB_SRC_PROC_CMDLINE ? "/proc/cmdline" : it->file);
+		if (it->line)
+			json_int(&j, "line", it->line);
+		else
+			json_null(&j, "line");
+		json_str(&j, "kind", kind_name(it->kind));
+		json_str(&j, "text", it->text);
+		json_array_open(&j, "matched");
+		for (size_t i = 0; i < c->list.n; i++)
+			for (size_t h = 0; h < c->hits[i].n; h++)
+				if (c->hits[i].items[h] == k)
+					json_str(&j, NULL, c->list.devs[i].name);
+		json_array_close(&j);
+		json_bool(&j, "replaced", c->replace[k]);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
+	json_array_open(&j, "rules");
+	for (size_t i = 0; i < c->list.n; i++) {
+		const struct vb_pci_dev *d = &c->list.devs[i];
+		const struct hit *h = &c->hits[i];
+		char rule[128];
+
+		if (!h->n)
+			continue;
+		json_object_open(&j, NULL);
+		json_identity(&j, d, c->names);
+		snprintf(rule, sizeof(rule), "bind path=%s id=%04x:%04x", d->name, d->vendor,
+			 d->device);
+		json_str(&j, "rule", rule);
+		json_bool(&j, "commented_out", (d->class >> 16) == 0x01);
+		json_array_open(&j, "from");
+		for (size_t k = 0; k < h->n; k++) {
+			char where[4300];
+
+			item_where(&c->rec.v[h->items[k]], where, sizeof(where));
+			json_str(&j, NULL, where);
+		}
+		json_array_close(&j);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
+	json_str(&j, "fragment", rules);
+	json_bool(&j, "written", c->written);
+	json_array_open(&j, "changes");
+	for (size_t i = 0; i < c->n_changes; i++) {
+		json_object_open(&j, NULL);
+		json_str(&j, "action", c->changes[i].action);
+		json_str(&j, "file", c->changes[i].file);
+		json_str(&j, "backup", c->changes[i].backup);
+		json_object_close(&j);
+	}
+	json_array_close(&j);
+	json_bool(&j, "refreshed", c->refreshed);
+	json_envelope_end(&j, ret);
+}
+
+int vb_cmd_import(const struct vb_root *root, const char *config, bool write, bool json,
+		  struct vb_names *names)
+{
+	struct ctx c = {.root = root, .json = json, .names = names};
 	char *rules = NULL;
 	size_t rlen = 0, n_replace = 0;
+	bool emit = false; /* the JSON object: once the recipe and devices were read */
 	int r, ret = VB_EXIT_FAILURE;
 
 	r = vb_recipe_scan(root, &c.rec);
@@ -465,10 +625,12 @@ int vb_cmd_import(const struct vb_root *root, const char *config, bool write)
 	}
 	c.hits = calloc(c.list.n + 1, sizeof(*c.hits));
 	c.replace = calloc(c.rec.n + 1, sizeof(*c.replace));
-	if (!c.hits || !c.replace) {
+	c.changes = calloc(c.rec.n + 2, sizeof(*c.changes));
+	if (!c.hits || !c.replace || !c.changes) {
 		log_error("import: %s", vb_strerror(-ENOMEM));
 		goto out;
 	}
+	emit = json;
 	for (size_t i = 0; i < c.list.n; i++)
 		(void)vb_pci_load_header(root, &c.list.devs[i]);
 	vb_boot_kernel(root, NULL, c.kver, sizeof(c.kver));
@@ -500,7 +662,7 @@ int vb_cmd_import(const struct vb_root *root, const char *config, bool write)
 				   it->text);
 	}
 	if (n_replace == 0) {
-		printf("# Nothing to import: no vfio-pci recipe under %s.\n", root->path);
+		vb_say(json, "# Nothing to import: no vfio-pci recipe under %s.\n", root->path);
 		ret = VB_EXIT_SUCCESS;
 		goto out;
 	}
@@ -510,7 +672,8 @@ int vb_cmd_import(const struct vb_root *root, const char *config, bool write)
 		goto out;
 	}
 	if (!write) {
-		fputs(rules, stdout);
+		if (!json)
+			fputs(rules, stdout);
 		log_notice("vfio-bind import --write appends these rules to %s and comments the "
 			   "old lines out",
 			   config ? config : "/etc/vfio-bind.conf");
@@ -519,6 +682,13 @@ int vb_cmd_import(const struct vb_root *root, const char *config, bool write)
 	}
 	ret = write_all(&c, config, rules, rlen);
 out:
+	if (emit)
+		import_json(&c, config, rules, ret);
+	for (size_t i = 0; i < c.n_changes; i++) {
+		free(c.changes[i].file);
+		free(c.changes[i].backup);
+	}
+	free(c.changes);
 	free(rules);
 	free(c.hits);
 	free(c.replace);

@@ -16,6 +16,11 @@
 
 #include "root.h"
 
+struct vb_names;
+
 /* config: the -c file (a path on the running system) or NULL for
- * etc/vfio-bind.conf under the root. Returns an exit code (cli.h). */
-int vb_cmd_import(const struct vb_root *root, const char *config, bool write);
+ * etc/vfio-bind.conf under the root. json: the one object of vfio-bind(8),
+ * JSON OUTPUT, on stdout instead of the fragment (names: for its device
+ * identities, may be NULL). Returns an exit code (cli.h). */
+int vb_cmd_import(const struct vb_root *root, const char *config, bool write, bool json,
+		  struct vb_names *names);

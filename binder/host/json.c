@@ -123,6 +123,7 @@ void json_null(struct json *j, const char *key)
 /* ------------------------------------------------------------------------ */
 /* The contract */
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,4 +248,27 @@ void json_identity(struct json *j, const struct vb_pci_dev *d, struct vb_names *
 	json_hex(j, "class", (unsigned)d->class, 6);
 	json_str(j, "class_name", vb_names_class(names, d->class));
 	json_str(j, "driver", d->driver[0] ? d->driver : NULL);
+}
+
+void vb_say(bool json, const char *fmt, ...)
+{
+	char buf[8192];
+	const char *p = buf;
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (!json) {
+		vprintf(fmt, ap);
+		va_end(ap);
+		return;
+	}
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	while (*p == '\n')
+		p++;
+	n = strlen(p);
+	while (n && p[n - 1] == '\n')
+		n--;
+	log_notice("%.*s", (int)n, p);
 }

@@ -49,3 +49,9 @@ void json_envelope_end(struct json *j, int exit_code);
  * vendor, device, vendor_name, device_name, class, class_name, driver. */
 void json_identity(struct json *j, const struct vb_pci_dev *d, struct vb_names *names);
 void json_hex(struct json *j, const char *key, unsigned value, int digits);
+
+/* A line for the admin of a command whose text is not a table (iommu,
+ * import): stdout, or with --json a notice (stderr and the object's
+ * messages) without the blank lines around it, since stdout is the
+ * object's alone. */
+void vb_say(bool json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -445,6 +445,75 @@ START_TEST(iommu_refuses_what_it_cannot_parse)
 }
 END_TEST
 
+/* --json: the same facts as one object, and nothing else on stdout */
+START_TEST(iommu_json)
+{
+	char *root = node(INTEL);
+	struct run r;
+
+	fixture_write(root, "etc/default/grub", GRUB);
+	r = vb(root, "iommu", "--json", "--kernel", "6.5.13-5-pve", NULL);
+	assert_status(r, 0);
+	ck_assert_msg(r.out[0] == '{' && strcmp(r.out + strlen(r.out) - 2, "}\n") == 0,
+		      "not one object:\n%s", r.out);
+	assert_contains(r.out, "\n  \"command\": \"iommu\",\n");
+	assert_contains(r.out, "\n  \"cpu_vendor\": \"intel\",\n");
+	assert_contains(r.out, "\n  \"kernel_release\": \"6.5.13-5-pve\",\n");
+	assert_contains(r.out, "\n  \"needed\": \"intel_iommu=on\",\n");
+	assert_contains(r.out, "\n  \"in_running_cmdline\": false,\n");
+	assert_contains(r.out, "\n  \"boot_loader\": \"grub\",\n");
+	assert_contains(r.out, "\n  \"configured\": false,\n");
+	assert_contains(r.out, "\n  \"refresh\": \"update-grub\",\n");
+	assert_contains(r.out, "\"action\": \"create\",\n"
+			       "      \"file\": \"/etc/default/grub.d/vfio-bind.cfg\",\n"
+			       "      \"diff\": \"--- /dev/null\\n"
+			       "+++ /etc/default/grub.d/vfio-bind.cfg\\n@@ -0,0 +1,2 @@\\n");
+	assert_contains(r.out, "\n  \"written\": false,\n");
+	assert_not_contains(r.out, "CPU:");
+	/* the text's last line is a notice: stderr and the messages */
+	assert_contains(r.err, "vfio-bind: vfio-bind iommu --apply writes this file");
+	assert_contains(r.out, "\"text\": \"vfio-bind iommu --apply writes this file");
+	assert_contains(r.out, "\n  \"exit_code\": 0\n}\n");
+	ck_assert(!fixture_exists(root, "etc/default/grub.d/vfio-bind.cfg"));
+	run_free(&r);
+
+	r = vb(root, "iommu", "--apply", "--json", "--kernel", "6.5.13-5-pve", NULL);
+	assert_status(r, 0);
+	assert_contains(r.out, "\n  \"written\": true,\n");
+	assert_contains(r.err, "vfio-bind: not run (the root ");
+	assert_not_contains(r.out, "\nnot run (the root"); /* only in messages */
+	assert_contains(r.out, "\"text\": \"not run (the root ");
+	run_free(&r);
+	ck_assert(fixture_exists(root, "etc/default/grub.d/vfio-bind.cfg"));
+
+	/* the exit code of a refusal is the object's too */
+	fixture_write(root, "etc/default/grub",
+		      "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet intel_iommu=off\"\n");
+	r = vb(root, "iommu", "--remove", NULL);
+	assert_status(r, 0);
+	run_free(&r);
+	r = vb(root, "iommu", "--apply", "--json", NULL);
+	assert_status(r, 6);
+	assert_contains(r.out, "\n  \"configured_off\": true,\n");
+	assert_contains(r.out, "\"level\": \"error\",\n      \"text\": \"intel_iommu=off is "
+			       "configured");
+	assert_contains(r.out, "\n  \"exit_code\": 6\n}\n");
+	run_free(&r);
+
+	/* AMD: nothing needed, so nothing about it is configured or running */
+	fixture_write(root, "proc/cpuinfo", AMD);
+	r = vb(root, "iommu", "--json", NULL);
+	assert_status(r, 0);
+	assert_contains(r.out, "\n  \"cpu_vendor\": \"amd\",\n");
+	assert_contains(r.out, "\n  \"needed\": null,\n");
+	assert_contains(r.out, "\n  \"in_running_cmdline\": null,\n");
+	assert_contains(r.out, "\n  \"configured\": null,\n");
+	assert_contains(r.out, "\n  \"changes\": [],\n");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 /* ---- import ---- */
 
 /* A module tree for KVER (tests/kmod/mkmodtree: nouveau, snd_hda_intel,
@@ -641,6 +710,61 @@ START_TEST(import_calls_out_harmful_blacklist)
 }
 END_TEST
 
+START_TEST(import_json)
+{
+	char *root = fixture_tree("twin-gpu");
+	struct run r;
+
+	fixture_write(root, "etc/modprobe.d/vfio.conf", "options vfio_pci ids=10de:2204\n");
+	fixture_write(root, "etc/kernel/cmdline",
+		      "root=/dev/nvme0n1p2 vfio-pci.ids=10de:1aef rw\n");
+	r = vb(root, "import", "--json", NULL);
+	assert_status(r, 0);
+	ck_assert_msg(r.out[0] == '{' && strcmp(r.out + strlen(r.out) - 2, "}\n") == 0,
+		      "not one object:\n%s", r.out);
+	assert_not_contains(r.out, "\nbind path="); /* the fragment is a string in it */
+	/* ids= takes both cards: both addresses, and each card's rule */
+	assert_contains(r.out, "\"text\": \"options vfio_pci ids=10de:2204\",\n"
+			       "      \"matched\": [\n"
+			       "        \"0000:0a:00.0\",\n"
+			       "        \"0000:43:00.0\"\n"
+			       "      ],\n"
+			       "      \"replaced\": true\n");
+	assert_contains(r.out, "\"rule\": \"bind path=0000:43:00.1 id=10de:1aef\",\n"
+			       "      \"commented_out\": false,\n"
+			       "      \"from\": [\n"
+			       "        \"/etc/kernel/cmdline:1\"\n");
+	assert_contains(r.out, "\"fragment\": \"# Imported by vfio-bind import from the old "
+			       "vfio-pci recipe.\\nbind path=0000:0a:00.0 id=10de:2204  # from "
+			       "/etc/modprobe.d/vfio.conf:1\\n");
+	assert_contains(r.out, "\n  \"written\": false,\n");
+	assert_contains(r.out, "\n  \"changes\": [],\n");
+	run_free(&r);
+
+	r = vb(root, "import", "--write", "--json", NULL);
+	assert_status(r, 0);
+	assert_contains(r.out, "\n  \"written\": true,\n");
+	assert_contains(r.out, "\"action\": \"append\",\n"
+			       "      \"file\": \"/etc/vfio-bind.conf\",\n"
+			       "      \"backup\": null\n");
+	assert_contains(r.out,
+			"\"action\": \"remove-word\",\n"
+			"      \"file\": \"/etc/kernel/cmdline\",\n"
+			"      \"backup\": \"/var/lib/vfio-bind/backup/etc/kernel/cmdline\"\n");
+	assert_contains(r.err, "vfio-bind: appended 4 rule(s) to /etc/vfio-bind.conf\n");
+	run_free(&r);
+	assert_file(root, "etc/kernel/cmdline", "root=/dev/nvme0n1p2 rw\n");
+
+	r = vb(root, "import", "--json", NULL);
+	assert_status(r, 0);
+	assert_contains(r.out, "\n  \"rules\": [],\n");
+	assert_contains(r.out, "\n  \"fragment\": null,\n");
+	assert_contains(r.err, "vfio-bind: # Nothing to import");
+	run_free(&r);
+	fixture_cleanup(root);
+}
+END_TEST
+
 START_TEST(import_modalias_alias)
 {
 	char *root = fixture_tree("desktop");
@@ -693,9 +817,11 @@ int main(void)
 	tcase_add_test(tc, iommu_proxmox_grub_and_kernel_install);
 	tcase_add_test(tc, iommu_nothing_needed);
 	tcase_add_test(tc, iommu_refuses_what_it_cannot_parse);
+	tcase_add_test(tc, iommu_json);
 	tcase_add_test(tc, import_seed_recipe);
 	tcase_add_test(tc, import_twin_cards_become_explicit);
 	tcase_add_test(tc, import_calls_out_harmful_blacklist);
+	tcase_add_test(tc, import_json);
 	tcase_add_test(tc, import_modalias_alias);
 	tcase_add_test(tc, import_nothing);
 	suite_add_tcase(s, tc);
