@@ -255,7 +255,7 @@ struct need {
  * is known: the kernel's config when /boot has it, else the release. */
 static int intel_default_on(const struct vb_root *root, const char *kver, char *why, size_t size)
 {
-	char rel[300], *cfg = NULL;
+	char rel[VB_LOCATION_MAX], *cfg = NULL;
 	int on = -1;
 
 	snprintf(rel, sizeof(rel), "boot/config-%s", kver);
@@ -334,7 +334,7 @@ static bool grub_has(const struct vb_root *root, const char *word, bool skip_dro
 
 	(void)vb_diag_list_dir(root, "etc/default/grub.d", ".cfg", &names, &n);
 	for (size_t i = 0; i <= n && !found; i++) {
-		char rel[4200], *buf = NULL, *line, *next;
+		char rel[VB_LOCATION_MAX], *buf = NULL, *line, *next;
 
 		if (i == 0)
 			snprintf(rel, sizeof(rel), "etc/default/grub");
@@ -432,8 +432,8 @@ static void dropin_text(const char *word, char *buf, size_t size)
 /* What a run shows (the change --apply would make) or does, for --json;
  * the text says it as it goes. */
 struct change {
-	const char *action; /* "create", "edit", "remove", "restore" */
-	char file[300];     /* as shown: "/etc/kernel/cmdline" */
+	const char *action;         /* "create", "edit", "remove", "restore" */
+	char file[VB_LOCATION_MAX]; /* as shown: "/etc/kernel/cmdline" */
 	char *diff;
 	const char *backup; /* as shown, or NULL */
 };
@@ -488,7 +488,7 @@ static int add_change(struct report *rep, const char *action, const char *file, 
 		      const char *new_, const char *backup)
 {
 	struct change *c;
-	char shown[300];
+	char shown[VB_LOCATION_MAX];
 
 	snprintf(shown, sizeof(shown), "/%s", file);
 	if (rep->n_changes == sizeof(rep->changes) / sizeof(rep->changes[0]))
@@ -543,7 +543,7 @@ static int do_remove(const struct vb_root *root, const struct vb_boot *b, struct
 		}
 		vb_say(json, "removed /%s\n", rec.file);
 	} else {
-		char bak[600], *orig = NULL, *cur = NULL, want[MAX_CMDLINE + 200];
+		char bak[VB_LOCATION_MAX], *orig = NULL, *cur = NULL, want[MAX_CMDLINE + 200];
 		char before[MAX_CMDLINE];
 		size_t olen;
 		struct kcmdline k;

@@ -585,7 +585,8 @@ static int status_order(struct opts *o, struct vb_job *job, size_t **order, bool
 			continue; /* listed under its PF */
 		placed[i] = true;
 		v[n_order++] = i;
-		for (unsigned k = 0; k <= 0xffff && vb_pci_virtfn(&o->r, d->name, k, name) == 0; k++)
+		for (unsigned k = 0; k <= 0xffff && vb_pci_virtfn(&o->r, d->name, k, name) == 0;
+		     k++)
 			if (vb_pci_addr_parse(name, &va) == 0 &&
 			    (vf = vb_pci_find(&job->list, &va)) && !placed[vf - job->list.devs]) {
 				placed[vf - job->list.devs] = true;
@@ -1534,7 +1535,7 @@ static int check_sriov(struct vb_job *job, int r)
 	}
 	for (size_t i = 0; i < job->sriov.n; i++) {
 		const struct vb_sriov_item *it = &job->sriov.items[i];
-		char loc[4200];
+		char loc[VB_LOCATION_MAX];
 		const char *where = vb_rule_location(&job->cfg, it->rule, loc, sizeof(loc));
 
 		if (it->action == VB_SRIOV_TOO_MANY || it->action == VB_SRIOV_FAILED) {

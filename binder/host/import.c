@@ -54,7 +54,6 @@ struct ctx {
 	bool written, refreshed;
 };
 
-
 static void add_hit(struct hit *h, size_t item)
 {
 	for (size_t i = 0; i < h->n; i++)
@@ -82,7 +81,7 @@ static void match_ids(struct ctx *c, size_t item)
 		struct vb_pci_id_match m;
 
 		if (len && vb_pci_id_match_parse(p, len, &m) < 0) {
-			char where[4300];
+			char where[VB_LOCATION_MAX];
 
 			item_where(it, where, sizeof(where));
 			log_warning("%s: '%.*s' is not a vfio-pci id (VENDOR:DEVICE[:SUBVENDOR:"
@@ -117,7 +116,7 @@ static void match_alias(struct ctx *c, size_t item)
 
 static void native_drivers(struct ctx *c)
 {
-	char dir[300];
+	char dir[VB_LOCATION_MAX];
 
 	snprintf(dir, sizeof(dir), "lib/modules/%s", c->kver);
 	c->kmod_ok = c->kver[0] != 0 && vb_exists(c->root, dir);
@@ -162,7 +161,7 @@ static void decide(struct ctx *c)
 {
 	for (size_t k = 0; k < c->rec.n; k++) {
 		const struct vb_recipe_item *it = &c->rec.v[k];
-		char where[4300];
+		char where[VB_LOCATION_MAX];
 
 		item_where(it, where, sizeof(where));
 		switch (it->kind) {
@@ -238,7 +237,7 @@ static char *rules_text(struct ctx *c, size_t *len)
 				   "vfio-bind plan, then uncomment\n# ");
 		fprintf(f, "bind path=%s id=%04x:%04x  # from", d->name, d->vendor, d->device);
 		for (size_t k = 0; k < h->n; k++) {
-			char where[4300];
+			char where[VB_LOCATION_MAX];
 
 			item_where(&c->rec.v[h->items[k]], where, sizeof(where));
 			fprintf(f, "%s %s", k ? "," : "", where);
@@ -246,7 +245,7 @@ static char *rules_text(struct ctx *c, size_t *len)
 		fputc('\n', f);
 	}
 	for (size_t k = 0; k < c->rec.n; k++) {
-		char where[4300];
+		char where[VB_LOCATION_MAX];
 
 		if (!c->replace[k])
 			continue;
@@ -351,7 +350,8 @@ static int edit_file(struct ctx *c, const char *relpath)
 		}
 		fprintf(f, COMMENT_MARK "%s\n", line);
 		if (it->kind == VB_RECIPE_IDS && it->src == VB_SRC_MODPROBE) {
-			char copy[4096], *w, *save = NULL, rest[4096] = "";
+			char copy[VB_RECIPE_LINE_MAX], *w, *save = NULL,
+							   rest[VB_RECIPE_LINE_MAX] = "";
 			unsigned nw = 0;
 
 			snprintf(copy, sizeof(copy), "%s", line);
@@ -415,7 +415,7 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 	{
 		/* where vb_backup_file() keeps it: under the root, or under the
 		 * directory -c is relative to */
-		char bak[4400];
+		char bak[VB_LOCATION_MAX + sizeof(VB_STATE_DIR "/backup/")];
 
 		snprintf(bak, sizeof(bak), "%s" VB_STATE_DIR "/backup/%s",
 			 !config || config[0] == '/' ? "/" : "",
@@ -451,7 +451,7 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 			return VB_EXIT_FAILURE;
 		}
 		{
-			char bak[4400];
+			char bak[VB_LOCATION_MAX + sizeof(VB_STATE_DIR "/backup/")];
 
 			snprintf(bak, sizeof(bak), "/" VB_STATE_DIR "/backup/%s", it->relpath);
 			add_change(c, "comment-out", it->file, bak);
@@ -580,7 +580,7 @@ static void import_json(struct ctx *c, const char *config, const char *rules, in
 		json_bool(&j, "commented_out", (d->class >> 16) == 0x01);
 		json_array_open(&j, "from");
 		for (size_t k = 0; k < h->n; k++) {
-			char where[4300];
+			char where[VB_LOCATION_MAX];
 
 			item_where(&c->rec.v[h->items[k]], where, sizeof(where));
 			json_str(&j, NULL, where);
@@ -649,7 +649,7 @@ int vb_cmd_import(const struct vb_root *root, const char *config, bool write, bo
 	for (size_t k = 0; k < c.rec.n; k++) {
 		const struct vb_recipe_item *it = &c.rec.v[k];
 		bool any = false;
-		char where[4300];
+		char where[VB_LOCATION_MAX];
 
 		if (!it->ids && it->kind != VB_RECIPE_ALIAS)
 			continue;

@@ -252,7 +252,7 @@ void json_identity(struct json *j, const struct vb_pci_dev *d, struct vb_names *
 
 void vb_say(bool json, const char *fmt, ...)
 {
-	char buf[8192];
+	char buf[VB_MESSAGE_MAX];
 	const char *p = buf;
 	size_t n;
 	va_list ap;

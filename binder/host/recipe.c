@@ -16,7 +16,6 @@
 #include "util.h"
 
 #define MAX_CONF_FILE (1u << 20)
-#define MAX_CONF_LINE 4096 /* a line is matched on its first 4095 bytes */
 
 void vb_recipe_free(struct vb_recipe *rec)
 {
@@ -253,7 +252,7 @@ static int scan_file(struct scan *c, const char *relpath, enum vb_recipe_src src
 		return 0; /* unreadable: nothing to report */
 	snprintf(shown, sizeof(shown), "/%s", relpath);
 	for (line = buf; line && *line && r == 0; line = next) {
-		char copy[MAX_CONF_LINE], work[MAX_CONF_LINE];
+		char copy[VB_RECIPE_LINE_MAX], work[VB_RECIPE_LINE_MAX];
 		const char *text;
 
 		w.line++;
