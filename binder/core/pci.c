@@ -269,70 +269,193 @@ static void *scan_part_read(void *arg)
 	return NULL;
 }
 
+/* A directory entry that names a device: 1 and *d dev_init()ed, else 0. */
+static int entry_device(const struct dirent *de, struct vb_pci_dev *d)
+{
+	struct vb_pci_addr a;
+
+	if (de->d_name[0] == '.' || vb_pci_addr_parse(de->d_name, &a) < 0)
+		return 0;
+	dev_init(d, &a);
+	/* The directory entry is authoritative; a name sysfs never prints
+	 * (e.g. upper-case hex) is skipped rather than misread. */
+	return strcmp(d->name, de->d_name) == 0;
+}
+
 #ifdef VB_SCAN_THREADS
 /*
- * On a big machine the scan's time is the kernel's path walk, one per
- * device, through the bus symlink into sys/devices: spread over the CPUs
- * it takes the wall time down with them. Below VB_SCAN_PARALLEL_MIN
- * devices a thread costs more than it saves. The early binder (klibc has
- * no threads) always reads in one.
+ * On a big machine the scan's time is the kernel's: the readdir of the
+ * bus's devices directory, then one path walk per device, through the bus
+ * symlink into sys/devices. The names are handed on in chunks as readdir
+ * yields them, and other threads read the chunks' uevent files while the
+ * readdir goes on; when it is done this thread reads what is left. The
+ * other threads start only once VB_SCAN_PARALLEL_MIN names have come: on
+ * a small machine a thread costs more than it saves. The early binder
+ * (klibc has no threads) always reads in one.
  */
 #include <pthread.h>
 #include <sched.h>
 
 #define VB_SCAN_PARALLEL_MIN 512
 #define VB_SCAN_THREADS_MAX 4
+#define VB_SCAN_CHUNK 256
 
-static unsigned scan_threads(size_t n)
+struct scan_chunk {
+	struct vb_pci_dev devs[VB_SCAN_CHUNK];
+	bool ok[VB_SCAN_CHUNK];
+	size_t n;
+	struct scan_chunk *next;  /* every chunk, in directory order */
+	struct scan_chunk *qnext; /* the queue of chunks not read yet */
+};
+
+struct scan_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct scan_chunk *head, **tail;
+	bool closed; /* the readdir is done: nothing more comes */
+	int dirfd;
+};
+
+static void queue_push(struct scan_queue *q, struct scan_chunk *c)
+{
+	pthread_mutex_lock(&q->lock);
+	c->qnext = NULL;
+	*q->tail = c;
+	q->tail = &c->qnext;
+	pthread_cond_signal(&q->more);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static void queue_close(struct scan_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closed = true;
+	pthread_cond_broadcast(&q->more);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* The next chunk to read, NULL when the queue is closed and empty. */
+static struct scan_chunk *queue_take(struct scan_queue *q)
+{
+	struct scan_chunk *c;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->head && !q->closed)
+		pthread_cond_wait(&q->more, &q->lock);
+	c = q->head;
+	if (c) {
+		q->head = c->qnext;
+		if (!q->head)
+			q->tail = &q->head;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return c;
+}
+
+static void *scan_worker(void *arg)
+{
+	struct scan_queue *q = arg;
+	struct scan_chunk *c;
+
+	while ((c = queue_take(q))) {
+		struct scan_part p = {q->dirfd, c->devs, c->ok, c->n};
+
+		scan_part_read(&p);
+	}
+	return NULL;
+}
+
+static unsigned scan_workers(void)
 {
 	cpu_set_t set;
-	unsigned cpus = 1, t;
+	unsigned cpus = 1;
 
-	if (n < VB_SCAN_PARALLEL_MIN)
-		return 1;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
 		cpus = (unsigned)CPU_COUNT(&set);
-	t = cpus < VB_SCAN_THREADS_MAX ? cpus : VB_SCAN_THREADS_MAX;
-	if (t > n / (VB_SCAN_PARALLEL_MIN / 2))
-		t = (unsigned)(n / (VB_SCAN_PARALLEL_MIN / 2));
-	return t ? t : 1;
+	return (cpus < VB_SCAN_THREADS_MAX ? cpus : VB_SCAN_THREADS_MAX) - 1;
 }
 
-static void scan_read_all(int dirfd, struct vb_pci_dev *devs, bool *ok, size_t n)
+/* Reads the names of dir and their uevent files: *ret (n entries) and
+ * *ret_ok (n flags, false: take the slow path), both malloc'ed. */
+static int scan_read(DIR *dir, struct vb_pci_dev **ret, bool **ret_ok, size_t *ret_n)
 {
-	struct scan_part parts[VB_SCAN_THREADS_MAX];
+	struct scan_queue q = {.tail = &q.head, .dirfd = dirfd(dir)};
+	struct scan_chunk *all = NULL, **last = &all, *cur = NULL, *c;
 	pthread_t tid[VB_SCAN_THREADS_MAX];
-	bool started[VB_SCAN_THREADS_MAX] = {false};
-	unsigned t = scan_threads(n);
-	size_t at = 0;
+	unsigned workers = 0;
+	size_t n = 0;
+	struct dirent *de;
+	int r = 0;
 
-	for (unsigned k = 0; k < t; k++) {
-		size_t len = n / t + (k < n % t);
+	pthread_mutex_init(&q.lock, NULL);
+	pthread_cond_init(&q.more, NULL);
+	while ((de = readdir(dir))) {
+		if (!cur) {
+			cur = malloc(sizeof(*cur));
+			if (!cur) {
+				r = -ENOMEM;
+				break;
+			}
+			cur->n = 0;
+			cur->next = NULL;
+		}
+		if (!entry_device(de, &cur->devs[cur->n]))
+			continue;
+		n++;
+		if (++cur->n < VB_SCAN_CHUNK)
+			continue;
+		*last = cur;
+		last = &cur->next;
+		queue_push(&q, cur);
+		cur = NULL;
+		if (n == VB_SCAN_PARALLEL_MIN)
+			for (unsigned k = scan_workers(); workers < k; workers++)
+				if (pthread_create(&tid[workers], NULL, scan_worker, &q) != 0)
+					break;
+	}
+	if (cur && cur->n > 0) {
+		*last = cur;
+		last = &cur->next;
+		queue_push(&q, cur);
+	} else {
+		free(cur);
+	}
+	/* what the other threads have not taken yet, here; an error above
+	 * still reads it, so that they are done with the chunks when joined */
+	queue_close(&q);
+	scan_worker(&q);
+	for (unsigned k = 0; k < workers; k++)
+		pthread_join(tid[k], NULL);
+	pthread_cond_destroy(&q.more);
+	pthread_mutex_destroy(&q.lock);
 
-		parts[k] = (struct scan_part){dirfd, devs + at, ok + at, len};
-		at += len;
+	*ret = NULL;
+	*ret_ok = NULL;
+	if (r == 0) {
+		*ret = malloc((n ? n : 1) * sizeof(**ret));
+		*ret_ok = malloc((n ? n : 1) * sizeof(**ret_ok));
+		if (!*ret || !*ret_ok)
+			r = -ENOMEM;
 	}
-	/* parts 1.. in threads, part 0 here; a thread that cannot start
-	 * leaves its part to us */
-	for (unsigned k = 1; k < t; k++)
-		started[k] = pthread_create(&tid[k], NULL, scan_part_read, &parts[k]) == 0;
-	scan_part_read(&parts[0]);
-	for (unsigned k = 1; k < t; k++) {
-		if (started[k])
-			pthread_join(tid[k], NULL);
-		else
-			scan_part_read(&parts[k]);
+	n = 0;
+	while ((c = all)) {
+		if (r == 0) {
+			memcpy(*ret + n, c->devs, c->n * sizeof(**ret));
+			memcpy(*ret_ok + n, c->ok, c->n * sizeof(**ret_ok));
+			n += c->n;
+		}
+		all = c->next;
+		free(c);
 	}
+	if (r < 0) {
+		free(*ret);
+		free(*ret_ok);
+		return r;
+	}
+	*ret_n = n;
+	return 0;
 }
 #else
-static void scan_read_all(int dirfd, struct vb_pci_dev *devs, bool *ok, size_t n)
-{
-	struct scan_part p = {dirfd, devs, ok, n};
-
-	scan_part_read(&p);
-}
-#endif
-
 /* The directory's device names, each in a dev_init()ed entry. */
 static int scan_names(DIR *dir, struct vb_pci_dev **ret, size_t *ret_n)
 {
@@ -341,10 +464,6 @@ static int scan_names(DIR *dir, struct vb_pci_dev **ret, size_t *ret_n)
 	struct dirent *de;
 
 	while ((de = readdir(dir))) {
-		struct vb_pci_addr a;
-
-		if (de->d_name[0] == '.' || vb_pci_addr_parse(de->d_name, &a) < 0)
-			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
 			struct vb_pci_dev *nd = realloc(devs, ncap * sizeof(*devs));
@@ -356,17 +475,32 @@ static int scan_names(DIR *dir, struct vb_pci_dev **ret, size_t *ret_n)
 			devs = nd;
 			cap = ncap;
 		}
-		dev_init(&devs[n], &a);
-		/* The directory entry is authoritative; a name sysfs never prints
-		 * (e.g. upper-case hex) is skipped rather than misread. */
-		if (strcmp(devs[n].name, de->d_name) != 0)
-			continue;
-		n++;
+		n += entry_device(de, &devs[n]);
 	}
 	*ret = devs;
 	*ret_n = n;
 	return 0;
 }
+
+static int scan_read(DIR *dir, struct vb_pci_dev **ret, bool **ret_ok, size_t *ret_n)
+{
+	struct scan_part p = {dirfd(dir)};
+	int r = scan_names(dir, &p.devs, &p.n);
+
+	if (r < 0)
+		return r;
+	p.ok = calloc(p.n ? p.n : 1, sizeof(*p.ok));
+	if (!p.ok) {
+		free(p.devs);
+		return -ENOMEM;
+	}
+	scan_part_read(&p);
+	*ret = p.devs;
+	*ret_ok = p.ok;
+	*ret_n = p.n;
+	return 0;
+}
+#endif
 
 int vb_pci_scan(const struct vb_root *root, struct vb_pci_list *ret)
 {
@@ -379,19 +513,10 @@ int vb_pci_scan(const struct vb_root *root, struct vb_pci_list *ret)
 	r = vb_opendir(root, DEVICES_DIR, &dir);
 	if (r < 0)
 		return r;
-	r = scan_names(dir, &devs, &n);
-	if (r < 0) {
-		closedir(dir);
-		return r;
-	}
-	ok = calloc(n ? n : 1, sizeof(*ok));
-	if (!ok) {
-		closedir(dir);
-		free(devs);
-		return -ENOMEM;
-	}
-	scan_read_all(dirfd(dir), devs, ok, n);
+	r = scan_read(dir, &devs, &ok, &n);
 	closedir(dir);
+	if (r < 0)
+		return r;
 
 	for (size_t i = 0; i < n; i++) {
 		/* unreadable uevent: slow path, still a device */
