@@ -20,16 +20,6 @@
 #include "log.h"
 #include "root.h"
 
-static char *xstrdup(const char *s)
-{
-	size_t n = strlen(s);
-	char *p = malloc(n + 1);
-
-	if (p)
-		memcpy(p, s, n + 1);
-	return p;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Keys */
 
@@ -1496,7 +1486,7 @@ int vb_config_parse(const char *file, const char *buf, size_t len, struct vb_con
 	memset(cfg, 0, sizeof(*cfg));
 	vb_diags_init(diags, file);
 	if (file) {
-		cfg->file = xstrdup(file);
+		cfg->file = strdup(file);
 		if (!cfg->file || !diags->file)
 			return -ENOMEM;
 	}

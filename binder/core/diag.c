@@ -12,20 +12,10 @@
 #include "diag.h"
 #include "log.h"
 
-static char *xstrdup(const char *s)
-{
-	size_t n = strlen(s);
-	char *p = malloc(n + 1);
-
-	if (p)
-		memcpy(p, s, n + 1);
-	return p;
-}
-
 void vb_diags_init(struct vb_diags *d, const char *file)
 {
 	memset(d, 0, sizeof(*d));
-	d->file = file ? xstrdup(file) : NULL;
+	d->file = file ? strdup(file) : NULL;
 }
 
 void vb_diags_free(struct vb_diags *d)
@@ -87,8 +77,8 @@ int vb_diags_add(struct vb_diags *d, enum vb_severity sev, const char *code, con
 	if (g->message)
 		vsnprintf(g->message, (size_t)len + 1, fmt, ap);
 	va_end(ap);
-	g->file = file ? xstrdup(file) : NULL;
-	g->hint = hint ? xstrdup(hint) : NULL;
+	g->file = file ? strdup(file) : NULL;
+	g->hint = hint ? strdup(hint) : NULL;
 	if (!g->message || (file && !g->file) || (hint && !g->hint)) {
 		free(g->message);
 		free(g->file);
