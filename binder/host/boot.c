@@ -548,7 +548,7 @@ static int do_remove(const struct vb_root *root, const struct vb_boot *b, struct
 		size_t olen;
 		struct kcmdline k;
 
-		snprintf(bak, sizeof(bak), VB_STATE_DIR "/backup/%s", rec.file);
+		snprintf(bak, sizeof(bak), VB_BACKUP_DIR "/%s", rec.file);
 		r = kcmdline_read(root, &k);
 		if (r < 0) {
 			log_error("/%s: %s: not changed", rec.file,
@@ -805,7 +805,7 @@ static int show_apply(const struct vb_root *root, enum vb_iommu_mode mode, const
 		strcat(k.line, " ");
 		strcat(k.line, n->word);
 		if (add_change(rep, "edit", "etc/kernel/cmdline", old, k.line,
-			       "/" VB_STATE_DIR "/backup/etc/kernel/cmdline") < 0) {
+			       "/" VB_BACKUP_DIR "/etc/kernel/cmdline") < 0) {
 			log_error("iommu: %s", vb_strerror(-ENOMEM));
 			return VB_EXIT_FAILURE;
 		}
@@ -814,7 +814,7 @@ static int show_apply(const struct vb_root *root, enum vb_iommu_mode mode, const
 		if (mode == VB_IOMMU_SHOW) {
 			vb_say(json,
 			       "\nvfio-bind iommu --apply edits this file (a backup is kept in "
-			       "/" VB_STATE_DIR "/backup), then runs: %s; reboot afterwards\n",
+			       "/" VB_BACKUP_DIR "), then runs: %s; reboot afterwards\n",
 			       b->refresh);
 			return VB_EXIT_SUCCESS;
 		}
@@ -828,8 +828,8 @@ static int show_apply(const struct vb_root *root, enum vb_iommu_mode mode, const
 			return VB_EXIT_FAILURE;
 		}
 		rep->written = true;
-		vb_say(json, "\nwrote /etc/kernel/cmdline (backup: /" VB_STATE_DIR
-			     "/backup/etc/kernel/cmdline)\n");
+		vb_say(json, "\nwrote /etc/kernel/cmdline (backup: /" VB_BACKUP_DIR
+			     "/etc/kernel/cmdline)\n");
 	}
 	r = vb_boot_refresh(root, b, json);
 	if (r < 0)

@@ -415,9 +415,9 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 	{
 		/* where vb_backup_file() keeps it: under the root, or under the
 		 * directory -c is relative to */
-		char bak[VB_LOCATION_MAX + sizeof(VB_STATE_DIR "/backup/")];
+		char bak[VB_LOCATION_MAX + sizeof(VB_BACKUP_DIR "/")];
 
-		snprintf(bak, sizeof(bak), "%s" VB_STATE_DIR "/backup/%s",
+		snprintf(bak, sizeof(bak), "%s" VB_BACKUP_DIR "/%s",
 			 !config || config[0] == '/' ? "/" : "",
 			 !config            ? "etc/vfio-bind.conf"
 			 : config[0] == '/' ? config + 1
@@ -451,9 +451,9 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 			return VB_EXIT_FAILURE;
 		}
 		{
-			char bak[VB_LOCATION_MAX + sizeof(VB_STATE_DIR "/backup/")];
+			char bak[VB_LOCATION_MAX + sizeof(VB_BACKUP_DIR "/")];
 
-			snprintf(bak, sizeof(bak), "/" VB_STATE_DIR "/backup/%s", it->relpath);
+			snprintf(bak, sizeof(bak), "/" VB_BACKUP_DIR "/%s", it->relpath);
 			add_change(c, "comment-out", it->file, bak);
 			vb_say(c->json, "commented out the old lines of %s (backup: %s)\n",
 			       it->file, bak);
@@ -476,10 +476,10 @@ static int write_all(struct ctx *c, const char *config, const char *rules, size_
 			}
 			if (r == 0)
 				add_change(c, "remove-word", "/etc/kernel/cmdline",
-					   "/" VB_STATE_DIR "/backup/etc/kernel/cmdline");
+					   "/" VB_BACKUP_DIR "/etc/kernel/cmdline");
 			vb_say(c->json,
-			       "removed %s from /etc/kernel/cmdline (backup: /" VB_STATE_DIR
-			       "/backup/etc/kernel/cmdline)\n",
+			       "removed %s from /etc/kernel/cmdline (backup: /" VB_BACKUP_DIR
+			       "/etc/kernel/cmdline)\n",
 			       it->text);
 			refresh = true;
 		} else if (it->src == VB_SRC_GRUB) {

@@ -609,7 +609,7 @@ int vb_backup_file(const struct vb_root *root, const char *relpath)
 	struct stat st;
 	int r;
 
-	snprintf(dst, sizeof(dst), VB_STATE_DIR "/backup/%s", relpath);
+	snprintf(dst, sizeof(dst), VB_BACKUP_DIR "/%s", relpath);
 	if (fstatat(root->fd, dst, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0; /* the first backup is the admin's original: keep it */
 	r = vb_read_all(root, relpath, MAX_CONF_FILE, &buf, &len);

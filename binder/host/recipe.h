@@ -109,9 +109,10 @@ void vb_stale_list_free(struct vb_stale_list *list);
 /* Files vfio-bind changes for the admin (iommu --apply, import --write) */
 
 #define VB_STATE_DIR "var/lib/vfio-bind"
-#define VB_RECIPE_LINE_MAX 4096 /* a recipe line is matched on its first 4095 bytes */
+#define VB_BACKUP_DIR VB_STATE_DIR "/backup" /* RELPATH's backup: VB_BACKUP_DIR "/" RELPATH */
+#define VB_RECIPE_LINE_MAX 4096              /* a recipe line is matched on its first 4095 bytes */
 
-/* Copies relpath to VB_STATE_DIR/backup/RELPATH (kept if already there: the
+/* Copies relpath to VB_BACKUP_DIR/RELPATH (kept if already there: the
  * first backup is the admin's original). 0 or -errno. */
 int vb_backup_file(const struct vb_root *root, const char *relpath);
 /* Replaces relpath atomically (temporary file, fsync, rename) with buf,
